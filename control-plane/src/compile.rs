@@ -1,0 +1,77 @@
+//! Compiles a project's catalog into its `ProjectConfig`: the only thing workers ever see of it.
+
+use crate::db::{catalog, projects};
+use model::{CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig};
+use sqlx::{PgPool, Row};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Reads the committed catalog of `project` and compiles it. `None` if the project is gone.
+pub async fn compile_project(
+    db: &PgPool,
+    project: Uuid,
+    admin_token_key: &str,
+) -> Result<Option<ProjectConfig>, sqlx::Error> {
+    // One snapshot of the catalog, so the config is consistent with its version.
+    let mut tx = db.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+    let Some(row) = sqlx::query(
+        "SELECT name, db_schema, db_role, config_version FROM control.projects WHERE id = $1",
+    )
+    .bind(project)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let members = catalog::member_ids(&mut *tx, project).await?;
+    let collections = catalog::list_collections(&mut *tx, project).await?;
+    let mut fields: HashMap<Uuid, Vec<FieldConfig>> = HashMap::new();
+    for (cid, f) in catalog::project_fields(&mut *tx, project).await? {
+        let field_type = FieldType::parse(&f.field_type).unwrap_or(FieldType::String);
+        fields.entry(cid).or_default().push(FieldConfig {
+            id: f.id,
+            name: f.name,
+            column: f.sql_column_name,
+            field_type,
+            sql_type: f.sql_type,
+            is_required: f.is_required,
+            is_hidden: f.is_hidden,
+            is_deleted: f.is_deleted,
+            is_system: f.is_system,
+        });
+    }
+    tx.commit().await?;
+    let version: i64 = row.get(3);
+    Ok(Some(ProjectConfig {
+        project_id: project,
+        version: version as u64,
+        name: row.get(0),
+        db_schema: row.get(1),
+        db_role: row.get(2),
+        admin_token_key: admin_token_key.to_owned(),
+        members,
+        collections: collections
+            .into_iter()
+            .map(|c| CollectionConfig {
+                id: c.id,
+                fields: fields.remove(&c.id).unwrap_or_default(),
+                id_kind: if c.is_system { IdKind::Uuid } else { IdKind::Int },
+                name: c.name,
+                table: c.sql_table_name,
+                is_system: c.is_system,
+            })
+            .collect(),
+    }))
+}
+
+/// Compiles every project (start-up).
+pub async fn compile_all(db: &PgPool, admin_token_key: &str) -> Result<Vec<ProjectConfig>, sqlx::Error> {
+    let mut out = Vec::new();
+    for id in projects::all_ids(db).await? {
+        if let Some(c) = compile_project(db, id, admin_token_key).await? {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,37 @@
+//! Command-line flags and environment of the control plane, parsed once in `main`.
+
+use clap::Parser;
+use std::net::SocketAddr;
+
+/// Control-plane settings.
+#[derive(Parser, Clone)]
+#[command(name = "control-plane", about = "Backendify control plane: admin REST + gRPC config distribution")]
+pub struct Config {
+    /// Postgres URL of the control database (also the default cell's database).
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/backendify")]
+    pub database_url: String,
+    /// Address of the admin REST API (reached through the router).
+    #[arg(long, env = "CONTROL_HTTP_ADDR", default_value = "127.0.0.1:8001")]
+    pub http_addr: SocketAddr,
+    /// Address of the gRPC ConfigService (workers and routers connect here).
+    #[arg(long, env = "CONTROL_GRPC_ADDR", default_value = "127.0.0.1:8002")]
+    pub grpc_addr: SocketAddr,
+    /// HMAC secret that signs admin tokens. Change it in production.
+    #[arg(long, env = "JWT_SECRET", default_value = "change_me", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// Lifetime of admin access tokens, in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 15)]
+    pub access_token_expire_minutes: u64,
+    /// Lifetime of admin refresh tokens, in days.
+    #[arg(long, env = "REFRESH_TOKEN_EXPIRE_DAYS", default_value_t = 7)]
+    pub refresh_token_expire_days: u64,
+    /// How long a config-changing admin call waits for every live worker to apply the change.
+    #[arg(long, env = "CONFIG_ACK_TIMEOUT_MS", default_value_t = 5000)]
+    pub config_ack_timeout_ms: u64,
+    /// Size of the control database pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+}

@@ -1,0 +1,126 @@
+//! DDL inside project schemas. Every identifier is quoted with `model::sql::quote_ident`; names
+//! reaching here already passed the slug rule. DDL runs as the project's role (`SET LOCAL ROLE`),
+//! so the project's tables belong to it and to nothing else.
+
+use model::sql::{quote_ident as q, quote_literal};
+use sqlx::PgConnection;
+
+/// Creates the project's login-less role and its schema, owned by that role. The connecting user
+/// is granted the role, which is what lets it (and workers using the same login) `SET ROLE`.
+pub async fn create_project_namespace(db: &mut PgConnection, schema: &str, role: &str) -> Result<(), sqlx::Error> {
+    let role_q = q(role);
+    exec(db, &format!("CREATE ROLE {role_q} NOLOGIN")).await?;
+    exec(db, &format!("GRANT {role_q} TO CURRENT_USER")).await?;
+    exec(db, &format!("CREATE SCHEMA {} AUTHORIZATION {role_q}", q(schema))).await
+}
+
+/// Runs one statement without preparing it for reuse (DDL is one-off).
+async fn exec(db: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).persistent(false).execute(db).await?;
+    Ok(())
+}
+
+/// Runs statements as the project's role, then switches back.
+pub async fn as_project_role(db: &mut PgConnection, role: &str, stmts: &[String]) -> Result<(), sqlx::Error> {
+    exec(db, &format!("SET LOCAL ROLE {}", q(role))).await?;
+    for sql in stmts {
+        exec(db, sql).await?;
+    }
+    exec(db, "RESET ROLE").await
+}
+
+/// `CREATE TABLE` for the `_users` system collection.
+pub fn create_users_table(schema: &str) -> String {
+    format!(
+        "CREATE TABLE {}.\"_users\" (
+            \"id\" text PRIMARY KEY,
+            \"created_at\" timestamptz NOT NULL DEFAULT now(),
+            \"updated_at\" timestamptz NOT NULL DEFAULT now(),
+            \"created_by_user_id\" text,
+            \"created_by_app_user_id\" text,
+            \"email\" text NOT NULL,
+            \"password_hash\" text,
+            \"is_email_verified\" boolean NOT NULL DEFAULT false,
+            \"is_disabled\" boolean NOT NULL DEFAULT false,
+            CONSTRAINT \"uq__users_email\" UNIQUE (\"email\")
+        )",
+        q(schema)
+    )
+}
+
+/// `CREATE TABLE` for a user-defined collection: the system columns only.
+pub fn create_collection_table(schema: &str, table: &str) -> String {
+    format!(
+        "CREATE TABLE {}.{} (
+            \"id\" bigserial PRIMARY KEY,
+            \"created_at\" timestamptz NOT NULL DEFAULT now(),
+            \"updated_at\" timestamptz NOT NULL DEFAULT now(),
+            \"created_by_user_id\" text,
+            \"created_by_app_user_id\" text
+        )",
+        q(schema),
+        q(table)
+    )
+}
+
+/// A column to add.
+pub struct AddColumn<'a> {
+    /// Schema.
+    pub schema: &'a str,
+    /// Table.
+    pub table: &'a str,
+    /// Column.
+    pub column: &'a str,
+    /// Postgres type.
+    pub sql_type: &'a str,
+    /// `NOT NULL DEFAULT <default>` (the default was checked against the type).
+    pub required_default: Option<&'a str>,
+    /// Unique index.
+    pub unique: bool,
+    /// Plain index.
+    pub indexed: bool,
+}
+
+/// `ALTER TABLE … ADD COLUMN` plus its index.
+pub fn add_column(c: &AddColumn<'_>) -> Vec<String> {
+    let table = format!("{}.{}", q(c.schema), q(c.table));
+    let mut add = format!("ALTER TABLE {table} ADD COLUMN {} {}", q(c.column), c.sql_type);
+    if let Some(default) = c.required_default {
+        add.push_str(&format!(" NOT NULL DEFAULT CAST({} AS {})", quote_literal(default), c.sql_type));
+    }
+    let mut stmts = vec![add];
+    if c.unique {
+        let name = format!("uq_{}_{}", c.table, c.column);
+        stmts.push(format!("CREATE UNIQUE INDEX {} ON {table} ({})", q(&name), q(c.column)));
+    } else if c.indexed {
+        let name = format!("ix_{}_{}", c.table, c.column);
+        stmts.push(format!("CREATE INDEX {} ON {table} ({})", q(&name), q(c.column)));
+    }
+    stmts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_column_quotes_everything() {
+        let sql = add_column(&AddColumn {
+            schema: "p_1",
+            table: "order",
+            column: "select",
+            sql_type: "bigint",
+            required_default: Some("1'; DROP TABLE x; --"),
+            unique: true,
+            indexed: false,
+        });
+        assert_eq!(
+            sql,
+            [
+                "ALTER TABLE \"p_1\".\"order\" ADD COLUMN \"select\" bigint NOT NULL DEFAULT \
+                 CAST('1''; DROP TABLE x; --' AS bigint)",
+                "CREATE UNIQUE INDEX \"uq_order_select\" ON \"p_1\".\"order\" (\"select\")"
+            ]
+        );
+    }
+}

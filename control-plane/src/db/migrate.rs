@@ -1,0 +1,38 @@
+//! Versioned migrations of the control schema, embedded in the binary and applied at start-up
+//! under an advisory lock (several control planes may start at once).
+
+use sqlx::PgPool;
+use tracing::info;
+
+/// `(version, name, sql)` in order. Never edit an applied one: add the next.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+
+/// Applies every migration not yet recorded in `control.schema_migrations`.
+pub async fn run(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7316202611)").execute(&mut *tx).await?;
+    sqlx::raw_sql(
+        "CREATE SCHEMA IF NOT EXISTS control;
+         CREATE TABLE IF NOT EXISTS control.schema_migrations (
+             version bigint PRIMARY KEY, name text NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM control.schema_migrations")
+        .fetch_all(&mut *tx)
+        .await?;
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO control.schema_migrations (version, name) VALUES ($1, $2)")
+            .bind(version)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        info!(migration.version = version, "applied migration {version}_{name}");
+    }
+    tx.commit().await
+}

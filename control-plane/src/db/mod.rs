@@ -1,0 +1,18 @@
+//! All control-plane SQL. Query functions take an executor so the caller picks pool or
+//! transaction; DDL for project schemas lives in `ddl`.
+
+pub mod admins;
+pub mod catalog;
+pub mod ddl;
+pub mod migrate;
+pub mod projects;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+
+/// Opens the control plane's pool; every connection works in UTC.
+pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
+    let opts = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
+    PgPoolOptions::new().max_connections(max).connect_with(opts).await
+}

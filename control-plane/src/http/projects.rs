@@ -1,0 +1,92 @@
+//! Projects (`spec/projects.md`). Creating one provisions its schema, its role and the `_users`
+//! system collection in one transaction, then pushes the new config.
+
+use super::auth::Admin;
+use super::body::{Fields, JsonObject};
+use super::error::ApiError;
+use super::member::{Member, Pushed};
+use crate::db::projects::{self, Project};
+use crate::db::{catalog, ddl};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use model::config::project_db_name;
+use serde_json::{json, Value};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+fn out(p: &Project) -> Value {
+    json!({ "id": p.id, "name": p.name })
+}
+
+/// `POST /api/projects`
+pub async fn create(
+    State(state): State<AppState>,
+    admin: Admin,
+    body: JsonObject,
+) -> Result<Pushed<(StatusCode, Json<Value>)>, ApiError> {
+    let mut f = Fields::new(body);
+    let name = f.string("name", 0, 255);
+    f.finish()?;
+    let id = Uuid::new_v4();
+    let db_name = project_db_name(id);
+    let project = Project { id, name: name.unwrap_or_default(), db_schema: db_name.clone(), db_role: db_name };
+    let mut tx = state.db.begin().await?;
+    projects::insert(&mut tx, &project, admin.id).await?;
+    ddl::create_project_namespace(&mut tx, &project.db_schema, &project.db_role).await?;
+    let payload = json!({ "schema_name": project.db_schema });
+    projects::log_schema_op(&mut *tx, id, None, "create_schema", payload, admin.id).await?;
+    create_users_collection(&mut tx, &project, admin.id).await?;
+    tx.commit().await?;
+    tracing::info!(project.id = %id, "created project");
+    let lagging = state.push_project(id).await?;
+    Ok(Pushed((StatusCode::CREATED, Json(out(&project))), lagging))
+}
+
+/// The `_users` system collection: catalog rows and table (`spec/users-collection.md`).
+async fn create_users_collection(db: &mut PgConnection, p: &Project, actor: Uuid) -> Result<(), ApiError> {
+    let new = catalog::NewCollection { project_id: p.id, name: "_users", display_name: "Users", is_system: true };
+    let c = catalog::insert_collection(&mut *db, &new)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("_users already exists")))?;
+    ddl::as_project_role(db, &p.db_role, &[ddl::create_users_table(&p.db_schema)]).await?;
+    let system_fields: [(&str, &str, &str, bool, Option<&str>, bool); 4] = [
+        ("email", "Email", "string", true, None, false),
+        ("password_hash", "Password Hash", "string", false, None, true),
+        ("is_email_verified", "Email Verified", "bool", false, Some("false"), false),
+        ("is_disabled", "Disabled", "bool", false, Some("false"), false),
+    ];
+    for (name, display, ty, required, default, hidden) in system_fields {
+        let sql_type = if ty == "bool" { "boolean" } else { "text" };
+        let field = catalog::NewField {
+            collection_id: c.id,
+            name,
+            display_name: display,
+            field_type: ty,
+            sql_column_name: name,
+            sql_type,
+            is_required: required,
+            is_unique: name == "email",
+            is_indexed: name == "email",
+            default_value: default,
+            is_system: true,
+            is_hidden: hidden,
+        };
+        catalog::insert_field(&mut *db, &field).await?;
+    }
+    let payload = json!({ "schema_name": p.db_schema, "table_name": "_users", "collection_name": "_users" });
+    projects::log_schema_op(&mut *db, p.id, Some(c.id), "create_table", payload, actor).await?;
+    Ok(())
+}
+
+/// `GET /api/projects`
+pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Json<Vec<Value>>, ApiError> {
+    let list = projects::list_for(&state.db, admin.id).await?;
+    Ok(Json(list.iter().map(out).collect()))
+}
+
+/// `GET /api/projects/{project_id}`
+pub async fn get(member: Member) -> Json<Value> {
+    Json(out(&member.project))
+}

@@ -1,0 +1,76 @@
+//! Shared state of the control plane's handlers, and the publish path every config change takes:
+//! commit → compile → publish → wait for workers.
+
+use crate::compile::compile_project;
+use crate::config::Config;
+use crate::hub::Hub;
+use model::ProjectConfig;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+/// Handler state.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+/// What the state holds.
+pub struct Inner {
+    /// Control database.
+    pub db: PgPool,
+    /// Config hub.
+    pub hub: Arc<Hub>,
+    /// Admin token signing key.
+    pub jwt_secret: String,
+    /// Admin access-token lifetime.
+    pub access_ttl: Duration,
+    /// Admin refresh-token lifetime.
+    pub refresh_ttl: Duration,
+    /// How long a config change waits for workers.
+    pub ack_timeout: Duration,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state from the config and an open pool.
+    pub fn new(config: &Config, db: PgPool, hub: Arc<Hub>) -> Self {
+        Self(Arc::new(Inner {
+            db,
+            hub,
+            jwt_secret: config.jwt_secret.clone(),
+            access_ttl: Duration::from_secs(config.access_token_expire_minutes * 60),
+            refresh_ttl: Duration::from_secs(config.refresh_token_expire_days * 86_400),
+            ack_timeout: Duration::from_millis(config.config_ack_timeout_ms),
+        }))
+    }
+
+    /// Publishes a compiled config to the hub.
+    pub fn publish_config(&self, config: &ProjectConfig) {
+        let json = serde_json::to_vec(config).expect("config serializes");
+        self.hub.publish(config.project_id, config.version, json);
+    }
+
+    /// After a committed change: compiles the project, publishes it and waits (bounded) until
+    /// every live worker applied it. Returns the workers that still lag.
+    pub async fn push_project(&self, project: Uuid) -> Result<Vec<String>, sqlx::Error> {
+        let Some(config) = compile_project(&self.db, project, &self.jwt_secret).await? else {
+            return Ok(Vec::new());
+        };
+        let version = config.version;
+        self.publish_config(&config);
+        let lagging = self.hub.wait_applied(project, version, self.ack_timeout).await;
+        if lagging.is_empty() {
+            info!(project.id = %project, config.version = version, "pushed config v{version}");
+        } else {
+            warn!(project.id = %project, config.version = version, workers = ?lagging, "workers lag behind config v{version}");
+        }
+        Ok(lagging)
+    }
+}
