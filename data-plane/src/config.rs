@@ -1,0 +1,34 @@
+//! Command-line flags and environment of a data-plane worker, parsed once in `main`.
+
+use clap::Parser;
+use std::net::SocketAddr;
+
+/// Worker settings.
+#[derive(Parser, Clone, Debug)]
+#[command(name = "data-plane", about = "Backendify data-plane worker: serves project data APIs")]
+pub struct Config {
+    /// Postgres URL of this worker's cell (where project schemas live).
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/backendify")]
+    pub database_url: String,
+    /// Address of the worker's HTTP listener (port 0 picks a free port).
+    #[arg(long, env = "WORKER_ADDR", default_value = "127.0.0.1:8101")]
+    pub http_addr: SocketAddr,
+    /// Address the router should use to reach this worker; defaults to the bound address.
+    #[arg(long, env = "WORKER_ADVERTISE_ADDR")]
+    pub advertise_addr: Option<String>,
+    /// URL of the control plane's gRPC ConfigService.
+    #[arg(long, env = "CONTROL_PLANE_GRPC_URL", default_value = "http://127.0.0.1:8002")]
+    pub control_plane_url: String,
+    /// This worker's id (stable across restarts is nicer in logs); random when unset.
+    #[arg(long, env = "WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// The cell this worker serves.
+    #[arg(long, env = "WORKER_CELL", default_value = "default")]
+    pub cell: String,
+    /// Size of the worker's database pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+}

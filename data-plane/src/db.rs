@@ -1,0 +1,128 @@
+//! All data-plane SQL. Every transaction first switches to the project's role and schema, so even
+//! a wrong query cannot reach another tenant. Postgres builds the response JSON.
+
+use crate::query::{push_order, push_where, ListPlan};
+use crate::registry::{Collection, Column, Project};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Opens the worker's pool; every connection works in UTC.
+pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
+    let opts = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
+    PgPoolOptions::new().max_connections(max).connect_with(opts).await
+}
+
+/// A transaction running as the project's role, with its schema as search path.
+pub async fn begin(pool: &PgPool, project: &Project) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT set_config('role', $1, true), set_config('search_path', $2, true)")
+        .bind(&project.config.db_role)
+        .bind(&project.config.db_schema)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// A record id from the path, typed for its collection.
+#[derive(Debug, Clone)]
+pub enum RecordId {
+    /// `bigserial` ids.
+    Int(i64),
+    /// `_users` ids.
+    Text(String),
+}
+
+fn push_id(qb: &mut QueryBuilder<'_, Postgres>, id: &RecordId) {
+    qb.push(" WHERE \"id\" = ");
+    match id {
+        RecordId::Int(n) => qb.push_bind(*n),
+        RecordId::Text(s) => qb.push_bind(s.clone()),
+    };
+}
+
+/// One page and the total, as the contract's JSON object (built by Postgres).
+pub async fn list(tx: &mut Transaction<'static, Postgres>, c: &Collection, plan: &ListPlan) -> Result<String, sqlx::Error> {
+    let mut qb = QueryBuilder::new("SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT ");
+    qb.push(&c.select_list).push(" FROM ").push(&c.table);
+    push_where(&mut qb, &plan.filters);
+    push_order(&mut qb, &plan.sort);
+    qb.push(" LIMIT ").push_bind(plan.limit).push(" OFFSET ").push_bind(plan.offset);
+    qb.push(") r), '[]'::json), 'total', (SELECT count(*) FROM ").push(&c.table);
+    push_where(&mut qb, &plan.filters);
+    qb.push("), 'limit', ").push_bind(plan.limit).push(", 'offset', ").push_bind(plan.offset).push(")::text");
+    qb.build_query_scalar().fetch_one(&mut **tx).await
+}
+
+/// One record as JSON; `lock` takes a row lock for an update that follows.
+pub async fn get(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Collection,
+    id: &RecordId,
+    lock: bool,
+) -> Result<Option<String>, sqlx::Error> {
+    let mut qb = QueryBuilder::new("SELECT row_to_json(r)::text FROM (SELECT ");
+    qb.push(&c.select_list).push(" FROM ").push(&c.table);
+    push_id(&mut qb, id);
+    if lock {
+        qb.push(" FOR UPDATE");
+    }
+    qb.push(") r");
+    qb.build_query_scalar().fetch_optional(&mut **tx).await
+}
+
+/// Column values to write: the column and its coerced text (None = NULL).
+pub type Values = Vec<(Arc<Column>, Option<String>)>;
+
+fn push_value(qb: &mut QueryBuilder<'_, Postgres>, col: &Column, v: &Option<String>) {
+    qb.push("CAST(").push_bind(v.clone()).push(format_args!(" AS {})", col.sql_type));
+}
+
+/// Inserts a record; returns it as JSON.
+pub async fn insert(tx: &mut Transaction<'static, Postgres>, c: &Collection, values: &Values) -> Result<String, sqlx::Error> {
+    let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
+    qb.push(&c.table);
+    if values.is_empty() {
+        qb.push(" DEFAULT VALUES");
+    } else {
+        qb.push(" (");
+        for (i, (col, _)) in values.iter().enumerate() {
+            qb.push(if i == 0 { "" } else { ", " }).push(&col.sql);
+        }
+        qb.push(") VALUES (");
+        for (i, (col, v)) in values.iter().enumerate() {
+            qb.push(if i == 0 { "" } else { ", " });
+            push_value(&mut qb, col, v);
+        }
+        qb.push(")");
+    }
+    qb.push(" RETURNING ").push(&c.select_list).push(") SELECT row_to_json(w)::text FROM w");
+    qb.build_query_scalar().fetch_one(&mut **tx).await
+}
+
+/// Updates a record (always bumping `updated_at`); returns it as JSON.
+pub async fn update(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Collection,
+    id: &RecordId,
+    values: &Values,
+) -> Result<Option<String>, sqlx::Error> {
+    let mut qb = QueryBuilder::new("WITH w AS (UPDATE ");
+    qb.push(&c.table).push(" SET \"updated_at\" = now()");
+    for (col, v) in values {
+        qb.push(", ").push(&col.sql).push(" = ");
+        push_value(&mut qb, col, v);
+    }
+    push_id(&mut qb, id);
+    qb.push(" RETURNING ").push(&c.select_list).push(") SELECT row_to_json(w)::text FROM w");
+    qb.build_query_scalar().fetch_optional(&mut **tx).await
+}
+
+/// Deletes a record; false when it did not exist.
+pub async fn delete(tx: &mut Transaction<'static, Postgres>, c: &Collection, id: &RecordId) -> Result<bool, sqlx::Error> {
+    let mut qb = QueryBuilder::new("DELETE FROM ");
+    qb.push(&c.table);
+    push_id(&mut qb, id);
+    Ok(qb.build().execute(&mut **tx).await?.rows_affected() > 0)
+}

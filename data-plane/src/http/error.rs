@@ -1,0 +1,101 @@
+//! `ApiError` of the data API, mapped to the contract's status and body; Postgres errors are
+//! mapped on purpose (unique → 409, not-null / bad value / missing FK target → 400).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// A failed data request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with a message.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401 with a message.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403 with a message.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404 with a message.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 409 with a message.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413.
+    #[error("Request body too large")]
+    TooLarge,
+    /// 422 with the validation list.
+    #[error("validation failed")]
+    Validation(Vec<Value>),
+    /// 503: this worker has no config for the project yet.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// 500; the cause is logged once by the middleware, never shown.
+    #[error("Internal Server Error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        let Some(db) = e.as_database_error() else {
+            return Self::Internal(e.into());
+        };
+        let code = db.code().unwrap_or_default();
+        match code.as_ref() {
+            "23505" => Self::Conflict(match db.constraint() {
+                Some(c) => format!("Unique constraint violated: {c}"),
+                None => "Unique constraint violated".into(),
+            }),
+            "23502" => Self::BadRequest(match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().and_then(|p| p.column()) {
+                Some(col) => format!("Field '{col}' is required"),
+                None => "A required field is missing".into(),
+            }),
+            "23503" => Self::BadRequest("Related record not found".into()),
+            c if c.starts_with("22") => Self::BadRequest(format!("Invalid value: {}", db.message())),
+            _ => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// The cause of a 500, carried to the logging middleware.
+#[derive(Clone)]
+pub struct InternalCause(pub Arc<anyhow::Error>);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        let body = match &self {
+            Self::Validation(items) => json!({ "detail": items, "code": code }),
+            other => json!({ "detail": other.to_string(), "code": code }),
+        };
+        let mut res = (status, Json(body)).into_response();
+        if let Self::Internal(cause) = self {
+            res.extensions_mut().insert(InternalCause(Arc::new(cause)));
+        }
+        res
+    }
+}
+
+/// Logs the cause of every 500, once.
+pub async fn log_internal(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let res = next.run(req).await;
+    if let Some(InternalCause(cause)) = res.extensions().get::<InternalCause>() {
+        tracing::error!(http.path = %path, "internal error: {cause:#}");
+    }
+    res
+}

@@ -1,0 +1,28 @@
+//! The data API's routes: thin handlers over `query` and `db`.
+
+pub mod context;
+pub mod error;
+pub mod records;
+
+use crate::AppState;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use context::BodyLimit;
+use serde_json::json;
+
+/// The worker's HTTP routes.
+pub fn app(state: AppState, body_limit: usize) -> Router {
+    let data = "/api/projects/{project_id}/data/{collection}";
+    Router::new()
+        .route("/health", get(|| async { Json(json!({ "ok": true })) }))
+        .route(data, get(records::list).post(records::create))
+        .route(&format!("{data}/{{record_id}}"), get(records::get).patch(records::update).delete(records::delete))
+        .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))) })
+        .method_not_allowed_fallback(|| async {
+            (StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "detail": "Method Not Allowed" })))
+        })
+        .layer(axum::middleware::from_fn(error::log_internal))
+        .layer(axum::Extension(BodyLimit(body_limit)))
+        .with_state(state)
+}

@@ -1,0 +1,144 @@
+//! The configs this worker serves: a lock-free map from project id to its compiled config plus
+//! what the worker derives from it once per version (quoted names, select lists, name lookups).
+//! A request loads its project `Arc` once; a newer config replaces it atomically.
+
+use arc_swap::ArcSwap;
+use model::sql::quote_ident;
+use model::{CollectionConfig, FieldType, ProjectConfig};
+use std::collections::HashMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The system columns every user-defined collection has, with their types.
+pub const SYSTEM_COLUMNS: [(&str, FieldType); 5] = [
+    ("id", FieldType::Int),
+    ("created_at", FieldType::Datetime),
+    ("updated_at", FieldType::Datetime),
+    ("created_by_user_id", FieldType::String),
+    ("created_by_app_user_id", FieldType::String),
+];
+
+/// A column a request may name (filter, sort, write).
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Quoted column name.
+    pub sql: String,
+    /// Its type, for coercion.
+    pub ty: FieldType,
+    /// Its Postgres type, for casts.
+    pub sql_type: String,
+    /// A catalog field that may be written (system columns may not).
+    pub writable: bool,
+}
+
+/// A collection, ready to query.
+#[derive(Debug)]
+pub struct Collection {
+    /// The compiled config.
+    pub config: CollectionConfig,
+    /// `"schema"."table"`.
+    pub table: String,
+    /// The quoted, comma-separated columns a response shows (hidden ones left out).
+    pub select_list: String,
+    /// Columns by field name and by column name (soft-deleted and hidden fields left out).
+    pub columns: HashMap<String, Arc<Column>>,
+}
+
+/// A project, ready to serve.
+#[derive(Debug)]
+pub struct Project {
+    /// The compiled config.
+    pub config: ProjectConfig,
+    /// Collections by current name.
+    pub collections: HashMap<String, Arc<Collection>>,
+}
+
+impl Project {
+    /// Derives the per-version lookups from a config.
+    pub fn new(config: ProjectConfig) -> Self {
+        let collections = config
+            .collections
+            .iter()
+            .map(|c| (c.name.clone(), Arc::new(Collection::new(&config.db_schema, c.clone()))))
+            .collect();
+        Self { config, collections }
+    }
+}
+
+impl Collection {
+    fn new(schema: &str, config: CollectionConfig) -> Self {
+        let mut columns = HashMap::new();
+        let mut shown: Vec<String> = SYSTEM_COLUMNS.iter().map(|(c, _)| quote_ident(c)).collect();
+        for (name, ty) in SYSTEM_COLUMNS {
+            let ty = if name == "id" && config.is_system { FieldType::String } else { ty };
+            let col = Column { sql: quote_ident(name), ty, sql_type: ty.sql_type().into(), writable: false };
+            columns.insert(name.to_owned(), Arc::new(col));
+        }
+        for f in &config.fields {
+            if !f.is_hidden {
+                shown.push(quote_ident(&f.column));
+            }
+            if f.is_hidden || f.is_deleted {
+                continue;
+            }
+            let col = Arc::new(Column {
+                sql: quote_ident(&f.column),
+                ty: f.field_type,
+                sql_type: f.sql_type.clone(),
+                writable: true,
+            });
+            columns.insert(f.column.clone(), col.clone());
+            columns.insert(f.name.clone(), col);
+        }
+        Self {
+            table: format!("{}.{}", quote_ident(schema), quote_ident(&config.table)),
+            select_list: shown.join(", "),
+            columns,
+            config,
+        }
+    }
+}
+
+/// Every project this worker serves.
+#[derive(Default)]
+pub struct Registry {
+    projects: ArcSwap<HashMap<Uuid, Arc<Project>>>,
+}
+
+impl Registry {
+    /// The project, if this worker has its config.
+    pub fn get(&self, id: &Uuid) -> Option<Arc<Project>> {
+        self.projects.load().get(id).cloned()
+    }
+
+    /// Replaces everything with a snapshot.
+    pub fn replace_all(&self, configs: Vec<ProjectConfig>) {
+        let map = configs.into_iter().map(|c| (c.project_id, Arc::new(Project::new(c)))).collect();
+        self.projects.store(Arc::new(map));
+    }
+
+    /// Applies one config if it is newer than the one held; returns whether it was applied.
+    pub fn apply(&self, config: ProjectConfig) -> bool {
+        let id = config.project_id;
+        if self.get(&id).is_some_and(|p| p.config.version >= config.version) {
+            return false;
+        }
+        let project = Arc::new(Project::new(config));
+        self.projects.rcu(|old| {
+            let mut map = HashMap::clone(old);
+            map.insert(id, project.clone());
+            map
+        });
+        true
+    }
+
+    /// How many projects are loaded.
+    pub fn len(&self) -> usize {
+        self.projects.load().len()
+    }
+
+    /// True before the first snapshot.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
