@@ -1,0 +1,32 @@
+//! Command-line flags and environment of the router, parsed once in `main`.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Router settings.
+#[derive(Parser, Clone, Debug)]
+#[command(name = "router", about = "Backendify router: the single public entry")]
+pub struct Config {
+    /// The public listener.
+    #[arg(long, env = "ROUTER_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// Base URL of the control plane's admin REST API.
+    #[arg(long, env = "CONTROL_PLANE_HTTP_URL", default_value = "http://127.0.0.1:8001")]
+    pub control_plane_http: String,
+    /// URL of the control plane's gRPC ConfigService (placements come from there).
+    #[arg(long, env = "CONTROL_PLANE_GRPC_URL", default_value = "http://127.0.0.1:8002")]
+    pub control_plane_grpc: String,
+    /// Folder of the built console, served at `/`.
+    #[arg(long, env = "CONSOLE_DIR", default_value = "console/dist")]
+    pub console_dir: PathBuf,
+    /// Allowed CORS origins, comma separated; empty allows any origin.
+    #[arg(long, env = "API_CORS_ORIGINS", default_value = "http://localhost:5173,http://localhost:3000")]
+    pub cors_origins: String,
+    /// Largest request body the router forwards, in bytes (file uploads included).
+    #[arg(long, env = "ROUTER_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How long an upstream may take to answer, in seconds.
+    #[arg(long, env = "UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
+    pub upstream_timeout_secs: u64,
+}

@@ -1,0 +1,123 @@
+//! Forwarding to upstreams over keep-alive pools: the body is read within the limit (so a
+//! refused connection can be retried on another worker), the response is streamed back.
+
+use crate::upstreams::Upstreams;
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::json;
+use std::time::Duration;
+
+/// The pooled HTTP/1 client to workers and the control plane.
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// A client with keep-alive pools.
+pub fn client() -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(2)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .build(connector)
+}
+
+/// A JSON error response.
+pub fn error(status: StatusCode, detail: &str) -> Response<Body> {
+    let body = json!({ "detail": detail }).to_string();
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("static response")
+}
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for h in HOP_BY_HOP {
+        headers.remove(h);
+    }
+}
+
+/// A request read into memory, ready to send (and resend) upstream.
+pub struct Outgoing {
+    parts: axum::http::request::Parts,
+    body: Bytes,
+}
+
+impl Outgoing {
+    /// Reads the body within `limit`; `Err` is the 413 to answer.
+    pub async fn read(req: Request<Body>, limit: usize, request_id: &HeaderValue, client_ip: &str) -> Result<Self, Response<Body>> {
+        let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let (mut parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, limit).await.map_err(|_| too_large())?;
+        strip_hop_by_hop(&mut parts.headers);
+        parts.headers.insert("x-request-id", request_id.clone());
+        if let Ok(ip) = HeaderValue::from_str(client_ip) {
+            parts.headers.insert(HeaderName::from_static("x-forwarded-for"), ip);
+        }
+        Ok(Self { parts, body })
+    }
+
+    fn to(&self, base: &str) -> Option<Request<Full<Bytes>>> {
+        let pq = self.parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let uri: Uri = format!("{base}{pq}").parse().ok()?;
+        let mut req = Request::builder().method(self.parts.method.clone()).uri(uri).body(Full::new(self.body.clone())).ok()?;
+        *req.headers_mut() = self.parts.headers.clone();
+        req.headers_mut().remove(header::HOST);
+        Some(req)
+    }
+}
+
+/// Sends to one base URL; `Err(true)` when the connection itself failed (safe to retry elsewhere).
+pub async fn send(client: &HttpClient, out: &Outgoing, base: &str, timeout: Duration) -> Result<Response<Body>, (bool, Response<Body>)> {
+    let Some(req) = out.to(base) else {
+        return Err((false, error(StatusCode::BAD_REQUEST, "Invalid request path")));
+    };
+    match tokio::time::timeout(timeout, client.request(req)).await {
+        Err(_) => Err((false, error(StatusCode::GATEWAY_TIMEOUT, "Upstream did not answer in time"))),
+        Ok(Err(e)) if e.is_connect() => Err((true, error(StatusCode::BAD_GATEWAY, "Upstream unavailable"))),
+        Ok(Err(_)) => Err((false, error(StatusCode::BAD_GATEWAY, "Upstream connection failed"))),
+        Ok(Ok(res)) => {
+            let (mut parts, body) = res.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            Ok(Response::from_parts(parts, Body::new(body)))
+        }
+    }
+}
+
+/// Sends a data request to a worker, trying the next one when a worker refuses the connection.
+pub async fn to_worker(client: &HttpClient, upstreams: &Upstreams, out: &Outgoing, timeout: Duration) -> Response<Body> {
+    let candidates = upstreams.candidates();
+    if candidates.is_empty() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "No worker is available to serve this project");
+    }
+    let mut last = None;
+    for addr in candidates {
+        match send(client, out, &format!("http://{addr}"), timeout).await {
+            Ok(res) => {
+                upstreams.mark_up(&addr);
+                return res;
+            }
+            Err((true, res)) => {
+                tracing::warn!(worker.addr = %addr, "worker refused the connection; trying another");
+                upstreams.mark_down(&addr);
+                last = Some(res);
+            }
+            Err((false, res)) => return res,
+        }
+    }
+    last.unwrap_or_else(|| error(StatusCode::SERVICE_UNAVAILABLE, "No worker is available to serve this project"))
+}
