@@ -1,1 +1,209 @@
-//! placeholder
+//! End-to-end test support: a private Postgres per test process, and `TestEnv`, which starts the
+//! real control plane, two workers and the router on port 0 over a fresh database and speaks
+//! HTTP to the router like any app would.
+
+pub mod pg;
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// A running platform over its own database.
+pub struct TestEnv {
+    /// The router's base URL, e.g. `http://127.0.0.1:41234`.
+    pub base: String,
+    /// The database URL everything uses.
+    pub db_url: String,
+    http: reqwest::Client,
+    cp_config: control_plane::Config,
+    control_plane: Option<control_plane::Running>,
+    /// The workers.
+    pub workers: Vec<data_plane::Running>,
+    router: router::Running,
+}
+
+/// A response: status and JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Res {
+    /// HTTP status.
+    pub status: u16,
+    /// Parsed body.
+    pub body: Value,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Res {
+    /// `body["detail"]` as text.
+    pub fn detail(&self) -> String {
+        match &self.body["detail"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+const LOCAL: &str = "127.0.0.1:0";
+
+impl TestEnv {
+    /// Starts everything over a fresh database and waits until the router knows both workers.
+    pub async fn start() -> Self {
+        let db_url = pg::fresh_database().await;
+        let cp_config = control_plane::Config {
+            database_url: db_url.clone(),
+            http_addr: LOCAL.parse().unwrap(),
+            grpc_addr: LOCAL.parse().unwrap(),
+            jwt_secret: "test-secret".into(),
+            access_token_expire_minutes: 15,
+            refresh_token_expire_days: 7,
+            config_ack_timeout_ms: 5000,
+            db_max_connections: 5,
+            max_body_bytes: 1 << 20,
+        };
+        let cp = control_plane::start(cp_config.clone()).await.expect("start control plane");
+        // A restart must come back on the same ports, where workers and router reconnect.
+        let cp_config = control_plane::Config { http_addr: cp.http_addr, grpc_addr: cp.grpc_addr, ..cp_config };
+        let grpc = format!("http://{}", cp.grpc_addr);
+        let mut workers = Vec::new();
+        for i in 0..2 {
+            let config = data_plane::Config {
+                database_url: db_url.clone(),
+                http_addr: LOCAL.parse().unwrap(),
+                advertise_addr: None,
+                control_plane_url: grpc.clone(),
+                worker_id: Some(format!("worker-{i}-{}", &uuid::Uuid::new_v4().to_string()[..6])),
+                cell: "default".into(),
+                db_max_connections: 5,
+                max_body_bytes: 1 << 20,
+            };
+            workers.push(data_plane::start(config).await.expect("start worker"));
+        }
+        let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/src");
+        let router = router::start(router::Config {
+            addr: LOCAL.parse().unwrap(),
+            control_plane_http: format!("http://{}", cp.http_addr),
+            control_plane_grpc: grpc,
+            console_dir: console,
+            cors_origins: "http://localhost:5173".into(),
+            max_body_bytes: 16 << 20,
+            upstream_timeout_secs: 30,
+        })
+        .await
+        .expect("start router");
+        let env = TestEnv {
+            base: format!("http://{}", router.addr),
+            db_url,
+            http: reqwest::Client::new(),
+            cp_config,
+            control_plane: Some(cp),
+            workers,
+            router,
+        };
+        wait_for("the router to learn both workers", || env.router.workers() == 2).await;
+        env
+    }
+
+    /// The router's address.
+    pub fn router_addr(&self) -> SocketAddr {
+        self.router.addr
+    }
+
+    /// Stops the control plane (workers and router keep running).
+    pub async fn stop_control_plane(&mut self) {
+        if let Some(cp) = self.control_plane.take() {
+            cp.shutdown().await;
+        }
+    }
+
+    /// Starts the control plane again on the same ports and database.
+    pub async fn restart_control_plane(&mut self) {
+        let cp = control_plane::start(self.cp_config.clone()).await.expect("restart control plane");
+        self.control_plane = Some(cp);
+    }
+
+    /// Sends a request through the router.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        finish(req.send().await.expect("request reaches the router")).await
+    }
+
+    /// Sends raw bytes as a JSON body through the router.
+    pub async fn call_raw(&self, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> Res {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        finish(req.send().await.expect("request reaches the router")).await
+    }
+
+    /// Registers an admin; returns their access token.
+    pub async fn admin(&self, email: &str) -> String {
+        let res = self
+            .call("POST", "/api/auth/register", None, Some(serde_json::json!({"email": email, "password": "password123"})))
+            .await;
+        assert_eq!(res.status, 201, "{res:?}");
+        res.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a project; returns its id.
+    pub async fn project(&self, token: &str, name: &str) -> String {
+        let res = self.call("POST", "/api/projects", Some(token), Some(serde_json::json!({"name": name}))).await;
+        assert_eq!(res.status, 201, "{res:?}");
+        res.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a collection in a project.
+    pub async fn collection(&self, token: &str, project: &str, name: &str) {
+        let body = serde_json::json!({"name": name, "display_name": name});
+        let res = self.call("POST", &format!("/api/projects/{project}/schema/collections"), Some(token), Some(body)).await;
+        assert_eq!(res.status, 201, "{res:?}");
+    }
+
+    /// Adds a field to a collection.
+    pub async fn field(&self, token: &str, project: &str, collection: &str, name: &str, ty: &str) {
+        let body = serde_json::json!({"name": name, "display_name": name, "field_type": ty});
+        let path = format!("/api/projects/{project}/schema/collections/{collection}/fields");
+        let res = self.call("POST", &path, Some(token), Some(body)).await;
+        assert_eq!(res.status, 201, "{res:?}");
+    }
+
+    /// Stops everything.
+    pub async fn shutdown(self) {
+        self.router.shutdown().await;
+        for w in self.workers {
+            w.shutdown().await;
+        }
+        if let Some(cp) = self.control_plane {
+            cp.shutdown().await;
+        }
+    }
+}
+
+async fn finish(res: reqwest::Response) -> Res {
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = res.bytes().await.unwrap_or_default();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Res { status, body, headers }
+}
+
+/// Polls `ok` every 20 ms for up to 15 s; panics with `what` on timeout.
+pub async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
