@@ -23,9 +23,12 @@ pub struct Config {
     /// Allowed CORS origins, comma separated; empty allows any origin.
     #[arg(long, env = "API_CORS_ORIGINS", default_value = "http://localhost:5173,http://localhost:3000")]
     pub cors_origins: String,
-    /// Largest request body the router forwards, in bytes (file uploads included).
+    /// Largest multipart (file upload) request body the router forwards, in bytes.
     #[arg(long, env = "ROUTER_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest non-multipart (JSON) request body the router forwards, in bytes.
+    #[arg(long, env = "ROUTER_MAX_JSON_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_json_body_bytes: usize,
     /// How long an upstream may take to answer, in seconds.
     #[arg(long, env = "UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
     pub upstream_timeout_secs: u64,

@@ -36,6 +36,7 @@ pub struct Inner {
     console_dir: PathBuf,
     cors: Cors,
     max_body: usize,
+    max_json_body: usize,
     timeout: Duration,
 }
 
@@ -88,7 +89,10 @@ async fn route(st: &Inner, req: Request, request_id: &HeaderValue, client_ip: &s
     if target == Target::NoSuchProject {
         return proxy::error(StatusCode::NOT_FOUND, "Project not found");
     }
-    let out = match proxy::Outgoing::read(req, st.max_body, request_id, client_ip).await {
+    // Uploads may be large; anything else is JSON and is refused here, before it travels.
+    let multipart = req.headers().get(header::CONTENT_TYPE).and_then(|c| c.to_str().ok()).is_some_and(|c| c.starts_with("multipart/"));
+    let limit = if multipart { st.max_body } else { st.max_json_body };
+    let out = match proxy::Outgoing::read(req, limit, request_id, client_ip).await {
         Ok(out) => out,
         Err(res) => return res,
     };
@@ -172,6 +176,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         console_dir: config.console_dir.clone(),
         cors: Cors(origins),
         max_body: config.max_body_bytes,
+        max_json_body: config.max_json_body_bytes,
         timeout: Duration::from_secs(config.upstream_timeout_secs),
     }));
     let (stop, _) = watch::channel(false);

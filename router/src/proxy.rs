@@ -5,7 +5,7 @@ use crate::upstreams::Upstreams;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -47,6 +47,26 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Bodies past this are not drained before the 413: the connection is simply closed.
+const DRAIN_CAP: usize = 64 * 1024 * 1024;
+
+/// Answers 413 after reading (and dropping) what the client is still sending, up to a cap, so
+/// that a client which writes its whole body before reading gets the answer, not a broken pipe.
+async fn too_large(mut body: Body) -> Response<Body> {
+    let mut seen = 0usize;
+    while seen <= DRAIN_CAP {
+        match body.frame().await {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => break,
+        }
+    }
+    let mut res = error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    if seen > DRAIN_CAP {
+        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
+}
+
 /// A request read into memory, ready to send (and resend) upstream.
 pub struct Outgoing {
     parts: axum::http::request::Parts,
@@ -56,13 +76,25 @@ pub struct Outgoing {
 impl Outgoing {
     /// Reads the body within `limit`; `Err` is the 413 to answer.
     pub async fn read(req: Request<Body>, limit: usize, request_id: &HeaderValue, client_ip: &str) -> Result<Self, Response<Body>> {
-        let too_large = || error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
-        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > limit) {
-            return Err(too_large());
-        }
         let (mut parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, limit).await.map_err(|_| too_large())?;
+        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large(body).await);
+        }
+        let mut body = body;
+        let mut buf = bytes::BytesMut::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return Err(error(StatusCode::BAD_REQUEST, "Request body could not be read"));
+            };
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > limit {
+                    return Err(too_large(body).await);
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        let body = buf.freeze();
         strip_hop_by_hop(&mut parts.headers);
         parts.headers.insert("x-request-id", request_id.clone());
         if let Ok(ip) = HeaderValue::from_str(client_ip) {

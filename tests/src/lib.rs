@@ -86,6 +86,7 @@ impl TestEnv {
             console_dir: console,
             cors_origins: "http://localhost:5173".into(),
             max_body_bytes: 16 << 20,
+            max_json_body_bytes: 1 << 20,
             upstream_timeout_secs: 30,
         })
         .await
