@@ -14,7 +14,9 @@ pub async fn compile_project(
 ) -> Result<Option<ProjectConfig>, sqlx::Error> {
     // One snapshot of the catalog, so the config is consistent with its version.
     let mut tx = db.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
     let Some(row) = sqlx::query(
         "SELECT name, db_schema, db_role, config_version FROM control.projects WHERE id = $1",
     )
@@ -56,7 +58,11 @@ pub async fn compile_project(
             .map(|c| CollectionConfig {
                 id: c.id,
                 fields: fields.remove(&c.id).unwrap_or_default(),
-                id_kind: if c.is_system { IdKind::Uuid } else { IdKind::Int },
+                id_kind: if c.is_system {
+                    IdKind::Uuid
+                } else {
+                    IdKind::Int
+                },
                 name: c.name,
                 table: c.sql_table_name,
                 is_system: c.is_system,
@@ -66,7 +72,10 @@ pub async fn compile_project(
 }
 
 /// Compiles every project (start-up).
-pub async fn compile_all(db: &PgPool, admin_token_key: &str) -> Result<Vec<ProjectConfig>, sqlx::Error> {
+pub async fn compile_all(
+    db: &PgPool,
+    admin_token_key: &str,
+) -> Result<Vec<ProjectConfig>, sqlx::Error> {
     let mut out = Vec::new();
     for id in projects::all_ids(db).await? {
         if let Some(c) = compile_project(db, id, admin_token_key).await? {

@@ -5,10 +5,17 @@ use std::net::SocketAddr;
 
 /// Control-plane settings.
 #[derive(Parser, Clone)]
-#[command(name = "control-plane", about = "Backendify control plane: admin REST + gRPC config distribution")]
+#[command(
+    name = "control-plane",
+    about = "Backendify control plane: admin REST + gRPC config distribution"
+)]
 pub struct Config {
     /// Postgres URL of the control database (also the default cell's database).
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/backendify")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/backendify"
+    )]
     pub database_url: String,
     /// Address of the admin REST API (reached through the router).
     #[arg(long, env = "CONTROL_HTTP_ADDR", default_value = "127.0.0.1:8001")]
@@ -17,7 +24,12 @@ pub struct Config {
     #[arg(long, env = "CONTROL_GRPC_ADDR", default_value = "127.0.0.1:8002")]
     pub grpc_addr: SocketAddr,
     /// HMAC secret that signs admin tokens. Change it in production.
-    #[arg(long, env = "JWT_SECRET", default_value = "change_me", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "JWT_SECRET",
+        default_value = "change_me",
+        hide_env_values = true
+    )]
     pub jwt_secret: String,
     /// Lifetime of admin access tokens, in minutes.
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 15)]

@@ -1,7 +1,10 @@
 //! `ConfigService`: workers watch configs and acknowledge them; routers watch placements.
 
 use crate::hub::Hub;
-use proto::config::{config_event, AckRequest, AckResponse, ConfigEvent, Placements, PlacementsRequest, Snapshot, WatchRequest};
+use proto::config::{
+    config_event, AckRequest, AckResponse, ConfigEvent, Placements, PlacementsRequest, Snapshot,
+    WatchRequest,
+};
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc};
@@ -18,7 +21,9 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<ConfigEvent, Status>> + Send
 type PlacementStream = Pin<Box<dyn Stream<Item = Result<Placements, Status>> + Send>>;
 
 fn snapshot(configs: Vec<proto::config::ProjectConfig>) -> ConfigEvent {
-    ConfigEvent { kind: Some(config_event::Kind::Snapshot(Snapshot { configs })) }
+    ConfigEvent {
+        kind: Some(config_event::Kind::Snapshot(Snapshot { configs })),
+    }
 }
 
 #[tonic::async_trait]
@@ -29,7 +34,9 @@ impl proto::ConfigService for ConfigGrpc {
     async fn watch(&self, req: Request<WatchRequest>) -> Result<Response<EventStream>, Status> {
         let req = req.into_inner();
         if req.worker_id.is_empty() || req.http_addr.is_empty() {
-            return Err(Status::invalid_argument("worker_id and http_addr are required"));
+            return Err(Status::invalid_argument(
+                "worker_id and http_addr are required",
+            ));
         }
         let hub = self.0.clone();
         let (tx, rx) = mpsc::channel(64);
@@ -66,13 +73,16 @@ impl proto::ConfigService for ConfigGrpc {
 
     async fn ack(&self, req: Request<AckRequest>) -> Result<Response<AckResponse>, Status> {
         let req = req.into_inner();
-        let applied = req.applied.iter().filter_map(|a| match Uuid::parse_str(&a.project_id) {
-            Ok(id) => Some((id, a.version)),
-            Err(_) => {
-                warn!(worker.id = %req.worker_id, "ack with a bad project id");
-                None
-            }
-        });
+        let applied = req
+            .applied
+            .iter()
+            .filter_map(|a| match Uuid::parse_str(&a.project_id) {
+                Ok(id) => Some((id, a.version)),
+                Err(_) => {
+                    warn!(worker.id = %req.worker_id, "ack with a bad project id");
+                    None
+                }
+            });
         self.0.ack(&req.worker_id, applied);
         Ok(Response::new(AckResponse {}))
     }

@@ -49,9 +49,17 @@ impl Default for Hub {
 impl Hub {
     /// Stores a compiled config if it is newer than the one held, and sends it to watchers.
     pub fn publish(&self, project: Uuid, version: u64, config_json: Vec<u8>) {
-        let item = Arc::new(ConfigItem { project_id: project.to_string(), version, config_json });
+        let item = Arc::new(ConfigItem {
+            project_id: project.to_string(),
+            version,
+            config_json,
+        });
         let mut st = self.state.lock().expect("hub lock");
-        if st.configs.get(&project).is_some_and(|c| c.version >= version) {
+        if st
+            .configs
+            .get(&project)
+            .is_some_and(|c| c.version >= version)
+        {
             return;
         }
         st.configs.insert(project, item.clone());
@@ -109,7 +117,11 @@ impl Hub {
         let mut workers: Vec<Worker> = st
             .workers
             .iter()
-            .map(|(id, w)| Worker { id: id.clone(), http_addr: w.http_addr.clone(), cell: w.cell.clone() })
+            .map(|(id, w)| Worker {
+                id: id.clone(),
+                http_addr: w.http_addr.clone(),
+                cell: w.cell.clone(),
+            })
             .collect();
         workers.sort_by(|a, b| a.id.cmp(&b.id));
         self.placements.send_replace(workers);
@@ -131,7 +143,12 @@ impl Hub {
 
     /// Waits until every live worker applied `version` of `project`, at most `timeout`.
     /// Returns the workers still lagging (empty when all caught up).
-    pub async fn wait_applied(&self, project: Uuid, version: u64, timeout: Duration) -> Vec<String> {
+    pub async fn wait_applied(
+        &self,
+        project: Uuid,
+        version: u64,
+        timeout: Duration,
+    ) -> Vec<String> {
         let mut progress = self.progress.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -140,7 +157,10 @@ impl Hub {
             if lagging.is_empty() {
                 return lagging;
             }
-            if tokio::time::timeout_at(deadline, progress.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, progress.changed())
+                .await
+                .is_err()
+            {
                 return self.lagging(project, version);
             }
         }
@@ -170,11 +190,20 @@ mod tests {
     async fn waits_for_live_workers_only() {
         let hub = Hub::default();
         let p = Uuid::new_v4();
-        assert!(hub.wait_applied(p, 5, Duration::from_millis(10)).await.is_empty());
+        assert!(hub
+            .wait_applied(p, 5, Duration::from_millis(10))
+            .await
+            .is_empty());
         let conn = hub.register("w1", "127.0.0.1:1", "default");
-        assert_eq!(hub.wait_applied(p, 5, Duration::from_millis(10)).await, vec!["w1".to_string()]);
+        assert_eq!(
+            hub.wait_applied(p, 5, Duration::from_millis(10)).await,
+            vec!["w1".to_string()]
+        );
         hub.ack("w1", [(p, 5)]);
-        assert!(hub.wait_applied(p, 5, Duration::from_millis(10)).await.is_empty());
+        assert!(hub
+            .wait_applied(p, 5, Duration::from_millis(10))
+            .await
+            .is_empty());
         // An older connection's end does not unregister the newer one.
         let newer = hub.register("w1", "127.0.0.1:1", "default");
         hub.unregister("w1", conn);

@@ -44,7 +44,10 @@ impl Running {
         self.stop.send_replace(true);
         for task in self.tasks {
             let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(10), task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
@@ -54,24 +57,40 @@ impl Running {
 
 /// Migrates the control schema, compiles every project, and starts both listeners.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let db = db::connect(&config.database_url, config.db_max_connections).await.context("connect to the control database")?;
-    db::migrate::run(&db).await.context("migrate the control schema")?;
+    let db = db::connect(&config.database_url, config.db_max_connections)
+        .await
+        .context("connect to the control database")?;
+    db::migrate::run(&db)
+        .await
+        .context("migrate the control schema")?;
     let hub = Arc::new(Hub::default());
     let state = AppState::new(&config, db, hub.clone());
-    let configs = compile::compile_all(&state.db, &state.jwt_secret).await.context("compile project configs")?;
-    info!(projects = configs.len(), "compiled {} project configs", configs.len());
+    let configs = compile::compile_all(&state.db, &state.jwt_secret)
+        .await
+        .context("compile project configs")?;
+    info!(
+        projects = configs.len(),
+        "compiled {} project configs",
+        configs.len()
+    );
     for c in &configs {
         state.publish_config(c);
     }
-    let http = TcpListener::bind(config.http_addr).await.with_context(|| format!("bind {}", config.http_addr))?;
-    let grpc = TcpListener::bind(config.grpc_addr).await.with_context(|| format!("bind {}", config.grpc_addr))?;
+    let http = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("bind {}", config.http_addr))?;
+    let grpc = TcpListener::bind(config.grpc_addr)
+        .await
+        .with_context(|| format!("bind {}", config.grpc_addr))?;
     let (http_addr, grpc_addr) = (http.local_addr()?, grpc.local_addr()?);
     let (stop, _) = watch::channel(false);
 
     let app = app(state, config.max_body_bytes);
     let mut on_stop = stop.subscribe();
     let http_task = tokio::spawn(async move {
-        let signal = async move { let _ = on_stop.wait_for(|s| *s).await; };
+        let signal = async move {
+            let _ = on_stop.wait_for(|s| *s).await;
+        };
         if let Err(e) = axum::serve(http, app).with_graceful_shutdown(signal).await {
             tracing::error!("admin API server failed: {e}");
         }
@@ -79,7 +98,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let mut on_stop = stop.subscribe();
     let service = proto::ConfigServiceServer::new(grpc::ConfigGrpc(hub.clone()));
     let grpc_task = tokio::spawn(async move {
-        let signal = async move { let _ = on_stop.wait_for(|s| *s).await; };
+        let signal = async move {
+            let _ = on_stop.wait_for(|s| *s).await;
+        };
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(grpc);
         let server = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(10)))
@@ -91,7 +112,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
     });
     info!(http.addr = %http_addr, grpc.addr = %grpc_addr, "control plane listening on http://{http_addr} (gRPC {grpc_addr})");
-    Ok(Running { http_addr, grpc_addr, hub, stop, tasks: vec![http_task, grpc_task] })
+    Ok(Running {
+        http_addr,
+        grpc_addr,
+        hub,
+        stop,
+        tasks: vec![http_task, grpc_task],
+    })
 }
 
 /// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
@@ -104,6 +131,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install SIGTERM handler");
     tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
 }

@@ -3,14 +3,53 @@
 
 /// Words no collection or field may be named.
 pub const RESERVED: &[&str] = &[
-    "select", "insert", "update", "delete", "drop", "create", "alter", "table", "index", "from",
-    "where", "and", "or", "not", "null", "true", "false", "primary", "foreign", "key", "references",
-    "constraint", "unique", "check", "default", "on", "cascade", "set", "grant", "revoke", "user",
-    "role", "schema", "database", "public", "information_schema", "pg_catalog",
+    "select",
+    "insert",
+    "update",
+    "delete",
+    "drop",
+    "create",
+    "alter",
+    "table",
+    "index",
+    "from",
+    "where",
+    "and",
+    "or",
+    "not",
+    "null",
+    "true",
+    "false",
+    "primary",
+    "foreign",
+    "key",
+    "references",
+    "constraint",
+    "unique",
+    "check",
+    "default",
+    "on",
+    "cascade",
+    "set",
+    "grant",
+    "revoke",
+    "user",
+    "role",
+    "schema",
+    "database",
+    "public",
+    "information_schema",
+    "pg_catalog",
 ];
 
 /// Column names every user-defined collection already has.
-pub const SYSTEM_COLUMNS: &[&str] = &["id", "created_at", "updated_at", "created_by_user_id", "created_by_app_user_id"];
+pub const SYSTEM_COLUMNS: &[&str] = &[
+    "id",
+    "created_at",
+    "updated_at",
+    "created_by_user_id",
+    "created_by_app_user_id",
+];
 
 /// The request-schema pattern `^[a-z][a-z0-9_]*$`, 1–63 chars.
 pub fn matches_pattern(name: &str) -> bool {
@@ -34,7 +73,16 @@ mod tests {
         for ok in ["order", "posts", "a", "audit_logs", "x1_"] {
             assert!(is_valid_slug(ok), "{ok}");
         }
-        for bad in ["", "Invalid Name", "_users", "1a", "a-b", "we\"ird", "a;b", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Invalid Name",
+            "_users",
+            "1a",
+            "a-b",
+            "we\"ird",
+            "a;b",
+            &"a".repeat(64),
+        ] {
             assert!(!matches_pattern(bad), "{bad}");
         }
         assert!(matches_pattern("select") && !is_valid_slug("select"));

@@ -65,7 +65,10 @@ impl AppState {
         };
         let version = config.version;
         self.publish_config(&config);
-        let lagging = self.hub.wait_applied(project, version, self.ack_timeout).await;
+        let lagging = self
+            .hub
+            .wait_applied(project, version, self.ack_timeout)
+            .await;
         if lagging.is_empty() {
             info!(project.id = %project, config.version = version, "pushed config v{version}");
         } else {

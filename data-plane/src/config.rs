@@ -5,10 +5,17 @@ use std::net::SocketAddr;
 
 /// Worker settings.
 #[derive(Parser, Clone, Debug)]
-#[command(name = "data-plane", about = "Backendify data-plane worker: serves project data APIs")]
+#[command(
+    name = "data-plane",
+    about = "Backendify data-plane worker: serves project data APIs"
+)]
 pub struct Config {
     /// Postgres URL of this worker's cell (where project schemas live).
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/backendify")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/backendify"
+    )]
     pub database_url: String,
     /// Address of the worker's HTTP listener (port 0 picks a free port).
     #[arg(long, env = "WORKER_ADDR", default_value = "127.0.0.1:8101")]
@@ -17,7 +24,11 @@ pub struct Config {
     #[arg(long, env = "WORKER_ADVERTISE_ADDR")]
     pub advertise_addr: Option<String>,
     /// URL of the control plane's gRPC ConfigService.
-    #[arg(long, env = "CONTROL_PLANE_GRPC_URL", default_value = "http://127.0.0.1:8002")]
+    #[arg(
+        long,
+        env = "CONTROL_PLANE_GRPC_URL",
+        default_value = "http://127.0.0.1:8002"
+    )]
     pub control_plane_url: String,
     /// This worker's id (stable across restarts is nicer in logs); random when unset.
     #[arg(long, env = "WORKER_ID")]

@@ -11,11 +11,17 @@ use std::sync::Arc;
 /// Opens the worker's pool; every connection works in UTC.
 pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
     let opts = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
-    PgPoolOptions::new().max_connections(max).connect_with(opts).await
+    PgPoolOptions::new()
+        .max_connections(max)
+        .connect_with(opts)
+        .await
 }
 
 /// A transaction running as the project's role, with its schema as search path.
-pub async fn begin(pool: &PgPool, project: &Project) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub async fn begin(
+    pool: &PgPool,
+    project: &Project,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT set_config('role', $1, true), set_config('search_path', $2, true)")
         .bind(&project.config.db_role)
@@ -43,15 +49,29 @@ fn push_id(qb: &mut QueryBuilder<'_, Postgres>, id: &RecordId) {
 }
 
 /// One page and the total, as the contract's JSON object (built by Postgres).
-pub async fn list(tx: &mut Transaction<'static, Postgres>, c: &Collection, plan: &ListPlan) -> Result<String, sqlx::Error> {
-    let mut qb = QueryBuilder::new("SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT ");
+pub async fn list(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Collection,
+    plan: &ListPlan,
+) -> Result<String, sqlx::Error> {
+    let mut qb = QueryBuilder::new(
+        "SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT ",
+    );
     qb.push(&c.select_list).push(" FROM ").push(&c.table);
     push_where(&mut qb, &plan.filters);
     push_order(&mut qb, &plan.sort);
-    qb.push(" LIMIT ").push_bind(plan.limit).push(" OFFSET ").push_bind(plan.offset);
-    qb.push(") r), '[]'::json), 'total', (SELECT count(*) FROM ").push(&c.table);
+    qb.push(" LIMIT ")
+        .push_bind(plan.limit)
+        .push(" OFFSET ")
+        .push_bind(plan.offset);
+    qb.push(") r), '[]'::json), 'total', (SELECT count(*) FROM ")
+        .push(&c.table);
     push_where(&mut qb, &plan.filters);
-    qb.push("), 'limit', ").push_bind(plan.limit).push(", 'offset', ").push_bind(plan.offset).push(")::text");
+    qb.push("), 'limit', ")
+        .push_bind(plan.limit)
+        .push(", 'offset', ")
+        .push_bind(plan.offset)
+        .push(")::text");
     qb.build_query_scalar().fetch_one(&mut **tx).await
 }
 
@@ -76,11 +96,17 @@ pub async fn get(
 pub type Values = Vec<(Arc<Column>, Option<String>)>;
 
 fn push_value(qb: &mut QueryBuilder<'_, Postgres>, col: &Column, v: &Option<String>) {
-    qb.push("CAST(").push_bind(v.clone()).push(format_args!(" AS {})", col.sql_type));
+    qb.push("CAST(")
+        .push_bind(v.clone())
+        .push(format_args!(" AS {})", col.sql_type));
 }
 
 /// Inserts a record; returns it as JSON.
-pub async fn insert(tx: &mut Transaction<'static, Postgres>, c: &Collection, values: &Values) -> Result<String, sqlx::Error> {
+pub async fn insert(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Collection,
+    values: &Values,
+) -> Result<String, sqlx::Error> {
     let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
     qb.push(&c.table);
     if values.is_empty() {
@@ -97,7 +123,9 @@ pub async fn insert(tx: &mut Transaction<'static, Postgres>, c: &Collection, val
         }
         qb.push(")");
     }
-    qb.push(" RETURNING ").push(&c.select_list).push(") SELECT row_to_json(w)::text FROM w");
+    qb.push(" RETURNING ")
+        .push(&c.select_list)
+        .push(") SELECT row_to_json(w)::text FROM w");
     qb.build_query_scalar().fetch_one(&mut **tx).await
 }
 
@@ -115,12 +143,18 @@ pub async fn update(
         push_value(&mut qb, col, v);
     }
     push_id(&mut qb, id);
-    qb.push(" RETURNING ").push(&c.select_list).push(") SELECT row_to_json(w)::text FROM w");
+    qb.push(" RETURNING ")
+        .push(&c.select_list)
+        .push(") SELECT row_to_json(w)::text FROM w");
     qb.build_query_scalar().fetch_optional(&mut **tx).await
 }
 
 /// Deletes a record; false when it did not exist.
-pub async fn delete(tx: &mut Transaction<'static, Postgres>, c: &Collection, id: &RecordId) -> Result<bool, sqlx::Error> {
+pub async fn delete(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Collection,
+    id: &RecordId,
+) -> Result<bool, sqlx::Error> {
     let mut qb = QueryBuilder::new("DELETE FROM ");
     qb.push(&c.table);
     push_id(&mut qb, id);

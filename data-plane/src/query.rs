@@ -91,25 +91,50 @@ pub struct ListPlan {
 }
 
 fn query_error(key: &str, kind: &str, msg: &str, input: &str) -> ApiError {
-    ApiError::Validation(vec![validation_item(kind, &["query", key], msg, Value::String(input.into()))])
+    ApiError::Validation(vec![validation_item(
+        kind,
+        &["query", key],
+        msg,
+        Value::String(input.into()),
+    )])
 }
 
 fn int_param(key: &str, raw: &str, min: i64, max: i64) -> Result<i64, ApiError> {
     let n: i64 = raw.trim().parse().map_err(|_| {
-        query_error(key, "int_parsing", "Input should be a valid integer, unable to parse string as an integer", raw)
+        query_error(
+            key,
+            "int_parsing",
+            "Input should be a valid integer, unable to parse string as an integer",
+            raw,
+        )
     })?;
     if n < min {
-        return Err(query_error(key, "greater_than_equal", &format!("Input should be greater than or equal to {min}"), raw));
+        return Err(query_error(
+            key,
+            "greater_than_equal",
+            &format!("Input should be greater than or equal to {min}"),
+            raw,
+        ));
     }
     if n > max {
-        return Err(query_error(key, "less_than_equal", &format!("Input should be less than or equal to {max}"), raw));
+        return Err(query_error(
+            key,
+            "less_than_equal",
+            &format!("Input should be less than or equal to {max}"),
+            raw,
+        ));
     }
     Ok(n)
 }
 
 /// Plans `GET …/data/{collection}` from its query parameters (repeated keys: the last wins).
 pub fn plan_list(coll: &Collection, params: &[(String, String)]) -> Result<ListPlan, ApiError> {
-    let mut plan = ListPlan { filters: Vec::new(), sort: Vec::new(), limit: 100, offset: 0 };
+    let mut plan = ListPlan {
+        filters: Vec::new(),
+        sort: Vec::new(),
+        limit: 100,
+        offset: 0,
+    };
     let mut filters: Vec<(&str, Filter)> = Vec::new();
     for (key, raw) in params {
         match key.as_str() {
@@ -145,31 +170,46 @@ fn plan_sort(coll: &Collection, raw: &str) -> Vec<(Arc<Column>, bool)> {
 /// A filter parameter, or `None` when its key names no column (ignored, per the contract).
 fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Filter>, ApiError> {
     let (name, op) = match key.rsplit_once("__") {
-        Some((name, op)) if coll.columns.contains_key(name) => {
-            (name, Op::parse(op).ok_or_else(|| ApiError::BadRequest(format!("Unknown filter operator: {op}")))?)
-        }
+        Some((name, op)) if coll.columns.contains_key(name) => (
+            name,
+            Op::parse(op)
+                .ok_or_else(|| ApiError::BadRequest(format!("Unknown filter operator: {op}")))?,
+        ),
         _ => (key, Op::Eq),
     };
     let Some(col) = coll.columns.get(name) else {
         return Ok(None);
     };
     let coerce = |v: &str| {
-        coerce_text(col.ty, v).map_err(|e| ApiError::BadRequest(format!("Invalid value for filter '{key}': {e}")))
+        coerce_text(col.ty, v)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid value for filter '{key}': {e}")))
     };
     let values = match op {
         Op::IsNull | Op::IsNotNull => {
-            let yes = matches!(raw.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes");
+            let yes = matches!(
+                raw.trim().to_ascii_lowercase().as_str(),
+                "true" | "1" | "yes"
+            );
             vec![yes.to_string()]
         }
-        Op::In | Op::NotIn => raw.split(',').map(|v| coerce(v.trim())).collect::<Result<_, _>>()?,
+        Op::In | Op::NotIn => raw
+            .split(',')
+            .map(|v| coerce(v.trim()))
+            .collect::<Result<_, _>>()?,
         Op::Like | Op::ILike | Op::Contains | Op::StartsWith | Op::EndsWith => vec![raw.to_owned()],
         _ => vec![coerce(raw)?],
     };
-    Ok(Some(Filter { col: col.clone(), op, values }))
+    Ok(Some(Filter {
+        col: col.clone(),
+        op,
+        values,
+    }))
 }
 
 fn escape_like(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    v.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Appends ` WHERE …` (nothing when there are no filters).
@@ -184,13 +224,18 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
     let (col, ty) = (&f.col.sql, &f.col.sql_type);
     let first = f.values.first().cloned().unwrap_or_default();
     let cmp = |qb: &mut QueryBuilder<'_, Postgres>, op: &str, v: String| {
-        qb.push(format_args!("{col} {op} CAST(")).push_bind(v).push(format_args!(" AS {ty})"));
+        qb.push(format_args!("{col} {op} CAST("))
+            .push_bind(v)
+            .push(format_args!(" AS {ty})"));
     };
     let like = |qb: &mut QueryBuilder<'_, Postgres>, pattern: String, ci: bool| {
         if ci {
-            qb.push(format_args!("lower(CAST({col} AS text)) LIKE lower(")).push_bind(pattern).push(")");
+            qb.push(format_args!("lower(CAST({col} AS text)) LIKE lower("))
+                .push_bind(pattern)
+                .push(")");
         } else {
-            qb.push(format_args!("CAST({col} AS text) LIKE ")).push_bind(pattern);
+            qb.push(format_args!("CAST({col} AS text) LIKE "))
+                .push_bind(pattern);
         }
     };
     match f.op {
@@ -213,7 +258,10 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
         }
         Op::IsNull | Op::IsNotNull => {
             let null = (first == "true") == (f.op == Op::IsNull);
-            qb.push(format_args!("{col} IS {}NULL", if null { "" } else { "NOT " }));
+            qb.push(format_args!(
+                "{col} IS {}NULL",
+                if null { "" } else { "NOT " }
+            ));
         }
     }
 }
@@ -226,7 +274,11 @@ pub fn push_order(qb: &mut QueryBuilder<'_, Postgres>, sort: &[(Arc<Column>, boo
     }
     qb.push(" ORDER BY ");
     for (col, desc) in sort {
-        qb.push(format_args!("{} {}, ", col.sql, if *desc { "DESC" } else { "ASC" }));
+        qb.push(format_args!(
+            "{} {}, ",
+            col.sql,
+            if *desc { "DESC" } else { "ASC" }
+        ));
     }
     qb.push("\"id\" ASC");
 }

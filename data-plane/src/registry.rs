@@ -59,9 +59,17 @@ impl Project {
         let collections = config
             .collections
             .iter()
-            .map(|c| (c.name.clone(), Arc::new(Collection::new(&config.db_schema, c.clone()))))
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    Arc::new(Collection::new(&config.db_schema, c.clone())),
+                )
+            })
             .collect();
-        Self { config, collections }
+        Self {
+            config,
+            collections,
+        }
     }
 }
 
@@ -70,8 +78,17 @@ impl Collection {
         let mut columns = HashMap::new();
         let mut shown: Vec<String> = SYSTEM_COLUMNS.iter().map(|(c, _)| quote_ident(c)).collect();
         for (name, ty) in SYSTEM_COLUMNS {
-            let ty = if name == "id" && config.is_system { FieldType::String } else { ty };
-            let col = Column { sql: quote_ident(name), ty, sql_type: ty.sql_type().into(), writable: false };
+            let ty = if name == "id" && config.is_system {
+                FieldType::String
+            } else {
+                ty
+            };
+            let col = Column {
+                sql: quote_ident(name),
+                ty,
+                sql_type: ty.sql_type().into(),
+                writable: false,
+            };
             columns.insert(name.to_owned(), Arc::new(col));
         }
         for f in &config.fields {
@@ -113,14 +130,20 @@ impl Registry {
 
     /// Replaces everything with a snapshot.
     pub fn replace_all(&self, configs: Vec<ProjectConfig>) {
-        let map = configs.into_iter().map(|c| (c.project_id, Arc::new(Project::new(c)))).collect();
+        let map = configs
+            .into_iter()
+            .map(|c| (c.project_id, Arc::new(Project::new(c))))
+            .collect();
         self.projects.store(Arc::new(map));
     }
 
     /// Applies one config if it is newer than the one held; returns whether it was applied.
     pub fn apply(&self, config: ProjectConfig) -> bool {
         let id = config.project_id;
-        if self.get(&id).is_some_and(|p| p.config.version >= config.version) {
+        if self
+            .get(&id)
+            .is_some_and(|p| p.config.version >= config.version)
+        {
             return false;
         }
         let project = Arc::new(Project::new(config));

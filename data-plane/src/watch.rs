@@ -55,7 +55,12 @@ enum WatchError {
     Rpc(#[from] tonic::Status),
 }
 
-async fn watch_once(url: &str, me: &Identity, registry: &Registry, on_snapshot: &(impl Fn() + Sync)) -> Result<(), WatchError> {
+async fn watch_once(
+    url: &str,
+    me: &Identity,
+    registry: &Registry,
+    on_snapshot: &(impl Fn() + Sync),
+) -> Result<(), WatchError> {
     let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(2))
         .http2_keep_alive_interval(Duration::from_secs(10))
@@ -63,7 +68,11 @@ async fn watch_once(url: &str, me: &Identity, registry: &Registry, on_snapshot: 
         .connect()
         .await?;
     let mut client = ConfigServiceClient::new(channel);
-    let req = WatchRequest { worker_id: me.worker_id.clone(), http_addr: me.http_addr.clone(), cell: me.cell.clone() };
+    let req = WatchRequest {
+        worker_id: me.worker_id.clone(),
+        http_addr: me.http_addr.clone(),
+        cell: me.cell.clone(),
+    };
     let mut stream = client.watch(req).await?.into_inner();
     info!(worker.id = %me.worker_id, "watching configs at {url}");
     while let Some(event) = stream.message().await? {
@@ -71,7 +80,11 @@ async fn watch_once(url: &str, me: &Identity, registry: &Registry, on_snapshot: 
             Some(config_event::Kind::Snapshot(snap)) => {
                 let configs: Vec<ProjectConfig> = snap.configs.iter().filter_map(decode).collect();
                 let applied = configs.iter().map(|c| applied(c)).collect();
-                info!(projects = configs.len(), "applied a snapshot of {} project configs", configs.len());
+                info!(
+                    projects = configs.len(),
+                    "applied a snapshot of {} project configs",
+                    configs.len()
+                );
                 registry.replace_all(configs);
                 on_snapshot();
                 applied
@@ -88,13 +101,21 @@ async fn watch_once(url: &str, me: &Identity, registry: &Registry, on_snapshot: 
             },
             None => continue,
         };
-        client.ack(AckRequest { worker_id: me.worker_id.clone(), applied }).await?;
+        client
+            .ack(AckRequest {
+                worker_id: me.worker_id.clone(),
+                applied,
+            })
+            .await?;
     }
     Ok(())
 }
 
 fn applied(c: &ProjectConfig) -> Applied {
-    Applied { project_id: c.project_id.to_string(), version: c.version }
+    Applied {
+        project_id: c.project_id.to_string(),
+        version: c.version,
+    }
 }
 
 fn decode(item: &proto::config::ProjectConfig) -> Option<ProjectConfig> {

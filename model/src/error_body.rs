@@ -15,5 +15,10 @@ pub fn json_invalid(msg: &str) -> Value {
 
 /// The item for a body that is JSON but not an object.
 pub fn not_an_object(input: Value) -> Value {
-    validation_item("model_attributes_type", &["body"], "Input should be a valid dictionary or object", input)
+    validation_item(
+        "model_attributes_type",
+        &["body"],
+        "Input should be a valid dictionary or object",
+        input,
+    )
 }

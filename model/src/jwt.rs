@@ -51,19 +51,30 @@ pub fn sign<T: Serialize>(claims: &T, key: &[u8]) -> String {
 pub fn verify<T: DeserializeOwned>(token: &str, key: &[u8], now: i64) -> Result<T, JwtError> {
     let (signed, sig) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
     let (header, payload) = signed.split_once('.').ok_or(JwtError::Malformed)?;
-    let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| JwtError::Malformed)?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(sig)
+        .map_err(|_| JwtError::Malformed)?;
     let mut m = Hmac::<Sha256>::new_from_slice(key).expect("hmac takes any key");
     m.update(signed.as_bytes());
     m.verify_slice(&sig).map_err(|_| JwtError::BadSignature)?;
-    let header: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).map_err(|_| JwtError::Malformed)?)
-            .map_err(|_| JwtError::Malformed)?;
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| JwtError::Malformed)?,
+    )
+    .map_err(|_| JwtError::Malformed)?;
     if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
         return Err(JwtError::Malformed);
     }
-    let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| JwtError::Malformed)?;
-    let value: serde_json::Value = serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)?;
-    let exp = value.get("exp").and_then(|e| e.as_i64()).ok_or(JwtError::Malformed)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| JwtError::Malformed)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)?;
+    let exp = value
+        .get("exp")
+        .and_then(|e| e.as_i64())
+        .ok_or(JwtError::Malformed)?;
     if exp <= now {
         return Err(JwtError::Expired);
     }
@@ -81,7 +92,11 @@ mod tests {
     use super::*;
 
     fn claims(exp: i64) -> AdminClaims {
-        AdminClaims { sub: "u1".into(), exp, kind: None }
+        AdminClaims {
+            sub: "u1".into(),
+            exp,
+            kind: None,
+        }
     }
 
     #[test]
@@ -89,16 +104,35 @@ mod tests {
         let t = sign(&claims(100), b"k");
         let c: AdminClaims = verify(&t, b"k", 50).unwrap();
         assert_eq!(c.sub, "u1");
-        assert_eq!(verify::<AdminClaims>(&t, b"other", 50).unwrap_err(), JwtError::BadSignature);
-        assert_eq!(verify::<AdminClaims>(&t, b"k", 100).unwrap_err(), JwtError::Expired);
-        assert_eq!(verify::<AdminClaims>("a.b", b"k", 0).unwrap_err(), JwtError::Malformed);
+        assert_eq!(
+            verify::<AdminClaims>(&t, b"other", 50).unwrap_err(),
+            JwtError::BadSignature
+        );
+        assert_eq!(
+            verify::<AdminClaims>(&t, b"k", 100).unwrap_err(),
+            JwtError::Expired
+        );
+        assert_eq!(
+            verify::<AdminClaims>("a.b", b"k", 0).unwrap_err(),
+            JwtError::Malformed
+        );
         // A token whose payload was swapped keeps the old signature: refused.
-        let other = sign(&AdminClaims { sub: "u2".into(), exp: 100, kind: None }, b"k");
+        let other = sign(
+            &AdminClaims {
+                sub: "u2".into(),
+                exp: 100,
+                kind: None,
+            },
+            b"k",
+        );
         let forged = format!(
             "{}.{}",
             other.rsplit_once('.').unwrap().0,
             t.rsplit_once('.').unwrap().1
         );
-        assert_eq!(verify::<AdminClaims>(&forged, b"k", 50).unwrap_err(), JwtError::BadSignature);
+        assert_eq!(
+            verify::<AdminClaims>(&forged, b"k", 50).unwrap_err(),
+            JwtError::BadSignature
+        );
     }
 }

@@ -22,9 +22,10 @@ pub fn coerce_text(ty: FieldType, s: &str) -> Result<String, CoerceError> {
     let t = s.trim();
     match ty {
         FieldType::String | FieldType::Text => Ok(s.to_owned()),
-        FieldType::Int | FieldType::Relation => {
-            t.parse::<i64>().map(|n| n.to_string()).map_err(|_| fail("an integer"))
-        }
+        FieldType::Int | FieldType::Relation => t
+            .parse::<i64>()
+            .map(|n| n.to_string())
+            .map_err(|_| fail("an integer")),
         FieldType::Float => match t.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(f.to_string()),
             _ => Err(fail("a number")),
@@ -38,7 +39,9 @@ pub fn coerce_text(ty: FieldType, s: &str) -> Result<String, CoerceError> {
             .map(|d| d.to_string())
             .map_err(|_| fail("a date (YYYY-MM-DD)")),
         FieldType::Datetime => parse_datetime(t).ok_or(fail("an ISO 8601 date-time")),
-        FieldType::Uuid => uuid::Uuid::parse_str(t).map(|u| u.to_string()).map_err(|_| fail("a UUID")),
+        FieldType::Uuid => uuid::Uuid::parse_str(t)
+            .map(|u| u.to_string())
+            .map_err(|_| fail("a UUID")),
     }
 }
 
@@ -46,12 +49,19 @@ fn parse_datetime(t: &str) -> Option<String> {
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
         return Some(dt.to_rfc3339());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, fmt) {
             return Some(format!("{}Z", dt.format("%Y-%m-%dT%H:%M:%S%.f")));
         }
     }
-    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().map(|d| format!("{d}T00:00:00Z"))
+    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .ok()
+        .map(|d| format!("{d}T00:00:00Z"))
 }
 
 /// Coerces a JSON value from a record body. `Ok(None)` means SQL NULL (JSON null, or an empty
@@ -64,11 +74,15 @@ pub fn coerce_json(ty: FieldType, v: &Value) -> Result<Option<String>, CoerceErr
         (FieldType::String | FieldType::Text, Value::Bool(b)) => Ok(Some(b.to_string())),
         (_, Value::String(s)) if s.trim().is_empty() => Ok(None),
         (_, Value::String(s)) => coerce_text(ty, s).map(Some),
-        (FieldType::Int | FieldType::Relation, Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Ok(Some(i.to_string())),
-            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(Some((f as i64).to_string())),
-            _ => Err(fail("an integer")),
-        },
+        (FieldType::Int | FieldType::Relation, Value::Number(n)) => {
+            match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Ok(Some(i.to_string())),
+                (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                    Ok(Some((f as i64).to_string()))
+                }
+                _ => Err(fail("an integer")),
+            }
+        }
         (FieldType::Float, Value::Number(n)) => Ok(Some(n.to_string())),
         (FieldType::Bool, Value::Bool(b)) => Ok(Some(b.to_string())),
         (FieldType::Bool, Value::Number(n)) => match n.as_i64() {
@@ -107,8 +121,14 @@ mod tests {
         assert_eq!(ok(FieldType::Bool, json!(false)), Some("false".into()));
         assert_eq!(ok(FieldType::Int, json!("")), None);
         assert_eq!(ok(FieldType::String, json!("")), Some(String::new()));
-        assert_eq!(ok(FieldType::Date, json!("2024-02-29")), Some("2024-02-29".into()));
-        assert_eq!(ok(FieldType::Datetime, json!("2024-05-01T12:00:00.000Z")), Some("2024-05-01T12:00:00+00:00".into()));
+        assert_eq!(
+            ok(FieldType::Date, json!("2024-02-29")),
+            Some("2024-02-29".into())
+        );
+        assert_eq!(
+            ok(FieldType::Datetime, json!("2024-05-01T12:00:00.000Z")),
+            Some("2024-05-01T12:00:00+00:00".into())
+        );
         for (ty, v) in [
             (FieldType::Int, json!("abc")),
             (FieldType::Int, json!(1.5)),

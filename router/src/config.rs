@@ -12,16 +12,28 @@ pub struct Config {
     #[arg(long, env = "ROUTER_ADDR", default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
     /// Base URL of the control plane's admin REST API.
-    #[arg(long, env = "CONTROL_PLANE_HTTP_URL", default_value = "http://127.0.0.1:8001")]
+    #[arg(
+        long,
+        env = "CONTROL_PLANE_HTTP_URL",
+        default_value = "http://127.0.0.1:8001"
+    )]
     pub control_plane_http: String,
     /// URL of the control plane's gRPC ConfigService (placements come from there).
-    #[arg(long, env = "CONTROL_PLANE_GRPC_URL", default_value = "http://127.0.0.1:8002")]
+    #[arg(
+        long,
+        env = "CONTROL_PLANE_GRPC_URL",
+        default_value = "http://127.0.0.1:8002"
+    )]
     pub control_plane_grpc: String,
     /// Folder of the built console, served at `/`.
     #[arg(long, env = "CONSOLE_DIR", default_value = "console/dist")]
     pub console_dir: PathBuf,
     /// Allowed CORS origins, comma separated; empty allows any origin.
-    #[arg(long, env = "API_CORS_ORIGINS", default_value = "http://localhost:5173,http://localhost:3000")]
+    #[arg(
+        long,
+        env = "API_CORS_ORIGINS",
+        default_value = "http://localhost:5173,http://localhost:3000"
+    )]
     pub cors_origins: String,
     /// Largest multipart (file upload) request body the router forwards, in bytes.
     #[arg(long, env = "ROUTER_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]

@@ -54,16 +54,23 @@ pub fn app(state: AppState) -> axum::Router {
     axum::Router::new().fallback(handle).with_state(state)
 }
 
-async fn handle(State(st): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response<Body> {
+async fn handle(
+    State(st): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response<Body> {
     let request_id = req
         .headers()
         .get("x-request-id")
         .filter(|v| v.len() <= 128)
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("uuid header"));
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("uuid header")
+        });
     let origin = req.headers().get(header::ORIGIN).cloned();
     let path = req.uri().path().to_owned();
-    let preflight = req.method() == Method::OPTIONS && req.headers().contains_key("access-control-request-method");
+    let preflight = req.method() == Method::OPTIONS
+        && req.headers().contains_key("access-control-request-method");
     let mut res = if preflight {
         preflight_response(req.headers())
     } else {
@@ -73,7 +80,12 @@ async fn handle(State(st): State<AppState>, ConnectInfo(peer): ConnectInfo<Socke
     res
 }
 
-async fn route(st: &Inner, req: Request, request_id: &HeaderValue, client_ip: &str) -> Response<Body> {
+async fn route(
+    st: &Inner,
+    req: Request,
+    request_id: &HeaderValue,
+    client_ip: &str,
+) -> Response<Body> {
     let path = req.uri().path().to_owned();
     if path == "/health" {
         return Response::builder()
@@ -81,7 +93,11 @@ async fn route(st: &Inner, req: Request, request_id: &HeaderValue, client_ip: &s
             .body(Body::from(r#"{"ok":true}"#))
             .expect("static response");
     }
-    let wants_html = req.headers().get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
     let target = routes::target(&path, wants_html);
     if target == Target::Console {
         return console::serve(&st.console_dir, &path).await;
@@ -90,8 +106,16 @@ async fn route(st: &Inner, req: Request, request_id: &HeaderValue, client_ip: &s
         return proxy::error(StatusCode::NOT_FOUND, "Project not found");
     }
     // Uploads may be large; anything else is JSON and is refused here, before it travels.
-    let multipart = req.headers().get(header::CONTENT_TYPE).and_then(|c| c.to_str().ok()).is_some_and(|c| c.starts_with("multipart/"));
-    let limit = if multipart { st.max_body } else { st.max_json_body };
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.starts_with("multipart/"));
+    let limit = if multipart {
+        st.max_body
+    } else {
+        st.max_json_body
+    };
     let out = match proxy::Outgoing::read(req, limit, request_id, client_ip).await {
         Ok(out) => out,
         Err(res) => return res,
@@ -107,30 +131,63 @@ async fn route(st: &Inner, req: Request, request_id: &HeaderValue, client_ip: &s
 }
 
 fn preflight_response(headers: &HeaderMap) -> Response<Body> {
-    let mut res = Response::builder().status(StatusCode::OK).body(Body::empty()).expect("static response");
+    let mut res = Response::builder()
+        .status(StatusCode::OK)
+        .body(Body::empty())
+        .expect("static response");
     let h = res.headers_mut();
-    h.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"));
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
     let asked = headers.get("access-control-request-headers").cloned();
-    h.insert("access-control-allow-headers", asked.unwrap_or(HeaderValue::from_static("*")));
+    h.insert(
+        "access-control-allow-headers",
+        asked.unwrap_or(HeaderValue::from_static("*")),
+    );
     h.insert("access-control-max-age", HeaderValue::from_static("600"));
     res
 }
 
 /// Request id, security headers of spec/README.md, no-store on the API, and CORS.
-fn decorate(st: &Inner, res: &mut Response<Body>, path: &str, request_id: &HeaderValue, origin: Option<&HeaderValue>) {
+fn decorate(
+    st: &Inner,
+    res: &mut Response<Body>,
+    path: &str,
+    request_id: &HeaderValue,
+    origin: Option<&HeaderValue>,
+) {
     let h = res.headers_mut();
     h.insert("x-request-id", request_id.clone());
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("x-xss-protection", HeaderValue::from_static("1; mode=block"));
-    h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.insert(
+        "x-xss-protection",
+        HeaderValue::from_static("1; mode=block"),
+    );
+    h.insert(
+        "referrer-policy",
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
     if path.starts_with("/api/") {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache, must-revalidate"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store, no-cache, must-revalidate"),
+        );
     }
     if let Some(origin) = origin.filter(|o| o.to_str().is_ok_and(|o| st.cors.allows(o))) {
         h.insert("access-control-allow-origin", origin.clone());
-        h.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
-        h.insert("access-control-expose-headers", HeaderValue::from_static("x-request-id, x-config-lagging-workers"));
+        h.insert(
+            "access-control-allow-credentials",
+            HeaderValue::from_static("true"),
+        );
+        h.insert(
+            "access-control-expose-headers",
+            HeaderValue::from_static("x-request-id, x-config-lagging-workers"),
+        );
         h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
 }
@@ -155,7 +212,10 @@ impl Running {
         self.stop.send_replace(true);
         for task in self.tasks {
             let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(10), task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
@@ -165,10 +225,18 @@ impl Running {
 
 /// Binds the public listener, starts following placements and serving.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let listener = TcpListener::bind(config.addr).await.with_context(|| format!("bind {}", config.addr))?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("bind {}", config.addr))?;
     let addr = listener.local_addr()?;
     let upstreams = Arc::new(Upstreams::default());
-    let origins = config.cors_origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(String::from).collect();
+    let origins = config
+        .cors_origins
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(String::from)
+        .collect();
     let state = AppState(Arc::new(Inner {
         client: proxy::client(),
         upstreams: upstreams.clone(),
@@ -180,23 +248,38 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         timeout: Duration::from_secs(config.upstream_timeout_secs),
     }));
     let (stop, _) = watch::channel(false);
-    let placements = tokio::spawn(upstreams::watch_placements(config.control_plane_grpc.clone(), upstreams.clone(), stop.subscribe()));
+    let placements = tokio::spawn(upstreams::watch_placements(
+        config.control_plane_grpc.clone(),
+        upstreams.clone(),
+        stop.subscribe(),
+    ));
     let mut on_stop = stop.subscribe();
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
-        let signal = async move { let _ = on_stop.wait_for(|s| *s).await; };
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(signal).await {
+        let signal = async move {
+            let _ = on_stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
             tracing::error!("router server failed: {e}");
         }
     });
     info!(http.addr = %addr, "router listening on http://{addr}");
-    Ok(Running { addr, stop, tasks: vec![placements, server], upstreams })
+    Ok(Running {
+        addr,
+        stop,
+        tasks: vec![placements, server],
+        upstreams,
+    })
 }
 
 /// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let running = start(config).await?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("install SIGTERM handler")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("install SIGTERM handler")?;
     tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
     running.shutdown().await;
     Ok(())

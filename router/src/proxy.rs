@@ -37,8 +37,14 @@ pub fn error(status: StatusCode, detail: &str) -> Response<Body> {
 }
 
 const HOP_BY_HOP: [&str; 8] = [
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
@@ -62,7 +68,8 @@ async fn too_large(mut body: Body) -> Response<Body> {
     }
     let mut res = error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
     if seen > DRAIN_CAP {
-        res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     res
 }
@@ -75,9 +82,17 @@ pub struct Outgoing {
 
 impl Outgoing {
     /// Reads the body within `limit`; `Err` is the 413 to answer.
-    pub async fn read(req: Request<Body>, limit: usize, request_id: &HeaderValue, client_ip: &str) -> Result<Self, Response<Body>> {
+    pub async fn read(
+        req: Request<Body>,
+        limit: usize,
+        request_id: &HeaderValue,
+        client_ip: &str,
+    ) -> Result<Self, Response<Body>> {
         let (mut parts, body) = req.into_parts();
-        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
         if declared.is_some_and(|n| n > limit) {
             return Err(too_large(body).await);
         }
@@ -85,7 +100,10 @@ impl Outgoing {
         let mut buf = bytes::BytesMut::new();
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame else {
-                return Err(error(StatusCode::BAD_REQUEST, "Request body could not be read"));
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "Request body could not be read",
+                ));
             };
             if let Ok(data) = frame.into_data() {
                 if buf.len() + data.len() > limit {
@@ -98,7 +116,9 @@ impl Outgoing {
         strip_hop_by_hop(&mut parts.headers);
         parts.headers.insert("x-request-id", request_id.clone());
         if let Ok(ip) = HeaderValue::from_str(client_ip) {
-            parts.headers.insert(HeaderName::from_static("x-forwarded-for"), ip);
+            parts
+                .headers
+                .insert(HeaderName::from_static("x-forwarded-for"), ip);
         }
         Ok(Self { parts, body })
     }
@@ -106,7 +126,11 @@ impl Outgoing {
     fn to(&self, base: &str) -> Option<Request<Full<Bytes>>> {
         let pq = self.parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri: Uri = format!("{base}{pq}").parse().ok()?;
-        let mut req = Request::builder().method(self.parts.method.clone()).uri(uri).body(Full::new(self.body.clone())).ok()?;
+        let mut req = Request::builder()
+            .method(self.parts.method.clone())
+            .uri(uri)
+            .body(Full::new(self.body.clone()))
+            .ok()?;
         *req.headers_mut() = self.parts.headers.clone();
         req.headers_mut().remove(header::HOST);
         Some(req)
@@ -114,14 +138,33 @@ impl Outgoing {
 }
 
 /// Sends to one base URL; `Err(true)` when the connection itself failed (safe to retry elsewhere).
-pub async fn send(client: &HttpClient, out: &Outgoing, base: &str, timeout: Duration) -> Result<Response<Body>, (bool, Response<Body>)> {
+pub async fn send(
+    client: &HttpClient,
+    out: &Outgoing,
+    base: &str,
+    timeout: Duration,
+) -> Result<Response<Body>, (bool, Response<Body>)> {
     let Some(req) = out.to(base) else {
-        return Err((false, error(StatusCode::BAD_REQUEST, "Invalid request path")));
+        return Err((
+            false,
+            error(StatusCode::BAD_REQUEST, "Invalid request path"),
+        ));
     };
     match tokio::time::timeout(timeout, client.request(req)).await {
-        Err(_) => Err((false, error(StatusCode::GATEWAY_TIMEOUT, "Upstream did not answer in time"))),
-        Ok(Err(e)) if e.is_connect() => Err((true, error(StatusCode::BAD_GATEWAY, "Upstream unavailable"))),
-        Ok(Err(_)) => Err((false, error(StatusCode::BAD_GATEWAY, "Upstream connection failed"))),
+        Err(_) => Err((
+            false,
+            error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Upstream did not answer in time",
+            ),
+        )),
+        Ok(Err(e)) if e.is_connect() => {
+            Err((true, error(StatusCode::BAD_GATEWAY, "Upstream unavailable")))
+        }
+        Ok(Err(_)) => Err((
+            false,
+            error(StatusCode::BAD_GATEWAY, "Upstream connection failed"),
+        )),
         Ok(Ok(res)) => {
             let (mut parts, body) = res.into_parts();
             strip_hop_by_hop(&mut parts.headers);
@@ -131,10 +174,18 @@ pub async fn send(client: &HttpClient, out: &Outgoing, base: &str, timeout: Dura
 }
 
 /// Sends a data request to a worker, trying the next one when a worker refuses the connection.
-pub async fn to_worker(client: &HttpClient, upstreams: &Upstreams, out: &Outgoing, timeout: Duration) -> Response<Body> {
+pub async fn to_worker(
+    client: &HttpClient,
+    upstreams: &Upstreams,
+    out: &Outgoing,
+    timeout: Duration,
+) -> Response<Body> {
     let candidates = upstreams.candidates();
     if candidates.is_empty() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "No worker is available to serve this project");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No worker is available to serve this project",
+        );
     }
     let mut last = None;
     for addr in candidates {
@@ -151,5 +202,10 @@ pub async fn to_worker(client: &HttpClient, upstreams: &Upstreams, out: &Outgoin
             Err((false, res)) => return res,
         }
     }
-    last.unwrap_or_else(|| error(StatusCode::SERVICE_UNAVAILABLE, "No worker is available to serve this project"))
+    last.unwrap_or_else(|| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No worker is available to serve this project",
+        )
+    })
 }

@@ -64,16 +64,49 @@ mod tests {
     fn routes_by_the_design_table() {
         let id = "0b5e7b9e-5f4c-4a4e-9d7e-6a3b2c1d0e9f";
         let p = Uuid::parse_str(id).unwrap();
-        for data in ["data/posts", "data/posts/1", "auth/login", "files/upload", "audit/events", "views/v/execute",
-            "validations/collections/c/validate", "settings/auth/users", "settings/auth/users/x/revoke-sessions",
-            "rbac/users/u/roles", "webhooks/w/deliveries", "openapi.json"] {
-            assert_eq!(target(&format!("/api/projects/{id}/{data}"), false), Target::Worker(p), "{data}");
+        for data in [
+            "data/posts",
+            "data/posts/1",
+            "auth/login",
+            "files/upload",
+            "audit/events",
+            "views/v/execute",
+            "validations/collections/c/validate",
+            "settings/auth/users",
+            "settings/auth/users/x/revoke-sessions",
+            "rbac/users/u/roles",
+            "webhooks/w/deliveries",
+            "openapi.json",
+        ] {
+            assert_eq!(
+                target(&format!("/api/projects/{id}/{data}"), false),
+                Target::Worker(p),
+                "{data}"
+            );
         }
-        for cp in ["", "/schema/collections", "/api-keys", "/settings/auth", "/views", "/views/v", "/rbac/roles",
-            "/audit/schema-ops", "/webhooks", "/webhooks/w", "/validations/rules/r"] {
-            assert_eq!(target(&format!("/api/projects/{id}{cp}"), false), Target::ControlPlane, "{cp}");
+        for cp in [
+            "",
+            "/schema/collections",
+            "/api-keys",
+            "/settings/auth",
+            "/views",
+            "/views/v",
+            "/rbac/roles",
+            "/audit/schema-ops",
+            "/webhooks",
+            "/webhooks/w",
+            "/validations/rules/r",
+        ] {
+            assert_eq!(
+                target(&format!("/api/projects/{id}{cp}"), false),
+                Target::ControlPlane,
+                "{cp}"
+            );
         }
-        assert_eq!(target("/api/projects/not-a-uuid/data/x", false), Target::NoSuchProject);
+        assert_eq!(
+            target("/api/projects/not-a-uuid/data/x", false),
+            Target::NoSuchProject
+        );
         assert_eq!(target("/api/projects", false), Target::ControlPlane);
         assert_eq!(target("/", false), Target::ControlPlane);
         assert_eq!(target("/", true), Target::Console);

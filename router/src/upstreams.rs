@@ -29,7 +29,9 @@ impl Upstreams {
             return Vec::new();
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut order: Vec<String> = (0..workers.len()).map(|i| workers[(start + i) % workers.len()].clone()).collect();
+        let mut order: Vec<String> = (0..workers.len())
+            .map(|i| workers[(start + i) % workers.len()].clone())
+            .collect();
         let down = self.down.lock().expect("upstreams lock");
         order.sort_by_key(|w| down.get(w).is_some_and(|t| t.elapsed() < QUARANTINE));
         order
@@ -37,7 +39,10 @@ impl Upstreams {
 
     /// Marks a worker as refusing connections for a while.
     pub fn mark_down(&self, addr: &str) {
-        self.down.lock().expect("upstreams lock").insert(addr.to_owned(), Instant::now());
+        self.down
+            .lock()
+            .expect("upstreams lock")
+            .insert(addr.to_owned(), Instant::now());
     }
 
     /// Marks a worker as answering again.
@@ -64,7 +69,11 @@ impl Upstreams {
 }
 
 /// Follows the placement stream until `stop`; keeps the last table while the control plane is away.
-pub async fn watch_placements(url: String, upstreams: Arc<Upstreams>, mut stop: watch::Receiver<bool>) {
+pub async fn watch_placements(
+    url: String,
+    upstreams: Arc<Upstreams>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
         tokio::select! {
@@ -81,7 +90,10 @@ pub async fn watch_placements(url: String, upstreams: Arc<Upstreams>, mut stop: 
     }
 }
 
-async fn follow(url: &str, upstreams: &Upstreams) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn follow(
+    url: &str,
+    upstreams: &Upstreams,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
         .connect_timeout(Duration::from_secs(2))
         .http2_keep_alive_interval(Duration::from_secs(10))
@@ -89,10 +101,19 @@ async fn follow(url: &str, upstreams: &Upstreams) -> Result<(), Box<dyn std::err
         .connect()
         .await?;
     let mut client = ConfigServiceClient::new(channel);
-    let mut stream = client.watch_placements(PlacementsRequest { router_id: String::new() }).await?.into_inner();
+    let mut stream = client
+        .watch_placements(PlacementsRequest {
+            router_id: String::new(),
+        })
+        .await?
+        .into_inner();
     while let Some(p) = stream.message().await? {
         let workers: Vec<String> = p.workers.into_iter().map(|w| w.http_addr).collect();
-        info!(workers = workers.len(), "placement table: {} workers", workers.len());
+        info!(
+            workers = workers.len(),
+            "placement table: {} workers",
+            workers.len()
+        );
         upstreams.set(workers);
     }
     Ok(())

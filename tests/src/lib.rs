@@ -60,9 +60,15 @@ impl TestEnv {
             db_max_connections: 5,
             max_body_bytes: 1 << 20,
         };
-        let cp = control_plane::start(cp_config.clone()).await.expect("start control plane");
+        let cp = control_plane::start(cp_config.clone())
+            .await
+            .expect("start control plane");
         // A restart must come back on the same ports, where workers and router reconnect.
-        let cp_config = control_plane::Config { http_addr: cp.http_addr, grpc_addr: cp.grpc_addr, ..cp_config };
+        let cp_config = control_plane::Config {
+            http_addr: cp.http_addr,
+            grpc_addr: cp.grpc_addr,
+            ..cp_config
+        };
         let grpc = format!("http://{}", cp.grpc_addr);
         let mut workers = Vec::new();
         for i in 0..2 {
@@ -71,7 +77,10 @@ impl TestEnv {
                 http_addr: LOCAL.parse().unwrap(),
                 advertise_addr: None,
                 control_plane_url: grpc.clone(),
-                worker_id: Some(format!("worker-{i}-{}", &uuid::Uuid::new_v4().to_string()[..6])),
+                worker_id: Some(format!(
+                    "worker-{i}-{}",
+                    &uuid::Uuid::new_v4().to_string()[..6]
+                )),
                 cell: "default".into(),
                 db_max_connections: 5,
                 max_body_bytes: 1 << 20,
@@ -100,7 +109,10 @@ impl TestEnv {
             workers,
             router,
         };
-        wait_for("the router to learn both workers", || env.router.workers() == 2).await;
+        wait_for("the router to learn both workers", || {
+            env.router.workers() == 2
+        })
+        .await;
         env
     }
 
@@ -118,12 +130,20 @@ impl TestEnv {
 
     /// Starts the control plane again on the same ports and database.
     pub async fn restart_control_plane(&mut self) {
-        let cp = control_plane::start(self.cp_config.clone()).await.expect("restart control plane");
+        let cp = control_plane::start(self.cp_config.clone())
+            .await
+            .expect("restart control plane");
         self.control_plane = Some(cp);
     }
 
     /// Sends a request through the router.
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Res {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
@@ -136,7 +156,13 @@ impl TestEnv {
     }
 
     /// Sends raw bytes as a JSON body through the router.
-    pub async fn call_raw(&self, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> Res {
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> Res {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self
             .http
@@ -152,7 +178,12 @@ impl TestEnv {
     /// Registers an admin; returns their access token.
     pub async fn admin(&self, email: &str) -> String {
         let res = self
-            .call("POST", "/api/auth/register", None, Some(serde_json::json!({"email": email, "password": "password123"})))
+            .call(
+                "POST",
+                "/api/auth/register",
+                None,
+                Some(serde_json::json!({"email": email, "password": "password123"})),
+            )
             .await;
         assert_eq!(res.status, 201, "{res:?}");
         res.body["access_token"].as_str().unwrap().to_owned()
@@ -160,7 +191,14 @@ impl TestEnv {
 
     /// Creates a project; returns its id.
     pub async fn project(&self, token: &str, name: &str) -> String {
-        let res = self.call("POST", "/api/projects", Some(token), Some(serde_json::json!({"name": name}))).await;
+        let res = self
+            .call(
+                "POST",
+                "/api/projects",
+                Some(token),
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
         assert_eq!(res.status, 201, "{res:?}");
         res.body["id"].as_str().unwrap().to_owned()
     }
@@ -168,7 +206,14 @@ impl TestEnv {
     /// Creates a collection in a project.
     pub async fn collection(&self, token: &str, project: &str, name: &str) {
         let body = serde_json::json!({"name": name, "display_name": name});
-        let res = self.call("POST", &format!("/api/projects/{project}/schema/collections"), Some(token), Some(body)).await;
+        let res = self
+            .call(
+                "POST",
+                &format!("/api/projects/{project}/schema/collections"),
+                Some(token),
+                Some(body),
+            )
+            .await;
         assert_eq!(res.status, 201, "{res:?}");
     }
 
@@ -197,7 +242,11 @@ async fn finish(res: reqwest::Response) -> Res {
     let headers = res.headers().clone();
     let bytes = res.bytes().await.unwrap_or_default();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Res { status, body, headers }
+    Res {
+        status,
+        body,
+        headers,
+    }
 }
 
 /// Polls `ok` every 20 ms for up to 15 s; panics with `what` on timeout.

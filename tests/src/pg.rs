@@ -19,17 +19,32 @@ static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
 fn bin_dir() -> PathBuf {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").is_file()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").is_file())
+                .collect()
+        })
         .unwrap_or_default();
     found.sort_by_key(|p| {
-        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
     });
     if let Some(dir) = found.pop() {
         return dir;
     }
-    let which = Command::new("sh").args(["-c", "command -v initdb"]).output().expect("run sh");
+    let which = Command::new("sh")
+        .args(["-c", "command -v initdb"])
+        .output()
+        .expect("run sh");
     let path = String::from_utf8_lossy(&which.stdout).trim().to_owned();
-    assert!(!path.is_empty(), "PostgreSQL server binaries not found: run `scripts/deps.sh` (apt-get install postgresql)");
+    assert!(
+        !path.is_empty(),
+        "PostgreSQL server binaries not found: run `scripts/deps.sh` (apt-get install postgresql)"
+    );
     let path = std::fs::canonicalize(path).expect("resolve initdb");
     path.parent().unwrap().to_path_buf()
 }
@@ -41,20 +56,35 @@ fn run_as() -> Option<(u32, u32)> {
         return None;
     }
     let id = |flag: &str| -> u32 {
-        let out = Command::new("id").args([flag, "postgres"]).output().expect("run id");
-        assert!(out.status.success(), "running as root needs a `postgres` system user (it comes with the postgresql package)");
-        String::from_utf8_lossy(&out.stdout).trim().parse().expect("numeric id")
+        let out = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .expect("run id");
+        assert!(
+            out.status.success(),
+            "running as root needs a `postgres` system user (it comes with the postgresql package)"
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("numeric id")
     };
     Some((id("-u"), id("-g")))
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Removes clusters left by test processes that no longer exist.
 fn remove_stale(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
     for e in entries.filter_map(|e| e.ok()) {
         let name = e.file_name().to_string_lossy().into_owned();
         if let Some(pid) = name.strip_prefix("backendify-test-pg-") {
@@ -78,20 +108,49 @@ fn start_cluster() -> Cluster {
     }
     let data = dir.join("data");
     let mut initdb = Command::new(bin.join("initdb"));
-    initdb.args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"]).arg("-D").arg(&data);
+    initdb
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ])
+        .arg("-D")
+        .arg(&data);
     if let Some((uid, gid)) = user {
         initdb.uid(uid).gid(gid);
     }
     let out = initdb.output().expect("run initdb");
-    assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let port = free_port();
     let mut postgres = Command::new(bin.join("postgres"));
-    postgres.arg("-D").arg(&data).arg("-k").arg(&dir).args(["-p", &port.to_string()]);
-    for setting in ["listen_addresses=127.0.0.1", "fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=400", "shared_buffers=64MB"] {
+    postgres
+        .arg("-D")
+        .arg(&data)
+        .arg("-k")
+        .arg(&dir)
+        .args(["-p", &port.to_string()]);
+    for setting in [
+        "listen_addresses=127.0.0.1",
+        "fsync=off",
+        "synchronous_commit=off",
+        "full_page_writes=off",
+        "max_connections=400",
+        "shared_buffers=64MB",
+    ] {
         postgres.args(["-c", setting]);
     }
-    postgres.stdout(Stdio::null()).stderr(std::fs::File::create(dir.join("postgres.log")).unwrap());
+    postgres
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("postgres.log")).unwrap());
     if let Some((uid, gid)) = user {
         postgres.uid(uid).gid(gid);
     }
@@ -113,7 +172,11 @@ fn start_cluster() -> Cluster {
     rx.recv().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "postgres did not start; see {}", dir.join("postgres.log").display());
+        assert!(
+            Instant::now() < deadline,
+            "postgres did not start; see {}",
+            dir.join("postgres.log").display()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     Cluster { port }
@@ -134,7 +197,10 @@ pub async fn fresh_database() -> String {
         // The server may still be finishing start-up after it opened its port.
         match sqlx::PgPool::connect(&admin).await {
             Ok(pool) => {
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create test database");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&pool)
+                    .await
+                    .expect("create test database");
                 pool.close().await;
                 break;
             }

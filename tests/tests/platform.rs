@@ -7,56 +7,145 @@ use sqlx::Connection;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_never_see_each_other() {
     let env = TestEnv::start().await;
-    let (ta, tb) = (env.admin("a@example.com").await, env.admin("b@example.com").await);
+    let (ta, tb) = (
+        env.admin("a@example.com").await,
+        env.admin("b@example.com").await,
+    );
     let (pa, pb) = (env.project(&ta, "A").await, env.project(&tb, "B").await);
     for (t, p) in [(&ta, &pa), (&tb, &pb)] {
         env.collection(t, p, "posts").await;
         env.field(t, p, "posts", "title", "string").await;
     }
-    let a1 = env.call("POST", &format!("/api/projects/{pa}/data/posts"), Some(&ta), Some(json!({"title": "secret of A"}))).await;
+    let a1 = env
+        .call(
+            "POST",
+            &format!("/api/projects/{pa}/data/posts"),
+            Some(&ta),
+            Some(json!({"title": "secret of A"})),
+        )
+        .await;
     assert_eq!(a1.status, 201);
-    let b1 = env.call("POST", &format!("/api/projects/{pb}/data/posts"), Some(&tb), Some(json!({"title": "B"}))).await;
+    let b1 = env
+        .call(
+            "POST",
+            &format!("/api/projects/{pb}/data/posts"),
+            Some(&tb),
+            Some(json!({"title": "B"})),
+        )
+        .await;
     assert_eq!(b1.body["id"], 1, "ids are per project");
 
     // B's token on A's project, by id, by list, by write: the project is invisible.
     for (m, path, body) in [
         ("GET", format!("/api/projects/{pa}/data/posts/1"), None),
         ("GET", format!("/api/projects/{pa}/data/posts"), None),
-        ("PATCH", format!("/api/projects/{pa}/data/posts/1"), Some(json!({"title": "pwned"}))),
+        (
+            "PATCH",
+            format!("/api/projects/{pa}/data/posts/1"),
+            Some(json!({"title": "pwned"})),
+        ),
         ("DELETE", format!("/api/projects/{pa}/data/posts/1"), None),
-        ("POST", format!("/api/projects/{pa}/data/posts"), Some(json!({"title": "planted"}))),
+        (
+            "POST",
+            format!("/api/projects/{pa}/data/posts"),
+            Some(json!({"title": "planted"})),
+        ),
         ("GET", format!("/api/projects/{pa}"), None),
-        ("GET", format!("/api/projects/{pa}/schema/collections"), None),
+        (
+            "GET",
+            format!("/api/projects/{pa}/schema/collections"),
+            None,
+        ),
     ] {
         let res = env.call(m, &path, Some(&tb), body).await;
-        assert_eq!((res.status, res.detail().as_str()), (404, "Project not found"), "{m} {path}");
+        assert_eq!(
+            (res.status, res.detail().as_str()),
+            (404, "Project not found"),
+            "{m} {path}"
+        );
     }
     // Forged paths: B's own project id with A's ids and names still only reaches B's rows.
-    let own = env.call("GET", &format!("/api/projects/{pb}/data/posts/1"), Some(&tb), None).await;
+    let own = env
+        .call(
+            "GET",
+            &format!("/api/projects/{pb}/data/posts/1"),
+            Some(&tb),
+            None,
+        )
+        .await;
     assert_eq!(own.body["title"], "B");
-    for forged in [format!("/api/projects/{pb}/../{pa}/data/posts/1"), format!("/api/projects/{pa}%2F..%2F{pb}/data/posts/1")] {
+    for forged in [
+        format!("/api/projects/{pb}/../{pa}/data/posts/1"),
+        format!("/api/projects/{pa}%2F..%2F{pb}/data/posts/1"),
+    ] {
         let res = env.call("GET", &forged, Some(&tb), None).await;
         assert_ne!(res.body["title"], "secret of A", "{forged}");
-        assert!(res.status == 404 || res.body["title"] == "B", "{forged}: {res:?}");
+        assert!(
+            res.status == 404 || res.body["title"] == "B",
+            "{forged}: {res:?}"
+        );
     }
-    assert_eq!(env.call("GET", "/api/projects", Some(&tb), None).await.body.as_array().unwrap().len(), 1);
-    let a_still = env.call("GET", &format!("/api/projects/{pa}/data/posts/1"), Some(&ta), None).await;
+    assert_eq!(
+        env.call("GET", "/api/projects", Some(&tb), None)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let a_still = env
+        .call(
+            "GET",
+            &format!("/api/projects/{pa}/data/posts/1"),
+            Some(&ta),
+            None,
+        )
+        .await;
     assert_eq!(a_still.body["title"], "secret of A");
-    assert_eq!(env.call("GET", &format!("/api/projects/{pa}/data/posts"), Some(&ta), None).await.body["total"], 1);
+    assert_eq!(
+        env.call(
+            "GET",
+            &format!("/api/projects/{pa}/data/posts"),
+            Some(&ta),
+            None
+        )
+        .await
+        .body["total"],
+        1
+    );
 
     // In Postgres, A's role cannot read B's schema, nor the control schema.
     let schema = |p: &str| format!("p_{}", p.replace('-', "_"));
     let mut conn = sqlx::PgConnection::connect(&env.db_url).await.unwrap();
     let mut tx = conn.begin().await.unwrap();
-    sqlx::query(&format!("SET LOCAL ROLE \"{}\"", schema(&pa))).execute(&mut *tx).await.unwrap();
-    let own: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{}\".\"posts\"", schema(&pa))).fetch_one(&mut *tx).await.unwrap();
+    sqlx::query(&format!("SET LOCAL ROLE \"{}\"", schema(&pa)))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let own: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM \"{}\".\"posts\"",
+        schema(&pa)
+    ))
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
     assert_eq!(own, 1);
-    let err = sqlx::query(&format!("SELECT * FROM \"{}\".\"posts\"", schema(&pb))).execute(&mut *tx).await.unwrap_err();
+    let err = sqlx::query(&format!("SELECT * FROM \"{}\".\"posts\"", schema(&pb)))
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
     tx.rollback().await.unwrap();
     let mut tx = conn.begin().await.unwrap();
-    sqlx::query(&format!("SET LOCAL ROLE \"{}\"", schema(&pa))).execute(&mut *tx).await.unwrap();
-    let err = sqlx::query("SELECT * FROM control.admins").execute(&mut *tx).await.unwrap_err();
+    sqlx::query(&format!("SET LOCAL ROLE \"{}\"", schema(&pa)))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query("SELECT * FROM control.admins")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
     tx.rollback().await.unwrap();
     env.shutdown().await;
@@ -71,7 +160,14 @@ async fn a_new_field_is_writable_at_once_through_the_router() {
     for i in 0..100 {
         let name = format!("f{i}");
         env.field(&t, &p, "items", &name, "int").await;
-        let res = env.call("POST", &format!("/api/projects/{p}/data/items"), Some(&t), Some(json!({ name.clone(): i }))).await;
+        let res = env
+            .call(
+                "POST",
+                &format!("/api/projects/{p}/data/items"),
+                Some(&t),
+                Some(json!({ name.clone(): i })),
+            )
+            .await;
         assert_eq!(res.status, 201, "field {name}: {res:?}");
         assert_eq!(res.body[&name], i);
     }
@@ -92,7 +188,9 @@ async fn workers_keep_serving_while_the_control_plane_is_away() {
     assert_eq!(admin.status, 502, "{admin:?}");
     assert!(admin.body["detail"].is_string());
     for i in 0..10 {
-        let w = env.call("POST", &d, Some(&t), Some(json!({"body": format!("n{i}")}))).await;
+        let w = env
+            .call("POST", &d, Some(&t), Some(json!({"body": format!("n{i}")})))
+            .await;
         assert_eq!(w.status, 201, "{w:?}");
     }
     let list = env.call("GET", &d, Some(&t), None).await;
@@ -102,12 +200,21 @@ async fn workers_keep_serving_while_the_control_plane_is_away() {
     // A change made after the restart reaches the workers once they have reconnected.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
-        let res = env.call("POST", &format!("/api/projects/{p}/schema/collections/notes/fields"), Some(&t),
-            Some(json!({"name": "tag", "display_name": "Tag", "field_type": "string"}))).await;
+        let res = env
+            .call(
+                "POST",
+                &format!("/api/projects/{p}/schema/collections/notes/fields"),
+                Some(&t),
+                Some(json!({"name": "tag", "display_name": "Tag", "field_type": "string"})),
+            )
+            .await;
         if res.status == 201 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "control plane did not come back: {res:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "control plane did not come back: {res:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     // Workers reconnect with backoff; one that was not back yet when the change was made gets it
@@ -115,9 +222,23 @@ async fn workers_keep_serving_while_the_control_plane_is_away() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut in_a_row = 0;
     while in_a_row < 6 {
-        let w = env.call("POST", &d, Some(&t), Some(json!({"body": "after", "tag": "x"}))).await;
-        in_a_row = if w.status == 201 && w.body["tag"] == "x" { in_a_row + 1 } else { 0 };
-        assert!(std::time::Instant::now() < deadline, "the change did not reach every worker: {w:?}");
+        let w = env
+            .call(
+                "POST",
+                &d,
+                Some(&t),
+                Some(json!({"body": "after", "tag": "x"})),
+            )
+            .await;
+        in_a_row = if w.status == 201 && w.body["tag"] == "x" {
+            in_a_row + 1
+        } else {
+            0
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change did not reach every worker: {w:?}"
+        );
     }
     env.shutdown().await;
 }
@@ -136,42 +257,113 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     // Collection and field names.
     let col = |name: &str| json!({"name": name, "display_name": "X"});
     let coll_path = format!("{base}/schema/collections");
-    let r = env.call("POST", &coll_path, Some(&t), Some(col("select"))).await;
+    let r = env
+        .call("POST", &coll_path, Some(&t), Some(col("select")))
+        .await;
     assert_eq!(r.status, 400);
     assert!(r.detail().starts_with("Invalid collection name"));
-    for hostile in ["we\"ird", "a;b", "Robert'); DROP TABLE x;--", "_users", "", "Invalid Name"] {
-        let r = env.call("POST", &coll_path, Some(&t), Some(col(hostile))).await;
+    for hostile in [
+        "we\"ird",
+        "a;b",
+        "Robert'); DROP TABLE x;--",
+        "_users",
+        "",
+        "Invalid Name",
+    ] {
+        let r = env
+            .call("POST", &coll_path, Some(&t), Some(col(hostile)))
+            .await;
         assert_eq!(r.status, 422, "{hostile}: {r:?}");
         assert!(r.body["detail"].is_array());
     }
-    assert_eq!(env.call("POST", &coll_path, Some(&t), Some(col("order"))).await.status, 409);
+    assert_eq!(
+        env.call("POST", &coll_path, Some(&t), Some(col("order")))
+            .await
+            .status,
+        409
+    );
     let fpath = format!("{base}/schema/collections/order/fields");
     for (body, status) in [
-        (json!({"name": "x\"; DROP", "display_name": "X", "field_type": "string"}), 422),
-        (json!({"name": "semi;colon", "display_name": "X", "field_type": "string"}), 422),
+        (
+            json!({"name": "x\"; DROP", "display_name": "X", "field_type": "string"}),
+            422,
+        ),
+        (
+            json!({"name": "semi;colon", "display_name": "X", "field_type": "string"}),
+            422,
+        ),
         (json!({"name": "ok", "display_name": "X"}), 422),
-        (json!({"name": "from", "display_name": "X", "field_type": "string"}), 400),
-        (json!({"name": "ok", "display_name": "X", "field_type": "json"}), 400),
-        (json!({"name": "qty", "display_name": "X", "field_type": "int"}), 409),
-        (json!({"name": "id", "display_name": "X", "field_type": "int"}), 400),
-        (json!({"name": "ok", "display_name": "X", "field_type": "int", "is_required": true}), 400),
-        (json!({"name": "ok", "display_name": "X", "field_type": "int", "is_required": true, "default_value": "1'; DROP TABLE x; --"}), 400),
+        (
+            json!({"name": "from", "display_name": "X", "field_type": "string"}),
+            400,
+        ),
+        (
+            json!({"name": "ok", "display_name": "X", "field_type": "json"}),
+            400,
+        ),
+        (
+            json!({"name": "qty", "display_name": "X", "field_type": "int"}),
+            409,
+        ),
+        (
+            json!({"name": "id", "display_name": "X", "field_type": "int"}),
+            400,
+        ),
+        (
+            json!({"name": "ok", "display_name": "X", "field_type": "int", "is_required": true}),
+            400,
+        ),
+        (
+            json!({"name": "ok", "display_name": "X", "field_type": "int", "is_required": true, "default_value": "1'; DROP TABLE x; --"}),
+            400,
+        ),
     ] {
         let r = env.call("POST", &fpath, Some(&t), Some(body.clone())).await;
         assert_eq!(r.status, status, "{body}: {r:?}");
     }
-    assert_eq!(env.call("POST", &format!("{base}/schema/collections/nope/fields"), Some(&t),
-        Some(json!({"name": "a", "display_name": "A", "field_type": "int"}))).await.status, 404);
-    assert_eq!(env.call("GET", &fpath, Some(&t), None).await.body.as_array().unwrap().len(), 2);
+    assert_eq!(
+        env.call(
+            "POST",
+            &format!("{base}/schema/collections/nope/fields"),
+            Some(&t),
+            Some(json!({"name": "a", "display_name": "A", "field_type": "int"}))
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        env.call("GET", &fpath, Some(&t), None)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Record bodies.
-    let ok = env.call("POST", &d, Some(&t), Some(json!({"qty": 1}))).await;
+    let ok = env
+        .call("POST", &d, Some(&t), Some(json!({"qty": 1})))
+        .await;
     assert_eq!(ok.status, 201);
-    let malformed = env.call_raw("POST", &d, Some(&t), b"{\"qty\": ".to_vec()).await;
+    let malformed = env
+        .call_raw("POST", &d, Some(&t), b"{\"qty\": ".to_vec())
+        .await;
     assert_eq!(malformed.status, 422);
     assert_eq!(malformed.body["detail"][0]["type"], "json_invalid");
-    assert_eq!(env.call_raw("POST", &d, Some(&t), b"[1,2]".to_vec()).await.status, 422);
-    assert_eq!(env.call_raw("POST", "/api/auth/login", None, b"nope".to_vec()).await.status, 422);
+    assert_eq!(
+        env.call_raw("POST", &d, Some(&t), b"[1,2]".to_vec())
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        env.call_raw("POST", "/api/auth/login", None, b"nope".to_vec())
+            .await
+            .status,
+        422
+    );
     for (body, status) in [
         (json!({"qty": "many"}), 400),
         (json!({"qty": 1.5}), 400),
@@ -184,35 +376,131 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
         assert_eq!(r.status, status, "{body}: {r:?}");
         assert!(r.body["detail"].is_string(), "{r:?}");
     }
-    let unknown = env.call("POST", &d, Some(&t), Some(json!({"unknown_field": 1}))).await;
+    let unknown = env
+        .call("POST", &d, Some(&t), Some(json!({"unknown_field": 1})))
+        .await;
     assert_eq!(unknown.detail(), "Unknown field: unknown_field");
-    let patch = env.call("PATCH", &format!("{d}/1"), Some(&t), Some(json!({"qty": 5, "nope": 1}))).await;
+    let patch = env
+        .call(
+            "PATCH",
+            &format!("{d}/1"),
+            Some(&t),
+            Some(json!({"qty": 5, "nope": 1})),
+        )
+        .await;
     assert_eq!(patch.status, 400);
-    assert_eq!(env.call("PATCH", &format!("{d}/999"), Some(&t), Some(json!({"nope": 1}))).await.status, 404);
-    assert_eq!(env.call("GET", &format!("{base}/data/missing"), Some(&t), None).await.detail(), "Collection not found");
-    assert_eq!(env.call("GET", &format!("{base}/data/select"), Some(&t), None).await.status, 404);
-    assert_eq!(env.call("GET", &format!("{d}/abc"), Some(&t), None).await.detail(), "Record not found");
-    assert_eq!(env.call("GET", &format!("{d}?limit=0"), Some(&t), None).await.status, 422);
-    assert_eq!(env.call("GET", &format!("{d}?limit=abc"), Some(&t), None).await.status, 422);
-    assert_eq!(env.call("GET", &format!("{d}?offset=-1"), Some(&t), None).await.status, 422);
-    assert_eq!(env.call("GET", &format!("{d}?qty=abc"), Some(&t), None).await.status, 400);
-    assert_eq!(env.call("GET", &format!("{d}?qty__bogus=1"), Some(&t), None).await.detail(), "Unknown filter operator: bogus");
-    let inj = env.call("GET", &format!("{d}?qty__in=1,2&sort=-qty;DROP"), Some(&t), None).await;
+    assert_eq!(
+        env.call(
+            "PATCH",
+            &format!("{d}/999"),
+            Some(&t),
+            Some(json!({"nope": 1}))
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        env.call("GET", &format!("{base}/data/missing"), Some(&t), None)
+            .await
+            .detail(),
+        "Collection not found"
+    );
+    assert_eq!(
+        env.call("GET", &format!("{base}/data/select"), Some(&t), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        env.call("GET", &format!("{d}/abc"), Some(&t), None)
+            .await
+            .detail(),
+        "Record not found"
+    );
+    assert_eq!(
+        env.call("GET", &format!("{d}?limit=0"), Some(&t), None)
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        env.call("GET", &format!("{d}?limit=abc"), Some(&t), None)
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        env.call("GET", &format!("{d}?offset=-1"), Some(&t), None)
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        env.call("GET", &format!("{d}?qty=abc"), Some(&t), None)
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        env.call("GET", &format!("{d}?qty__bogus=1"), Some(&t), None)
+            .await
+            .detail(),
+        "Unknown filter operator: bogus"
+    );
+    let inj = env
+        .call(
+            "GET",
+            &format!("{d}?qty__in=1,2&sort=-qty;DROP"),
+            Some(&t),
+            None,
+        )
+        .await;
     assert_eq!(inj.status, 200);
-    assert_eq!(env.call("GET", "/api/projects/not-a-uuid/data/order", Some(&t), None).await.detail(), "Project not found");
-    assert_eq!(env.call("GET", &format!("/api/projects/{}/data/order", uuid::Uuid::new_v4()), Some(&t), None).await.detail(), "Project not found");
+    assert_eq!(
+        env.call("GET", "/api/projects/not-a-uuid/data/order", Some(&t), None)
+            .await
+            .detail(),
+        "Project not found"
+    );
+    assert_eq!(
+        env.call(
+            "GET",
+            &format!("/api/projects/{}/data/order", uuid::Uuid::new_v4()),
+            Some(&t),
+            None
+        )
+        .await
+        .detail(),
+        "Project not found"
+    );
 
     // 10 MB bodies: 413 from the data plane and the control plane, nothing written.
-    let big = format!("{{\"qty\": 1, \"pad\": \"{}\"}}", "x".repeat(10 * 1024 * 1024));
-    let r = env.call_raw("POST", &d, Some(&t), big.clone().into_bytes()).await;
+    let big = format!(
+        "{{\"qty\": 1, \"pad\": \"{}\"}}",
+        "x".repeat(10 * 1024 * 1024)
+    );
+    let r = env
+        .call_raw("POST", &d, Some(&t), big.clone().into_bytes())
+        .await;
     assert_eq!(r.status, 413, "{r:?}");
     assert!(r.body["detail"].is_string());
-    assert_eq!(env.call_raw("POST", &coll_path, Some(&t), big.into_bytes()).await.status, 413);
+    assert_eq!(
+        env.call_raw("POST", &coll_path, Some(&t), big.into_bytes())
+            .await
+            .status,
+        413
+    );
 
     // Unknown routes and methods.
     let r = env.call("GET", "/api/nothing-here", None, None).await;
     assert_eq!((r.status, r.detail().as_str()), (404, "Not Found"));
-    assert_eq!(env.call("DELETE", "/api/projects", Some(&t), None).await.status, 405);
+    assert_eq!(
+        env.call("DELETE", "/api/projects", Some(&t), None)
+            .await
+            .status,
+        405
+    );
 
     // Nothing partial: exactly the one good record, the schema as it was.
     let list = env.call("GET", &d, Some(&t), None).await;

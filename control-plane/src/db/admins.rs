@@ -15,7 +15,12 @@ pub struct Admin {
 }
 
 /// Inserts an admin; `Ok(false)` when the email is taken.
-pub async fn insert(db: impl PgExecutor<'_>, id: Uuid, email: &str, hash: &str) -> Result<bool, sqlx::Error> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    email: &str,
+    hash: &str,
+) -> Result<bool, sqlx::Error> {
     let res = sqlx::query(
         "INSERT INTO control.admins (id, email, password_hash) VALUES ($1, $2, $3)
          ON CONFLICT (email) DO NOTHING",
@@ -34,12 +39,19 @@ pub async fn by_email(db: impl PgExecutor<'_>, email: &str) -> Result<Option<Adm
         .bind(email)
         .fetch_optional(db)
         .await?;
-    Ok(row.map(|r| Admin { id: r.get(0), email: r.get(1), password_hash: r.get(2) }))
+    Ok(row.map(|r| Admin {
+        id: r.get(0),
+        email: r.get(1),
+        password_hash: r.get(2),
+    }))
 }
 
 /// The email of the admin with this id.
 pub async fn email_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT email FROM control.admins WHERE id = $1").bind(id).fetch_optional(db).await
+    sqlx::query_scalar("SELECT email FROM control.admins WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Stores a refresh token's hash.
@@ -73,7 +85,10 @@ pub enum Redeemed {
 }
 
 /// Revokes a live refresh token atomically (a token is redeemed at most once).
-pub async fn redeem_refresh(db: impl PgExecutor<'_>, token_hash: &str) -> Result<Redeemed, sqlx::Error> {
+pub async fn redeem_refresh(
+    db: impl PgExecutor<'_>,
+    token_hash: &str,
+) -> Result<Redeemed, sqlx::Error> {
     let row = sqlx::query(
         "UPDATE control.admin_refresh_tokens SET revoked = true
          WHERE token_hash = $1 AND NOT revoked

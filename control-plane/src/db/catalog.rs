@@ -73,7 +73,8 @@ pub struct Field {
 
 const COLLECTION_COLS: &str =
     "id, name, display_name, sql_table_name, is_active, is_system, created_at, updated_at";
-const FIELD_COLS: &str = "id, name, display_name, field_type, sql_column_name, is_required, is_unique, \
+const FIELD_COLS: &str =
+    "id, name, display_name, field_type, sql_column_name, is_required, is_unique, \
     is_indexed, default_value, is_system, is_hidden, relation_target_collection_id, relation_type, \
     relation_on_delete, created_at, updated_at, sql_type, is_deleted";
 
@@ -147,12 +148,21 @@ pub async fn insert_collection(
 }
 
 /// Active collections of a project, in creation order.
-pub async fn list_collections(db: impl PgExecutor<'_>, project: Uuid) -> Result<Vec<Collection>, sqlx::Error> {
+pub async fn list_collections(
+    db: impl PgExecutor<'_>,
+    project: Uuid,
+) -> Result<Vec<Collection>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLLECTION_COLS} FROM control.collections
          WHERE project_id = $1 AND is_active ORDER BY seq"
     );
-    Ok(sqlx::query(&sql).bind(project).fetch_all(db).await?.into_iter().map(collection).collect())
+    Ok(sqlx::query(&sql)
+        .bind(project)
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(collection)
+        .collect())
 }
 
 /// The active collection with this current name.
@@ -165,7 +175,12 @@ pub async fn collection_by_name(
         "SELECT {COLLECTION_COLS} FROM control.collections
          WHERE project_id = $1 AND name = $2 AND is_active"
     );
-    Ok(sqlx::query(&sql).bind(project).bind(name).fetch_optional(db).await?.map(collection))
+    Ok(sqlx::query(&sql)
+        .bind(project)
+        .bind(name)
+        .fetch_optional(db)
+        .await?
+        .map(collection))
 }
 
 /// A field to insert.
@@ -197,7 +212,10 @@ pub struct NewField<'a> {
 }
 
 /// Inserts a field; `Ok(None)` when the name is taken in this collection.
-pub async fn insert_field(db: impl PgExecutor<'_>, f: &NewField<'_>) -> Result<Option<Field>, sqlx::Error> {
+pub async fn insert_field(
+    db: impl PgExecutor<'_>,
+    f: &NewField<'_>,
+) -> Result<Option<Field>, sqlx::Error> {
     let sql = format!(
         "INSERT INTO control.fields (id, collection_id, name, display_name, field_type, sql_column_name,
              sql_type, is_required, is_unique, is_indexed, default_value, is_system, is_hidden)
@@ -225,18 +243,35 @@ pub async fn insert_field(db: impl PgExecutor<'_>, f: &NewField<'_>) -> Result<O
 }
 
 /// Every field of a collection (deleted and hidden ones included), in creation order.
-pub async fn all_fields(db: impl PgExecutor<'_>, collection: Uuid) -> Result<Vec<Field>, sqlx::Error> {
-    let sql = format!("SELECT {FIELD_COLS} FROM control.fields WHERE collection_id = $1 ORDER BY seq");
-    Ok(sqlx::query(&sql).bind(collection).fetch_all(db).await?.into_iter().map(field).collect())
+pub async fn all_fields(
+    db: impl PgExecutor<'_>,
+    collection: Uuid,
+) -> Result<Vec<Field>, sqlx::Error> {
+    let sql =
+        format!("SELECT {FIELD_COLS} FROM control.fields WHERE collection_id = $1 ORDER BY seq");
+    Ok(sqlx::query(&sql)
+        .bind(collection)
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(field)
+        .collect())
 }
 
 /// Every field of every active collection of a project (for compiling), in creation order.
-pub async fn project_fields(db: impl PgExecutor<'_>, project: Uuid) -> Result<Vec<(Uuid, Field)>, sqlx::Error> {
+pub async fn project_fields(
+    db: impl PgExecutor<'_>,
+    project: Uuid,
+) -> Result<Vec<(Uuid, Field)>, sqlx::Error> {
     let sql = format!(
         "SELECT {}, f.collection_id FROM control.fields f
          JOIN control.collections c ON c.id = f.collection_id
          WHERE c.project_id = $1 AND c.is_active ORDER BY f.seq",
-        FIELD_COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ")
+        FIELD_COLS
+            .split(", ")
+            .map(|c| format!("f.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let rows = sqlx::query(&sql).bind(project).fetch_all(db).await?;
     Ok(rows
@@ -250,8 +285,10 @@ pub async fn project_fields(db: impl PgExecutor<'_>, project: Uuid) -> Result<Ve
 
 /// Member admin ids of a project.
 pub async fn member_ids(db: impl PgExecutor<'_>, project: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT admin_id FROM control.memberships WHERE project_id = $1 ORDER BY created_at")
-        .bind(project)
-        .fetch_all(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT admin_id FROM control.memberships WHERE project_id = $1 ORDER BY created_at",
+    )
+    .bind(project)
+    .fetch_all(db)
+    .await
 }

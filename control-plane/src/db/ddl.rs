@@ -7,11 +7,19 @@ use sqlx::PgConnection;
 
 /// Creates the project's login-less role and its schema, owned by that role. The connecting user
 /// is granted the role, which is what lets it (and workers using the same login) `SET ROLE`.
-pub async fn create_project_namespace(db: &mut PgConnection, schema: &str, role: &str) -> Result<(), sqlx::Error> {
+pub async fn create_project_namespace(
+    db: &mut PgConnection,
+    schema: &str,
+    role: &str,
+) -> Result<(), sqlx::Error> {
     let role_q = q(role);
     exec(db, &format!("CREATE ROLE {role_q} NOLOGIN")).await?;
     exec(db, &format!("GRANT {role_q} TO CURRENT_USER")).await?;
-    exec(db, &format!("CREATE SCHEMA {} AUTHORIZATION {role_q}", q(schema))).await
+    exec(
+        db,
+        &format!("CREATE SCHEMA {} AUTHORIZATION {role_q}", q(schema)),
+    )
+    .await
 }
 
 /// Runs one statement without preparing it for reuse (DDL is one-off).
@@ -21,7 +29,11 @@ async fn exec(db: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
 }
 
 /// Runs statements as the project's role, then switches back.
-pub async fn as_project_role(db: &mut PgConnection, role: &str, stmts: &[String]) -> Result<(), sqlx::Error> {
+pub async fn as_project_role(
+    db: &mut PgConnection,
+    role: &str,
+    stmts: &[String],
+) -> Result<(), sqlx::Error> {
     exec(db, &format!("SET LOCAL ROLE {}", q(role))).await?;
     for sql in stmts {
         exec(db, sql).await?;
@@ -84,17 +96,33 @@ pub struct AddColumn<'a> {
 /// `ALTER TABLE … ADD COLUMN` plus its index.
 pub fn add_column(c: &AddColumn<'_>) -> Vec<String> {
     let table = format!("{}.{}", q(c.schema), q(c.table));
-    let mut add = format!("ALTER TABLE {table} ADD COLUMN {} {}", q(c.column), c.sql_type);
+    let mut add = format!(
+        "ALTER TABLE {table} ADD COLUMN {} {}",
+        q(c.column),
+        c.sql_type
+    );
     if let Some(default) = c.required_default {
-        add.push_str(&format!(" NOT NULL DEFAULT CAST({} AS {})", quote_literal(default), c.sql_type));
+        add.push_str(&format!(
+            " NOT NULL DEFAULT CAST({} AS {})",
+            quote_literal(default),
+            c.sql_type
+        ));
     }
     let mut stmts = vec![add];
     if c.unique {
         let name = format!("uq_{}_{}", c.table, c.column);
-        stmts.push(format!("CREATE UNIQUE INDEX {} ON {table} ({})", q(&name), q(c.column)));
+        stmts.push(format!(
+            "CREATE UNIQUE INDEX {} ON {table} ({})",
+            q(&name),
+            q(c.column)
+        ));
     } else if c.indexed {
         let name = format!("ix_{}_{}", c.table, c.column);
-        stmts.push(format!("CREATE INDEX {} ON {table} ({})", q(&name), q(c.column)));
+        stmts.push(format!(
+            "CREATE INDEX {} ON {table} ({})",
+            q(&name),
+            q(c.column)
+        ));
     }
     stmts
 }

@@ -5,12 +5,15 @@ use sqlx::PgPool;
 use tracing::info;
 
 /// `(version, name, sql)` in order. Never edit an applied one: add the next.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.
 pub async fn run(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7316202611)").execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7316202611)")
+        .execute(&mut *tx)
+        .await?;
     sqlx::raw_sql(
         "CREATE SCHEMA IF NOT EXISTS control;
          CREATE TABLE IF NOT EXISTS control.schema_migrations (
@@ -32,7 +35,10 @@ pub async fn run(pool: &PgPool) -> Result<(), sqlx::Error> {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        info!(migration.version = version, "applied migration {version}_{name}");
+        info!(
+            migration.version = version,
+            "applied migration {version}_{name}"
+        );
     }
     tx.commit().await
 }

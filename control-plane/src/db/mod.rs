@@ -14,5 +14,8 @@ use std::str::FromStr;
 /// Opens the control plane's pool; every connection works in UTC.
 pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
     let opts = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
-    PgPoolOptions::new().max_connections(max).connect_with(opts).await
+    PgPoolOptions::new()
+        .max_connections(max)
+        .connect_with(opts)
+        .await
 }

@@ -17,11 +17,20 @@ pub struct Project {
 }
 
 fn from_row(r: sqlx::postgres::PgRow) -> Project {
-    Project { id: r.get("id"), name: r.get("name"), db_schema: r.get("db_schema"), db_role: r.get("db_role") }
+    Project {
+        id: r.get("id"),
+        name: r.get("name"),
+        db_schema: r.get("db_schema"),
+        db_role: r.get("db_role"),
+    }
 }
 
 /// Inserts a project and its owner membership.
-pub async fn insert(db: &mut sqlx::PgConnection, p: &Project, owner: Uuid) -> Result<(), sqlx::Error> {
+pub async fn insert(
+    db: &mut sqlx::PgConnection,
+    p: &Project,
+    owner: Uuid,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO control.projects (id, name, db_schema, db_role, config_version)
          VALUES ($1, $2, $3, $4, nextval('control.config_version_seq'))",
@@ -55,7 +64,11 @@ pub async fn list_for(db: impl PgExecutor<'_>, admin: Uuid) -> Result<Vec<Projec
 }
 
 /// The project if the admin is a member of it.
-pub async fn get_for(db: impl PgExecutor<'_>, id: Uuid, admin: Uuid) -> Result<Option<Project>, sqlx::Error> {
+pub async fn get_for(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    admin: Uuid,
+) -> Result<Option<Project>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT p.id, p.name, p.db_schema, p.db_role FROM control.projects p
          JOIN control.memberships m ON m.project_id = p.id
@@ -70,7 +83,11 @@ pub async fn get_for(db: impl PgExecutor<'_>, id: Uuid, admin: Uuid) -> Result<O
 
 /// Locks the project row for a config change (serializes concurrent schema changes), if the admin
 /// is a member.
-pub async fn lock_for(db: impl PgExecutor<'_>, id: Uuid, admin: Uuid) -> Result<Option<Project>, sqlx::Error> {
+pub async fn lock_for(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    admin: Uuid,
+) -> Result<Option<Project>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT p.id, p.name, p.db_schema, p.db_role FROM control.projects p
          WHERE p.id = $1 AND EXISTS (
@@ -97,7 +114,9 @@ pub async fn bump_version(db: impl PgExecutor<'_>, id: Uuid) -> Result<i64, sqlx
 
 /// Every project id (for the start-up compile).
 pub async fn all_ids(db: impl PgExecutor<'_>) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM control.projects ORDER BY seq").fetch_all(db).await
+    sqlx::query_scalar("SELECT id FROM control.projects ORDER BY seq")
+        .fetch_all(db)
+        .await
 }
 
 /// Records a schema operation in the project's log.

@@ -27,7 +27,10 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok());
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok());
         let token = header
             .and_then(|h| h.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -39,7 +42,8 @@ impl FromRequestParts<AppState> for Admin {
         if claims.kind.is_some() {
             return Err(not_found);
         }
-        let id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::Unauthorized("User not found"))?;
+        let id =
+            Uuid::parse_str(&claims.sub).map_err(|_| ApiError::Unauthorized("User not found"))?;
         let email = admins::email_by_id(&state.db, id).await?.ok_or(not_found)?;
         Ok(Admin { id, email })
     }
@@ -58,7 +62,11 @@ pub struct TokenPair {
 }
 
 async fn issue_tokens(state: &AppState, admin: Uuid) -> Result<TokenPair, ApiError> {
-    let claims = AdminClaims { sub: admin.to_string(), exp: now() + state.access_ttl.as_secs() as i64, kind: None };
+    let claims = AdminClaims {
+        sub: admin.to_string(),
+        exp: now() + state.access_ttl.as_secs() as i64,
+        kind: None,
+    };
     let refresh = random_token();
     let expires = chrono::Utc::now() + state.refresh_ttl;
     admins::insert_refresh(&state.db, admin, &token_hash(&refresh), expires).await?;
@@ -77,7 +85,12 @@ fn credentials(body: JsonObject, min_password: usize) -> Result<(String, String)
     let email = raw_email.as_deref().and_then(|raw| {
         let email = normalize_email(raw);
         if email.is_none() {
-            f.reject("email", "value_error", "value is not a valid email address", raw);
+            f.reject(
+                "email",
+                "value_error",
+                "value is not a valid email address",
+                raw,
+            );
         }
         email
     });
@@ -85,12 +98,19 @@ fn credentials(body: JsonObject, min_password: usize) -> Result<(String, String)
     Ok((email.unwrap_or_default(), password.unwrap_or_default()))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(e.into()))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// `POST /api/auth/register`
-pub async fn register(State(state): State<AppState>, body: JsonObject) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
+pub async fn register(
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
     let (email, password) = credentials(body, 8)?;
     if admins::by_email(&state.db, &email).await?.is_some() {
         return Err(ApiError::Conflict("User already exists"));
@@ -104,7 +124,10 @@ pub async fn register(State(state): State<AppState>, body: JsonObject) -> Result
 }
 
 /// `POST /api/auth/login`
-pub async fn login(State(state): State<AppState>, body: JsonObject) -> Result<Json<TokenPair>, ApiError> {
+pub async fn login(
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> Result<Json<TokenPair>, ApiError> {
     let (email, password) = credentials(body, 0)?;
     let admin = admins::by_email(&state.db, &email).await?;
     // Verify against a fixed hash when the email is unknown, so timing does not tell.
@@ -120,7 +143,8 @@ pub async fn login(State(state): State<AppState>, body: JsonObject) -> Result<Js
 }
 
 /// A real hash to verify against for unknown emails (same work as a known one).
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash_password("no such admin"));
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("no such admin"));
 
 fn refresh_token(body: JsonObject) -> Result<String, ApiError> {
     let mut f = Fields::new(body);
@@ -130,7 +154,10 @@ fn refresh_token(body: JsonObject) -> Result<String, ApiError> {
 }
 
 /// `POST /api/auth/refresh`: rotates the refresh token.
-pub async fn refresh(State(state): State<AppState>, body: JsonObject) -> Result<Json<TokenPair>, ApiError> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> Result<Json<TokenPair>, ApiError> {
     let token = refresh_token(body)?;
     match admins::redeem_refresh(&state.db, &token_hash(&token)).await? {
         Redeemed::Invalid => Err(ApiError::Unauthorized("Invalid refresh token")),
@@ -140,7 +167,10 @@ pub async fn refresh(State(state): State<AppState>, body: JsonObject) -> Result<
 }
 
 /// `POST /api/auth/logout`: revokes the refresh token; 204 whatever it was.
-pub async fn logout(State(state): State<AppState>, body: JsonObject) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    body: JsonObject,
+) -> Result<StatusCode, ApiError> {
     let token = refresh_token(body)?;
     admins::revoke_refresh(&state.db, &token_hash(&token)).await?;
     Ok(StatusCode::NO_CONTENT)

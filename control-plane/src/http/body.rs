@@ -18,7 +18,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let limit = req.extensions().get::<BodyLimit>().map_or(1 << 20, |l| l.0);
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| ApiError::TooLarge)?;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::TooLarge)?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(other) => Err(ApiError::Validation(vec![not_an_object(other)])),
@@ -36,11 +38,15 @@ pub struct Fields {
 impl Fields {
     /// Starts validating a body.
     pub fn new(JsonObject(map): JsonObject) -> Self {
-        Self { map, errors: Vec::new() }
+        Self {
+            map,
+            errors: Vec::new(),
+        }
     }
 
     fn error(&mut self, key: &str, kind: &str, msg: &str, input: Value) {
-        self.errors.push(validation_item(kind, &["body", key], msg, input));
+        self.errors
+            .push(validation_item(kind, &["body", key], msg, input));
     }
 
     /// A required string of `min..=max` characters.
@@ -70,11 +76,19 @@ impl Fields {
         };
         let n = s.chars().count();
         if n < min {
-            let msg = format!("String should have at least {min} character{}", if min == 1 { "" } else { "s" });
+            let msg = format!(
+                "String should have at least {min} character{}",
+                if min == 1 { "" } else { "s" }
+            );
             self.error(key, "string_too_short", &msg, Value::String(s));
             None
         } else if n > max {
-            self.error(key, "string_too_long", &format!("String should have at most {max} characters"), Value::String(s));
+            self.error(
+                key,
+                "string_too_long",
+                &format!("String should have at most {max} characters"),
+                Value::String(s),
+            );
             None
         } else {
             Some(s)
@@ -116,7 +130,9 @@ pub fn normalize_email(raw: &str) -> Option<String> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let ok_domain = labels.len() >= 2
         && domain.len() <= 253
@@ -127,7 +143,9 @@ pub fn normalize_email(raw: &str) -> Option<String> {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()));
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()));
     (ok_local && ok_domain).then(|| format!("{local}@{}", domain.to_ascii_lowercase()))
 }
 
@@ -137,8 +155,13 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(normalize_email("User@Example.COM").as_deref(), Some("User@example.com"));
-        for bad in ["", "a", "a@b", "@x.io", "a@@x.io", "a b@x.io", "a@x..io", "a@-x.io", "a@x.12"] {
+        assert_eq!(
+            normalize_email("User@Example.COM").as_deref(),
+            Some("User@example.com")
+        );
+        for bad in [
+            "", "a", "a@b", "@x.io", "a@@x.io", "a b@x.io", "a@x..io", "a@-x.io", "a@x.12",
+        ] {
             assert!(normalize_email(bad).is_none(), "{bad}");
         }
     }

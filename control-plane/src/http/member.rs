@@ -29,8 +29,13 @@ impl FromRequestParts<AppState> for Member {
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::NotFound("Project not found"))?;
-        let id = params.get("project_id").and_then(|p| Uuid::parse_str(p).ok()).ok_or(not_found)?;
-        let project = projects::get_for(&state.db, id, admin.id).await?.ok_or(ApiError::NotFound("Project not found"))?;
+        let id = params
+            .get("project_id")
+            .and_then(|p| Uuid::parse_str(p).ok())
+            .ok_or(not_found)?;
+        let project = projects::get_for(&state.db, id, admin.id)
+            .await?
+            .ok_or(ApiError::NotFound("Project not found"))?;
         Ok(Member { admin, project })
     }
 }

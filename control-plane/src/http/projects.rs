@@ -31,7 +31,12 @@ pub async fn create(
     f.finish()?;
     let id = Uuid::new_v4();
     let db_name = project_db_name(id);
-    let project = Project { id, name: name.unwrap_or_default(), db_schema: db_name.clone(), db_role: db_name };
+    let project = Project {
+        id,
+        name: name.unwrap_or_default(),
+        db_schema: db_name.clone(),
+        db_role: db_name,
+    };
     let mut tx = state.db.begin().await?;
     projects::insert(&mut tx, &project, admin.id).await?;
     ddl::create_project_namespace(&mut tx, &project.db_schema, &project.db_role).await?;
@@ -45,17 +50,47 @@ pub async fn create(
 }
 
 /// The `_users` system collection: catalog rows and table (`spec/users-collection.md`).
-async fn create_users_collection(db: &mut PgConnection, p: &Project, actor: Uuid) -> Result<(), ApiError> {
-    let new = catalog::NewCollection { project_id: p.id, name: "_users", display_name: "Users", is_system: true };
+async fn create_users_collection(
+    db: &mut PgConnection,
+    p: &Project,
+    actor: Uuid,
+) -> Result<(), ApiError> {
+    let new = catalog::NewCollection {
+        project_id: p.id,
+        name: "_users",
+        display_name: "Users",
+        is_system: true,
+    };
     let c = catalog::insert_collection(&mut *db, &new)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("_users already exists")))?;
     ddl::as_project_role(db, &p.db_role, &[ddl::create_users_table(&p.db_schema)]).await?;
     let system_fields: [(&str, &str, &str, bool, Option<&str>, bool); 4] = [
         ("email", "Email", "string", true, None, false),
-        ("password_hash", "Password Hash", "string", false, None, true),
-        ("is_email_verified", "Email Verified", "bool", false, Some("false"), false),
-        ("is_disabled", "Disabled", "bool", false, Some("false"), false),
+        (
+            "password_hash",
+            "Password Hash",
+            "string",
+            false,
+            None,
+            true,
+        ),
+        (
+            "is_email_verified",
+            "Email Verified",
+            "bool",
+            false,
+            Some("false"),
+            false,
+        ),
+        (
+            "is_disabled",
+            "Disabled",
+            "bool",
+            false,
+            Some("false"),
+            false,
+        ),
     ];
     for (name, display, ty, required, default, hidden) in system_fields {
         let sql_type = if ty == "bool" { "boolean" } else { "text" };
@@ -75,13 +110,17 @@ async fn create_users_collection(db: &mut PgConnection, p: &Project, actor: Uuid
         };
         catalog::insert_field(&mut *db, &field).await?;
     }
-    let payload = json!({ "schema_name": p.db_schema, "table_name": "_users", "collection_name": "_users" });
+    let payload =
+        json!({ "schema_name": p.db_schema, "table_name": "_users", "collection_name": "_users" });
     projects::log_schema_op(&mut *db, p.id, Some(c.id), "create_table", payload, actor).await?;
     Ok(())
 }
 
 /// `GET /api/projects`
-pub async fn list(State(state): State<AppState>, admin: Admin) -> Result<Json<Vec<Value>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    admin: Admin,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let list = projects::list_for(&state.db, admin.id).await?;
     Ok(Json(list.iter().map(out).collect()))
 }

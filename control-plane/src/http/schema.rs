@@ -46,14 +46,37 @@ pub async fn create_collection(
     }
     let p = &m.project;
     let mut tx = state.db.begin().await?;
-    projects::lock_for(&mut *tx, p.id, m.admin.id).await?.ok_or(ApiError::NotFound("Project not found"))?;
-    let new = catalog::NewCollection { project_id: p.id, name: &name, display_name: &display_name, is_system: false };
+    projects::lock_for(&mut *tx, p.id, m.admin.id)
+        .await?
+        .ok_or(ApiError::NotFound("Project not found"))?;
+    let new = catalog::NewCollection {
+        project_id: p.id,
+        name: &name,
+        display_name: &display_name,
+        is_system: false,
+    };
     let c = catalog::insert_collection(&mut *tx, &new)
         .await?
-        .ok_or(ApiError::Conflict("Collection with this name already exists"))?;
-    ddl::as_project_role(&mut tx, &p.db_role, &[ddl::create_collection_table(&p.db_schema, &name)]).await?;
-    let payload = json!({ "schema_name": p.db_schema, "table_name": name, "collection_name": name });
-    projects::log_schema_op(&mut *tx, p.id, Some(c.id), "create_table", payload, m.admin.id).await?;
+        .ok_or(ApiError::Conflict(
+            "Collection with this name already exists",
+        ))?;
+    ddl::as_project_role(
+        &mut tx,
+        &p.db_role,
+        &[ddl::create_collection_table(&p.db_schema, &name)],
+    )
+    .await?;
+    let payload =
+        json!({ "schema_name": p.db_schema, "table_name": name, "collection_name": name });
+    projects::log_schema_op(
+        &mut *tx,
+        p.id,
+        Some(c.id),
+        "create_table",
+        payload,
+        m.admin.id,
+    )
+    .await?;
     projects::bump_version(&mut *tx, p.id).await?;
     tx.commit().await?;
     let lagging = state.push_project(p.id).await?;
@@ -61,12 +84,23 @@ pub async fn create_collection(
 }
 
 /// `GET …/schema/collections`
-pub async fn list_collections(State(state): State<AppState>, m: Member) -> Result<Json<Vec<catalog::Collection>>, ApiError> {
-    Ok(Json(catalog::list_collections(&state.db, m.project.id).await?))
+pub async fn list_collections(
+    State(state): State<AppState>,
+    m: Member,
+) -> Result<Json<Vec<catalog::Collection>>, ApiError> {
+    Ok(Json(
+        catalog::list_collections(&state.db, m.project.id).await?,
+    ))
 }
 
-async fn find_collection(state: &AppState, project: Uuid, name: &str) -> Result<catalog::Collection, ApiError> {
-    catalog::collection_by_name(&state.db, project, name).await?.ok_or(ApiError::NotFound("Collection not found"))
+async fn find_collection(
+    state: &AppState,
+    project: Uuid,
+    name: &str,
+) -> Result<catalog::Collection, ApiError> {
+    catalog::collection_by_name(&state.db, project, name)
+        .await?
+        .ok_or(ApiError::NotFound("Collection not found"))
 }
 
 /// `GET …/schema/collections/{collection_name}`
@@ -86,7 +120,12 @@ pub async fn list_fields(
 ) -> Result<Json<Vec<catalog::Field>>, ApiError> {
     let c = find_collection(&state, m.project.id, &name).await?;
     let fields = catalog::all_fields(&state.db, c.id).await?;
-    Ok(Json(fields.into_iter().filter(|f| !f.is_deleted && !f.is_hidden).collect()))
+    Ok(Json(
+        fields
+            .into_iter()
+            .filter(|f| !f.is_deleted && !f.is_hidden)
+            .collect(),
+    ))
 }
 
 /// A checked field-creation request.
@@ -121,7 +160,9 @@ fn field_request(body: JsonObject) -> Result<FieldRequest, ApiError> {
 }
 
 fn system_field(name: &str) -> ApiError {
-    ApiError::BadRequest(format!("Field '{name}' is a system field and cannot be modified."))
+    ApiError::BadRequest(format!(
+        "Field '{name}' is a system field and cannot be modified."
+    ))
 }
 
 /// `POST …/schema/collections/{collection_name}/fields`
@@ -134,8 +175,12 @@ pub async fn create_field(
     let req = field_request(body)?;
     let p = &m.project;
     let mut tx = state.db.begin().await?;
-    projects::lock_for(&mut *tx, p.id, m.admin.id).await?.ok_or(ApiError::NotFound("Project not found"))?;
-    let c = catalog::collection_by_name(&mut *tx, p.id, &cname).await?.ok_or(ApiError::NotFound("Collection not found"))?;
+    projects::lock_for(&mut *tx, p.id, m.admin.id)
+        .await?
+        .ok_or(ApiError::NotFound("Project not found"))?;
+    let c = catalog::collection_by_name(&mut *tx, p.id, &cname)
+        .await?
+        .ok_or(ApiError::NotFound("Collection not found"))?;
     if !is_valid_slug(&req.name) {
         return Err(ApiError::BadRequest("Invalid field name. Must be lowercase, start with a letter, and contain only letters, numbers, and underscores.".into()));
     }
@@ -143,17 +188,29 @@ pub async fn create_field(
         .filter(|t| FieldType::CREATABLE.contains(t))
         .ok_or_else(|| ApiError::BadRequest("Invalid field type. Must be one of: string, int, float, bool, date, datetime, uuid".into()))?;
     let existing = catalog::all_fields(&mut *tx, c.id).await?;
-    if let Some(clash) = existing.iter().find(|f| f.name == req.name || f.sql_column_name == req.name) {
-        return Err(if clash.is_system { system_field(&req.name) } else { ApiError::Conflict("Field with this name already exists") });
+    if let Some(clash) = existing
+        .iter()
+        .find(|f| f.name == req.name || f.sql_column_name == req.name)
+    {
+        return Err(if clash.is_system {
+            system_field(&req.name)
+        } else {
+            ApiError::Conflict("Field with this name already exists")
+        });
     }
     if SYSTEM_COLUMNS.contains(&req.name.as_str()) {
         return Err(system_field(&req.name));
     }
     if req.is_required && req.default_value.is_none() {
-        return Err(ApiError::BadRequest("Required fields must have a default value for existing rows".into()));
+        return Err(ApiError::BadRequest(
+            "Required fields must have a default value for existing rows".into(),
+        ));
     }
     let default = match &req.default_value {
-        Some(v) => Some(coerce_text(ty, v).map_err(|e| ApiError::BadRequest(format!("Invalid default value '{v}': {e}")))?),
+        Some(v) => Some(
+            coerce_text(ty, v)
+                .map_err(|e| ApiError::BadRequest(format!("Invalid default value '{v}': {e}")))?,
+        ),
         None => None,
     };
     let field = catalog::NewField {
@@ -170,13 +227,19 @@ pub async fn create_field(
         is_system: false,
         is_hidden: false,
     };
-    let created = catalog::insert_field(&mut *tx, &field).await?.ok_or(ApiError::Conflict("Field with this name already exists"))?;
+    let created = catalog::insert_field(&mut *tx, &field)
+        .await?
+        .ok_or(ApiError::Conflict("Field with this name already exists"))?;
     let add = ddl::AddColumn {
         schema: &p.db_schema,
         table: &c.sql_table_name,
         column: &req.name,
         sql_type: ty.sql_type(),
-        required_default: if req.is_required { default.as_deref() } else { None },
+        required_default: if req.is_required {
+            default.as_deref()
+        } else {
+            None
+        },
         unique: req.is_unique,
         indexed: req.is_indexed,
     };
@@ -185,7 +248,15 @@ pub async fn create_field(
         "table_name": c.sql_table_name, "column_name": req.name, "field_type": ty.as_str(),
         "is_required": req.is_required, "is_unique": req.is_unique, "is_indexed": req.is_indexed,
     });
-    projects::log_schema_op(&mut *tx, p.id, Some(c.id), "add_column", payload, m.admin.id).await?;
+    projects::log_schema_op(
+        &mut *tx,
+        p.id,
+        Some(c.id),
+        "add_column",
+        payload,
+        m.admin.id,
+    )
+    .await?;
     projects::bump_version(&mut *tx, p.id).await?;
     tx.commit().await?;
     let lagging = state.push_project(p.id).await?;

@@ -44,7 +44,11 @@ impl FromRequestParts<AppState> for Ctx {
         let project = match state.registry.get(&id) {
             Some(p) => p,
             // Before the first snapshot this worker cannot tell; after it, unknown means missing.
-            None if !state.synced() => return Err(ApiError::Unavailable("Worker is still loading project configs")),
+            None if !state.synced() => {
+                return Err(ApiError::Unavailable(
+                    "Worker is still loading project configs",
+                ))
+            }
             None => return Err(ApiError::NotFound("Project not found")),
         };
         let caller = match bearer(parts) {
@@ -56,7 +60,11 @@ impl FromRequestParts<AppState> for Ctx {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let header = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = header.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -65,10 +73,17 @@ fn bearer(parts: &Parts) -> Option<&str> {
 /// (404, as on every admin endpoint); anything else is anonymous.
 fn admin(project: &Project, token: &str) -> Result<Caller, ApiError> {
     let now = chrono::Utc::now().timestamp();
-    let Ok(claims) = jwt::verify::<AdminClaims>(token, project.config.admin_token_key.as_bytes(), now) else {
+    let Ok(claims) =
+        jwt::verify::<AdminClaims>(token, project.config.admin_token_key.as_bytes(), now)
+    else {
         return Ok(Caller::Anonymous);
     };
-    let Some(id) = claims.kind.is_none().then(|| Uuid::parse_str(&claims.sub).ok()).flatten() else {
+    let Some(id) = claims
+        .kind
+        .is_none()
+        .then(|| Uuid::parse_str(&claims.sub).ok())
+        .flatten()
+    else {
         return Ok(Caller::Anonymous);
     };
     if project.config.members.contains(&id) {
@@ -90,7 +105,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let limit = req.extensions().get::<BodyLimit>().map_or(1 << 20, |l| l.0);
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| ApiError::TooLarge)?;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::TooLarge)?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(other) => Err(ApiError::Validation(vec![not_an_object(other)])),

@@ -50,12 +50,19 @@ impl From<sqlx::Error> for ApiError {
                 Some(c) => format!("Unique constraint violated: {c}"),
                 None => "Unique constraint violated".into(),
             }),
-            "23502" => Self::BadRequest(match db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().and_then(|p| p.column()) {
-                Some(col) => format!("Field '{col}' is required"),
-                None => "A required field is missing".into(),
-            }),
+            "23502" => Self::BadRequest(
+                match db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|p| p.column())
+                {
+                    Some(col) => format!("Field '{col}' is required"),
+                    None => "A required field is missing".into(),
+                },
+            ),
             "23503" => Self::BadRequest("Related record not found".into()),
-            c if c.starts_with("22") => Self::BadRequest(format!("Invalid value: {}", db.message())),
+            c if c.starts_with("22") => {
+                Self::BadRequest(format!("Invalid value: {}", db.message()))
+            }
             _ => Self::Internal(e.into()),
         }
     }

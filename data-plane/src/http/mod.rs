@@ -17,10 +17,23 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
     Router::new()
         .route("/health", get(|| async { Json(json!({ "ok": true })) }))
         .route(data, get(records::list).post(records::create))
-        .route(&format!("{data}/{{record_id}}"), get(records::get).patch(records::update).delete(records::delete))
-        .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))) })
+        .route(
+            &format!("{data}/{{record_id}}"),
+            get(records::get)
+                .patch(records::update)
+                .delete(records::delete),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "detail": "Not Found" })),
+            )
+        })
         .method_not_allowed_fallback(|| async {
-            (StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "detail": "Method Not Allowed" })))
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Json(json!({ "detail": "Method Not Allowed" })),
+            )
         })
         .layer(axum::middleware::from_fn(error::log_internal))
         .layer(axum::Extension(BodyLimit(body_limit)))

@@ -19,12 +19,19 @@ type Params2 = Path<(String, String)>;
 type Params3 = Path<(String, String, String)>;
 
 fn collection(ctx: &Ctx, name: &str) -> Result<Arc<Collection>, ApiError> {
-    ctx.project.collections.get(name).cloned().ok_or(ApiError::NotFound("Collection not found"))
+    ctx.project
+        .collections
+        .get(name)
+        .cloned()
+        .ok_or(ApiError::NotFound("Collection not found"))
 }
 
 fn record_id(c: &Collection, raw: &str) -> Result<RecordId, ApiError> {
     match c.config.id_kind {
-        IdKind::Int => raw.parse().map(RecordId::Int).map_err(|_| ApiError::NotFound("Record not found")),
+        IdKind::Int => raw
+            .parse()
+            .map(RecordId::Int)
+            .map_err(|_| ApiError::NotFound("Record not found")),
         IdKind::Uuid => Ok(RecordId::Text(raw.to_owned())),
     }
 }
@@ -55,26 +62,41 @@ fn values_from(c: &Collection, body: Map<String, Value>) -> Result<Values, ApiEr
         }
         let col = match c.columns.get(&key) {
             Some(col) if col.writable => col.clone(),
-            _ if c.config.fields.iter().any(|f| f.is_hidden && (f.name == key || f.column == key)) => {
+            _ if c
+                .config
+                .fields
+                .iter()
+                .any(|f| f.is_hidden && (f.name == key || f.column == key)) =>
+            {
                 return Err(ApiError::BadRequest(format!(
                     "Field '{key}' cannot be written through the data API; use settings/auth/users"
                 )))
             }
             _ => return Err(ApiError::BadRequest(format!("Unknown field: {key}"))),
         };
-        let v = coerce_json(col.ty, &v).map_err(|e| ApiError::BadRequest(format!("Invalid value for field '{key}': {e}")))?;
+        let v = coerce_json(col.ty, &v)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid value for field '{key}': {e}")))?;
         values.retain(|(c, _)| c.sql != col.sql);
         values.push((col, v));
     }
     Ok(values)
 }
 
-fn system_value(c: &Collection, column: &str, v: String) -> (Arc<crate::registry::Column>, Option<String>) {
+fn system_value(
+    c: &Collection,
+    column: &str,
+    v: String,
+) -> (Arc<crate::registry::Column>, Option<String>) {
     (c.columns[column].clone(), Some(v))
 }
 
 /// `POST …/data/{collection}`
-pub async fn create(State(st): State<AppState>, ctx: Ctx, Path((_, name)): Params2, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+pub async fn create(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, name)): Params2,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
     let c = collection(&ctx, &name)?;
     authorize(&ctx.caller, "create")?;
     let mut values = values_from(&c, body)?;
@@ -95,14 +117,23 @@ fn prepare_app_user(c: &Collection, values: &mut Values) -> Result<(), ApiError>
     let email = values.iter_mut().find(|(col, _)| col.sql == "\"email\"");
     match email {
         Some((_, Some(e))) if e.contains('@') => *e = e.to_lowercase(),
-        _ => return Err(ApiError::BadRequest("Field 'email' is required and must be an email address".into())),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "Field 'email' is required and must be an email address".into(),
+            ))
+        }
     }
     values.push(system_value(c, "id", uuid::Uuid::new_v4().to_string()));
     Ok(())
 }
 
 /// `GET …/data/{collection}`
-pub async fn list(State(st): State<AppState>, ctx: Ctx, Path((_, name)): Params2, Query(params): Query<Vec<(String, String)>>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, name)): Params2,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
     let c = collection(&ctx, &name)?;
     let plan = plan_list(&c, &params)?;
     authorize(&ctx.caller, "list")?;
@@ -113,36 +144,57 @@ pub async fn list(State(st): State<AppState>, ctx: Ctx, Path((_, name)): Params2
 }
 
 /// `GET …/data/{collection}/{id}`
-pub async fn get(State(st): State<AppState>, ctx: Ctx, Path((_, name, id)): Params3) -> Result<Response, ApiError> {
+pub async fn get(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, name, id)): Params3,
+) -> Result<Response, ApiError> {
     let c = collection(&ctx, &name)?;
     let id = record_id(&c, &id)?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
-    let record = db::get(&mut tx, &c, &id, false).await?.ok_or(ApiError::NotFound("Record not found"))?;
+    let record = db::get(&mut tx, &c, &id, false)
+        .await?
+        .ok_or(ApiError::NotFound("Record not found"))?;
     tx.commit().await?;
     authorize(&ctx.caller, "read")?;
     Ok(json(StatusCode::OK, record))
 }
 
 /// `PATCH …/data/{collection}/{id}`
-pub async fn update(State(st): State<AppState>, ctx: Ctx, Path((_, name, id)): Params3, JsonObject(body): JsonObject) -> Result<Response, ApiError> {
+pub async fn update(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, name, id)): Params3,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
     let c = collection(&ctx, &name)?;
     let id = record_id(&c, &id)?;
     // Checked after the record and the permission, as the contract orders it.
     let values = values_from(&c, body);
     let mut tx = db::begin(&st.db, &ctx.project).await?;
-    db::get(&mut tx, &c, &id, true).await?.ok_or(ApiError::NotFound("Record not found"))?;
+    db::get(&mut tx, &c, &id, true)
+        .await?
+        .ok_or(ApiError::NotFound("Record not found"))?;
     authorize(&ctx.caller, "update")?;
-    let record = db::update(&mut tx, &c, &id, &values?).await?.ok_or(ApiError::NotFound("Record not found"))?;
+    let record = db::update(&mut tx, &c, &id, &values?)
+        .await?
+        .ok_or(ApiError::NotFound("Record not found"))?;
     tx.commit().await?;
     Ok(json(StatusCode::OK, record))
 }
 
 /// `DELETE …/data/{collection}/{id}`
-pub async fn delete(State(st): State<AppState>, ctx: Ctx, Path((_, name, id)): Params3) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, name, id)): Params3,
+) -> Result<StatusCode, ApiError> {
     let c = collection(&ctx, &name)?;
     let id = record_id(&c, &id)?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
-    db::get(&mut tx, &c, &id, true).await?.ok_or(ApiError::NotFound("Record not found"))?;
+    db::get(&mut tx, &c, &id, true)
+        .await?
+        .ok_or(ApiError::NotFound("Record not found"))?;
     authorize(&ctx.caller, "delete")?;
     db::delete(&mut tx, &c, &id).await?;
     tx.commit().await?;
