@@ -79,7 +79,7 @@ async fn watch_once(
         let applied = match event.kind {
             Some(config_event::Kind::Snapshot(snap)) => {
                 let configs: Vec<ProjectConfig> = snap.configs.iter().filter_map(decode).collect();
-                let applied = configs.iter().map(|c| applied(c)).collect();
+                let applied = configs.iter().map(applied).collect();
                 info!(
                     projects = configs.len(),
                     "applied a snapshot of {} project configs",

@@ -49,6 +49,8 @@ pub async fn create(
     Ok(Pushed((StatusCode::CREATED, Json(out(&project))), lagging))
 }
 
+type SystemField = (&'static str, &'static str, &'static str, bool, Option<&'static str>, bool);
+
 /// The `_users` system collection: catalog rows and table (`spec/users-collection.md`).
 async fn create_users_collection(
     db: &mut PgConnection,
@@ -65,7 +67,8 @@ async fn create_users_collection(
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("_users already exists")))?;
     ddl::as_project_role(db, &p.db_role, &[ddl::create_users_table(&p.db_schema)]).await?;
-    let system_fields: [(&str, &str, &str, bool, Option<&str>, bool); 4] = [
+    // (name, display name, type, required, default, hidden)
+    let system_fields: [SystemField; 4] = [
         ("email", "Email", "string", true, None, false),
         (
             "password_hash",
