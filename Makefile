@@ -1,0 +1,36 @@
+# Backendify: common tasks. Run `make` for the list.
+
+.DEFAULT_GOAL := help
+.PHONY: help run test build fmt lint clean-data
+
+help:
+	@echo "Backendify make targets:"
+	@echo "  make run         build everything, start Postgres, control plane, 2 workers, router (Ctrl-C stops all)"
+	@echo "  make test        run every test (tests start their own Postgres)"
+	@echo "  make build       cargo build --workspace (debug)"
+	@echo "  make fmt         cargo fmt --all"
+	@echo "  make lint        cargo clippy --workspace --all-targets"
+	@echo "  make clean-data  delete .data (local Postgres cluster, logs); stop make run first"
+
+run:
+	scripts/run-local.sh
+
+test:
+	scripts/test.sh
+
+build:
+	cargo build --workspace
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets
+
+clean-data:
+	@pid=$$(head -n 1 .data/pg/postmaster.pid 2>/dev/null || true); \
+	if [ -n "$$pid" ] && kill -0 "$$pid" 2>/dev/null; then \
+		echo "[backendify] Postgres in .data/pg is still running (pid $$pid); stop make run first"; exit 1; \
+	fi
+	rm -rf .data
+	@echo "[backendify] removed .data (local Postgres cluster, logs, jwt secret)"

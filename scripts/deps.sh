@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Makes sure the system tools that `make run` and `make test` need are present:
+# cargo, and the PostgreSQL server binaries (initdb, pg_ctl, postgres).
+# Idempotent and quick when everything is there. Messages go to stderr; stdout carries only the
+# PostgreSQL bin folder that was found, so callers can do: PG_BIN="$(scripts/deps.sh)".
+set -euo pipefail
+
+say() { printf '[backendify] %s\n' "$*" >&2; }
+
+# Newest /usr/lib/postgresql/<version>/bin that holds initdb, or nothing.
+find_pg_bin() {
+    local d best="" best_ver=-1 ver
+    for d in /usr/lib/postgresql/*/bin; do
+        [[ -x "$d/initdb" ]] || continue
+        ver="${d#/usr/lib/postgresql/}"
+        ver="${ver%%/*}"
+        ver="${ver%%.*}"
+        [[ "$ver" =~ ^[0-9]+$ ]] || continue
+        if (( ver > best_ver )); then
+            best_ver=$ver
+            best=$d
+        fi
+    done
+    if [[ -n "$best" ]]; then
+        printf '%s\n' "$best"
+    elif command -v initdb >/dev/null 2>&1; then
+        dirname "$(readlink -f "$(command -v initdb)")"
+    fi
+}
+
+# --- cargo -----------------------------------------------------------------
+cargo_bin="${CARGO_HOME:-${HOME:-}/.cargo}/bin"
+[[ -d "$cargo_bin" ]] && PATH="$cargo_bin:$PATH"
+if ! command -v cargo >/dev/null 2>&1; then
+    say "cargo not found. Install the Rust toolchain with:"
+    say "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y"
+    say "then open a new shell (or run: source \"\$HOME/.cargo/env\") and try again."
+    exit 1
+fi
+
+# --- PostgreSQL server binaries ---------------------------------------------
+pg_bin="$(find_pg_bin)"
+if [[ -z "$pg_bin" ]]; then
+    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "PostgreSQL server not found; installing it with apt-get (package: postgresql)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq postgresql >/dev/null
+        pg_bin="$(find_pg_bin)"
+    fi
+    if [[ -z "$pg_bin" ]]; then
+        say "PostgreSQL server binaries (initdb) not found. Install them with:"
+        say "  sudo apt-get update && sudo apt-get install -y postgresql"
+        exit 1
+    fi
+fi
+
+# Postgres refuses to run as root: as root, the servers (the test harness's and make run's) run
+# as the `postgres` system user, which the Debian package creates. Make sure it exists.
+if [[ "$(id -u)" -eq 0 ]] && ! id -u postgres >/dev/null 2>&1; then
+    say "creating the 'postgres' system user"
+    useradd --system --user-group --no-create-home --shell /usr/sbin/nologin postgres
+fi
+
+# Only the bin folder goes to stdout, so callers can capture it: PG_BIN="$(scripts/deps.sh)".
+printf '%s\n' "$pg_bin"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test (`make test`). Extra arguments go to `cargo test`, e.g.
+#   scripts/test.sh -p e2e
+# Tests that need Postgres start their own private cluster (the harness runs `initdb` into a
+# temporary folder), so no database has to be running.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { printf '[backendify] %s\n' "$*"; }
+
+started=$SECONDS
+"$ROOT/scripts/deps.sh" >/dev/null
+cargo_bin="${CARGO_HOME:-${HOME:-}/.cargo}/bin"
+[[ -d "$cargo_bin" ]] && PATH="$cargo_bin:$PATH"
+
+say "cargo test --workspace $*"
+status=0
+cargo test --workspace "$@" || status=$?
+
+elapsed=$((SECONDS - started))
+if ((status == 0)); then
+    say "all tests passed in $((elapsed / 60))m $((elapsed % 60))s"
+else
+    say "tests FAILED (exit $status) after $((elapsed / 60))m $((elapsed % 60))s"
+fi
+exit "$status"
