@@ -49,7 +49,14 @@ pub async fn create(
     Ok(Pushed((StatusCode::CREATED, Json(out(&project))), lagging))
 }
 
-type SystemField = (&'static str, &'static str, &'static str, bool, Option<&'static str>, bool);
+type SystemField = (
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    Option<&'static str>,
+    bool,
+);
 
 /// The `_users` system collection: catalog rows and table (`spec/users-collection.md`).
 async fn create_users_collection(
