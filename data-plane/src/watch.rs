@@ -61,12 +61,7 @@ async fn watch_once(
     registry: &Registry,
     on_snapshot: &(impl Fn() + Sync),
 ) -> Result<(), WatchError> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .connect()
-        .await?;
+    let channel = proto::connect(url).await?;
     let mut client = ConfigServiceClient::new(channel);
     let req = WatchRequest {
         worker_id: me.worker_id.clone(),

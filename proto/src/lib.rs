@@ -11,3 +11,14 @@ pub mod config {
 
 pub use config::config_service_client::ConfigServiceClient;
 pub use config::config_service_server::{ConfigService, ConfigServiceServer};
+
+/// Opens a channel to the control plane's `ConfigService`, with the keep-alive settings every
+/// watcher uses (a dead peer is noticed within ~15 s).
+pub async fn connect(url: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .http2_keep_alive_interval(std::time::Duration::from_secs(10))
+        .keep_alive_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+}

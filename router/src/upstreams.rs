@@ -94,12 +94,7 @@ async fn follow(
     url: &str,
     upstreams: &Upstreams,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(5))
-        .connect()
-        .await?;
+    let channel = proto::connect(url).await?;
     let mut client = ConfigServiceClient::new(channel);
     let mut stream = client
         .watch_placements(PlacementsRequest {
