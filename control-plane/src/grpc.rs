@@ -101,8 +101,9 @@ impl proto::ConfigService for ConfigGrpc {
                     break;
                 }
                 tokio::select! {
-                    changed = placements.changed() => if changed.is_err() { break },
+                    biased;
                     _ = shutdown.wait_for(|s| *s) => break,
+                    changed = placements.changed() => if changed.is_err() { break },
                     _ = tx.closed() => break,
                 }
             }

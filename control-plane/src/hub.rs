@@ -124,7 +124,11 @@ impl Hub {
             })
             .collect();
         workers.sort_by(|a, b| a.id.cmp(&b.id));
-        self.placements.send_replace(workers);
+        // Workers drop their streams while the control plane shuts down; routers must keep the
+        // last table they had rather than learn an empty one.
+        if !*self.shutdown.borrow() {
+            self.placements.send_replace(workers);
+        }
         self.progress.send_modify(|n| *n += 1);
     }
 
@@ -210,6 +214,15 @@ mod tests {
         assert_eq!(hub.placements().borrow().len(), 1);
         hub.unregister("w1", newer);
         assert!(hub.placements().borrow().is_empty());
+    }
+
+    #[test]
+    fn shutting_down_keeps_the_last_placement_table() {
+        let hub = Hub::default();
+        let conn = hub.register("w1", "127.0.0.1:1", "default");
+        hub.shut_down();
+        hub.unregister("w1", conn);
+        assert_eq!(hub.placements().borrow().len(), 1);
     }
 
     #[test]
