@@ -2,6 +2,7 @@
 //! `ConfigService`, through which every worker and router learns compiled project configs and
 //! placements.
 
+pub mod changes;
 pub mod compile;
 pub mod config;
 pub mod crypto;

@@ -69,6 +69,12 @@ pub struct Field {
     /// Soft-deleted.
     #[serde(skip)]
     pub is_deleted: bool,
+    /// Relation label field (metadata for the console; shown by the relations endpoints).
+    #[serde(skip)]
+    pub relation_display_field: Option<String>,
+    /// The owning collection.
+    #[serde(skip)]
+    pub collection_id: Uuid,
 }
 
 const COLLECTION_COLS: &str =
@@ -76,7 +82,7 @@ const COLLECTION_COLS: &str =
 const FIELD_COLS: &str =
     "id, name, display_name, field_type, sql_column_name, is_required, is_unique, \
     is_indexed, default_value, is_system, is_hidden, relation_target_collection_id, relation_type, \
-    relation_on_delete, created_at, updated_at, sql_type, is_deleted";
+    relation_on_delete, created_at, updated_at, sql_type, is_deleted, relation_display_field, collection_id";
 
 fn collection(r: PgRow) -> Collection {
     Collection {
@@ -111,6 +117,8 @@ fn field(r: PgRow) -> Field {
         updated_at: r.get(15),
         sql_type: r.get(16),
         is_deleted: r.get(17),
+        relation_display_field: r.get(18),
+        collection_id: r.get(19),
     }
 }
 
@@ -209,6 +217,18 @@ pub struct NewField<'a> {
     pub is_system: bool,
     /// Hidden.
     pub is_hidden: bool,
+    /// For relation fields.
+    pub relation: Option<NewRelation<'a>>,
+}
+
+/// The relation part of a relation field.
+pub struct NewRelation<'a> {
+    /// Target collection.
+    pub target: Uuid,
+    /// `RESTRICT`, `CASCADE` or `SET NULL`.
+    pub on_delete: &'a str,
+    /// Label field (metadata).
+    pub display_field: Option<&'a str>,
 }
 
 /// Inserts a field; `Ok(None)` when the name is taken in this collection.
@@ -218,8 +238,10 @@ pub async fn insert_field(
 ) -> Result<Option<Field>, sqlx::Error> {
     let sql = format!(
         "INSERT INTO control.fields (id, collection_id, name, display_name, field_type, sql_column_name,
-             sql_type, is_required, is_unique, is_indexed, default_value, is_system, is_hidden)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             sql_type, is_required, is_unique, is_indexed, default_value, is_system, is_hidden,
+             relation_target_collection_id, relation_type, relation_on_delete, relation_display_field)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+             coalesce($16, 'RESTRICT'), $17)
          ON CONFLICT (collection_id, name) DO NOTHING
          RETURNING {FIELD_COLS}"
     );
@@ -237,6 +259,10 @@ pub async fn insert_field(
         .bind(f.default_value)
         .bind(f.is_system)
         .bind(f.is_hidden)
+        .bind(f.relation.as_ref().map(|r| r.target))
+        .bind(f.relation.as_ref().map(|_| "many_to_one"))
+        .bind(f.relation.as_ref().map(|r| r.on_delete))
+        .bind(f.relation.as_ref().and_then(|r| r.display_field))
         .fetch_optional(db)
         .await?;
     Ok(row.map(field))
@@ -264,7 +290,7 @@ pub async fn project_fields(
     project: Uuid,
 ) -> Result<Vec<(Uuid, Field)>, sqlx::Error> {
     let sql = format!(
-        "SELECT {}, f.collection_id FROM control.fields f
+        "SELECT {} FROM control.fields f
          JOIN control.collections c ON c.id = f.collection_id
          WHERE c.project_id = $1 AND c.is_active ORDER BY f.seq",
         FIELD_COLS
@@ -277,8 +303,8 @@ pub async fn project_fields(
     Ok(rows
         .into_iter()
         .map(|r| {
-            let cid: Uuid = r.get(18);
-            (cid, field(r))
+            let f = field(r);
+            (f.collection_id, f)
         })
         .collect())
 }
@@ -291,4 +317,343 @@ pub async fn member_ids(db: impl PgExecutor<'_>, project: Uuid) -> Result<Vec<Uu
     .bind(project)
     .fetch_all(db)
     .await
+}
+
+/// The active collection with this id in this project.
+pub async fn collection_by_id(
+    db: impl PgExecutor<'_>,
+    project: Uuid,
+    id: Uuid,
+) -> Result<Option<Collection>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLLECTION_COLS} FROM control.collections
+         WHERE project_id = $1 AND id = $2 AND is_active"
+    );
+    Ok(sqlx::query(&sql)
+        .bind(project)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .map(collection))
+}
+
+/// Sets a collection's display name.
+pub async fn set_collection_display_name(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    display_name: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE control.collections SET display_name = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(display_name)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Renames a collection (and its table name); `false` when the new name is taken.
+pub async fn rename_collection(
+    db: &mut sqlx::PgConnection,
+    c: &Collection,
+    new_name: &str,
+    display_name: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE control.collections SET name = $2, sql_table_name = $2,
+             display_name = coalesce($3, display_name), updated_at = now()
+         WHERE id = $1 AND NOT EXISTS (
+             SELECT 1 FROM control.collections o
+             WHERE o.project_id = control.collections.project_id AND o.name = $2 AND o.id <> $1)",
+    )
+    .bind(c.id)
+    .bind(new_name)
+    .bind(display_name)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Removes a collection from the catalog (its fields and aliases go with it).
+pub async fn delete_collection(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM control.collections WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Relation fields (soft-deleted ones included: their foreign keys still exist) pointing at
+/// `target`.
+pub async fn relations_to(
+    db: impl PgExecutor<'_>,
+    target: Uuid,
+) -> Result<Vec<Field>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {FIELD_COLS} FROM control.fields
+         WHERE relation_target_collection_id = $1 ORDER BY seq"
+    );
+    Ok(sqlx::query(&sql)
+        .bind(target)
+        .fetch_all(db)
+        .await?
+        .into_iter()
+        .map(field)
+        .collect())
+}
+
+/// A field's changeable attributes, written back whole.
+pub struct FieldUpdate<'a> {
+    /// Display name.
+    pub display_name: &'a str,
+    /// NOT NULL.
+    pub is_required: bool,
+    /// Unique index.
+    pub is_unique: bool,
+    /// Plain index.
+    pub is_indexed: bool,
+    /// Default, as text.
+    pub default_value: Option<&'a str>,
+    /// Relation label field.
+    pub relation_display_field: Option<&'a str>,
+}
+
+/// Writes a field's attributes.
+pub async fn update_field(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    u: &FieldUpdate<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE control.fields SET display_name = $2, is_required = $3, is_unique = $4,
+             is_indexed = $5, default_value = $6, relation_display_field = $7, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(u.display_name)
+    .bind(u.is_required)
+    .bind(u.is_unique)
+    .bind(u.is_indexed)
+    .bind(u.default_value)
+    .bind(u.relation_display_field)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Renames a field and its column.
+pub async fn rename_field(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    new_name: &str,
+    new_column: &str,
+    display_name: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE control.fields SET name = $2, sql_column_name = $3,
+             display_name = coalesce($4, display_name), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(new_name)
+    .bind(new_column)
+    .bind(display_name)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Soft-deletes (`deleted = true`) or restores a field; returns the deletion time.
+pub async fn set_field_deleted(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    deleted: bool,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE control.fields SET is_deleted = $2,
+             deleted_at = CASE WHEN $2 THEN now() END, updated_at = now()
+         WHERE id = $1 RETURNING deleted_at",
+    )
+    .bind(id)
+    .bind(deleted)
+    .fetch_one(db)
+    .await
+}
+
+/// Removes a field from the catalog.
+pub async fn delete_field(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM control.fields WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Changes a field's declared and column type.
+pub async fn set_field_type(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    field_type: &str,
+    sql_type: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE control.fields SET field_type = $2, sql_type = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(field_type)
+    .bind(sql_type)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A rename's alias: the old name keeps resolving until it expires.
+#[derive(Debug, Clone, Serialize)]
+pub struct Alias {
+    /// The name before the rename.
+    pub old_name: String,
+    /// The renamed collection (also set for field aliases).
+    pub collection_id: Uuid,
+    /// The renamed field (field aliases only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field_id: Option<Uuid>,
+    /// When the alias stops resolving.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Records a collection alias.
+pub async fn insert_collection_alias(
+    db: impl PgExecutor<'_>,
+    project: Uuid,
+    collection: Uuid,
+    old_name: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO control.collection_aliases (id, project_id, collection_id, old_name, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(project)
+    .bind(collection)
+    .bind(old_name)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records a field alias.
+pub async fn insert_field_alias(
+    db: impl PgExecutor<'_>,
+    collection: Uuid,
+    field: Uuid,
+    old_name: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO control.field_aliases (id, collection_id, field_id, old_name, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(collection)
+    .bind(field)
+    .bind(old_name)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Unexpired collection aliases of a project, oldest first.
+pub async fn collection_aliases(
+    db: impl PgExecutor<'_>,
+    project: Uuid,
+) -> Result<Vec<Alias>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT a.old_name, a.collection_id, a.expires_at FROM control.collection_aliases a
+         JOIN control.collections c ON c.id = a.collection_id
+         WHERE a.project_id = $1 AND a.expires_at > now() AND c.is_active ORDER BY a.seq",
+    )
+    .bind(project)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Alias {
+            old_name: r.get(0),
+            collection_id: r.get(1),
+            field_id: None,
+            expires_at: r.get(2),
+        })
+        .collect())
+}
+
+/// Unexpired field aliases of a project, oldest first.
+pub async fn field_aliases(
+    db: impl PgExecutor<'_>,
+    project: Uuid,
+) -> Result<Vec<Alias>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT a.old_name, a.collection_id, a.field_id, a.expires_at FROM control.field_aliases a
+         JOIN control.collections c ON c.id = a.collection_id
+         WHERE c.project_id = $1 AND a.expires_at > now() AND c.is_active ORDER BY a.seq",
+    )
+    .bind(project)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Alias {
+            old_name: r.get(0),
+            collection_id: r.get(1),
+            field_id: Some(r.get(2)),
+            expires_at: r.get(3),
+        })
+        .collect())
+}
+
+/// Whether a table of the project schema has any row (cheap: stops at the first).
+pub async fn table_has_rows(
+    db: &mut sqlx::PgConnection,
+    schema: &str,
+    table: &str,
+) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {}.{})",
+        model::sql::quote_ident(schema),
+        model::sql::quote_ident(table)
+    );
+    sqlx::query_scalar(&sql)
+        .persistent(false)
+        .fetch_one(db)
+        .await
+}
+
+/// Postgres' row estimate for a table (no scan), for previews.
+pub async fn estimated_rows(
+    db: &mut sqlx::PgConnection,
+    schema: &str,
+    table: &str,
+) -> Result<i64, sqlx::Error> {
+    let n: Option<f32> = sqlx::query_scalar(
+        "SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relname = $2",
+    )
+    .bind(schema)
+    .bind(table)
+    .fetch_optional(db)
+    .await?;
+    Ok(n.map_or(0, |n| n.max(0.0) as i64))
+}
+
+/// A field by id.
+pub async fn field_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Field>, sqlx::Error> {
+    let sql = format!("SELECT {FIELD_COLS} FROM control.fields WHERE id = $1");
+    Ok(sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .map(field))
 }

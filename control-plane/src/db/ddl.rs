@@ -109,22 +109,99 @@ pub fn add_column(c: &AddColumn<'_>) -> Vec<String> {
         ));
     }
     let mut stmts = vec![add];
-    if c.unique {
-        let name = format!("uq_{}_{}", c.table, c.column);
-        stmts.push(format!(
-            "CREATE UNIQUE INDEX {} ON {table} ({})",
-            q(&name),
-            q(c.column)
-        ));
-    } else if c.indexed {
-        let name = format!("ix_{}_{}", c.table, c.column);
-        stmts.push(format!(
-            "CREATE INDEX {} ON {table} ({})",
-            q(&name),
-            q(c.column)
-        ));
+    if c.unique || c.indexed {
+        stmts.push(create_index(c.schema, c.table, c.column, c.unique));
     }
     stmts
+}
+
+/// `"schema"."table"`.
+pub fn table(schema: &str, table: &str) -> String {
+    format!("{}.{}", q(schema), q(table))
+}
+
+/// The index name of a unique (`uq`) or plain (`ix`) index on one column.
+pub fn index_name(prefix: &str, table: &str, column: &str) -> String {
+    format!("{prefix}_{table}_{column}")
+}
+
+/// `CREATE [UNIQUE] INDEX` on one column.
+pub fn create_index(schema: &str, tbl: &str, column: &str, unique: bool) -> String {
+    let (kind, prefix) = if unique {
+        ("UNIQUE INDEX", "uq")
+    } else {
+        ("INDEX", "ix")
+    };
+    format!(
+        "CREATE {kind} {} ON {} ({})",
+        q(&index_name(prefix, tbl, column)),
+        table(schema, tbl),
+        q(column)
+    )
+}
+
+/// `DROP INDEX IF EXISTS` of a one-column index made by [`create_index`].
+pub fn drop_index(schema: &str, tbl: &str, column: &str, unique: bool) -> String {
+    let prefix = if unique { "uq" } else { "ix" };
+    format!(
+        "DROP INDEX IF EXISTS {}.{}",
+        q(schema),
+        q(&index_name(prefix, tbl, column))
+    )
+}
+
+/// Renames the one-column indexes of a column after its table or column was renamed.
+pub fn rename_indexes(schema: &str, old: (&str, &str), new: (&str, &str)) -> Vec<String> {
+    ["uq", "ix"]
+        .iter()
+        .map(|prefix| {
+            format!(
+                "ALTER INDEX IF EXISTS {}.{} RENAME TO {}",
+                q(schema),
+                q(&index_name(prefix, old.0, old.1)),
+                q(&index_name(prefix, new.0, new.1))
+            )
+        })
+        .collect()
+}
+
+/// A relation column: a nullable (or NOT NULL) key column, its index and its foreign key.
+pub struct AddRelation<'a> {
+    /// Schema.
+    pub schema: &'a str,
+    /// Source table.
+    pub table: &'a str,
+    /// Key column (`<name>_id`).
+    pub column: &'a str,
+    /// `bigint`, or `text` for `_users`.
+    pub sql_type: &'a str,
+    /// NOT NULL (only on empty tables).
+    pub required: bool,
+    /// Target table.
+    pub target_table: &'a str,
+    /// `RESTRICT`, `CASCADE` or `SET NULL` (already checked against that list).
+    pub on_delete: &'a str,
+}
+
+/// `ADD COLUMN … REFERENCES …`, its index.
+pub fn add_relation(r: &AddRelation<'_>) -> Vec<String> {
+    let t = table(r.schema, r.table);
+    let action = match r.on_delete {
+        "CASCADE" => "CASCADE",
+        "SET NULL" => "SET NULL",
+        _ => "RESTRICT",
+    };
+    vec![
+        format!(
+            "ALTER TABLE {t} ADD COLUMN {} {}{} CONSTRAINT {} REFERENCES {} (\"id\") ON DELETE {action}",
+            q(r.column),
+            r.sql_type,
+            if r.required { " NOT NULL" } else { "" },
+            q(&format!("fk_{}_{}", r.table, r.column)),
+            table(r.schema, r.target_table),
+        ),
+        create_index(r.schema, r.table, r.column, false),
+    ]
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod admins;
 pub mod catalog;
 pub mod ddl;
+pub mod history;
 pub mod migrate;
 pub mod projects;
 

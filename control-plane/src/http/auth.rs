@@ -113,12 +113,12 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
     let (email, password) = credentials(body, 8)?;
     if admins::by_email(&state.db, &email).await?.is_some() {
-        return Err(ApiError::Conflict("User already exists"));
+        return Err(ApiError::Conflict("User already exists".into()));
     }
     let hash = blocking(move || hash_password(&password)).await?;
     let id = Uuid::new_v4();
     if !admins::insert(&state.db, id, &email, &hash).await? {
-        return Err(ApiError::Conflict("User already exists"));
+        return Err(ApiError::Conflict("User already exists".into()));
     }
     Ok((StatusCode::CREATED, Json(issue_tokens(&state, id).await?)))
 }

@@ -107,6 +107,32 @@ impl Fields {
         }
     }
 
+    /// An optional boolean: `None` when absent or null.
+    pub fn opt_bool(&mut self, key: &str) -> Option<bool> {
+        match self.map.get(key).cloned() {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(b),
+            Some(v) => {
+                self.error(key, "bool_type", "Input should be a valid boolean", v);
+                None
+            }
+        }
+    }
+
+    /// A string that may be cleared: `None` when absent, `Some(None)` when null.
+    pub fn nullable_string(&mut self, key: &str, max: usize) -> Option<Option<String>> {
+        match self.map.get(key).cloned() {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(v) => self.check_string(key, v, 0, max).map(Some),
+        }
+    }
+
+    /// A raw value, if present.
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.map.get(key)
+    }
+
     /// Records a failed rule on a value already read.
     pub fn reject(&mut self, key: &str, kind: &str, msg: &str, input: &str) {
         self.error(key, kind, msg, Value::String(input.to_owned()));

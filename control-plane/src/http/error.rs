@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// A failed admin request.
@@ -17,10 +18,10 @@ pub enum ApiError {
     Unauthorized(&'static str),
     /// 404 with a message.
     #[error("{0}")]
-    NotFound(&'static str),
+    NotFound(Cow<'static, str>),
     /// 409 with a message.
     #[error("{0}")]
-    Conflict(&'static str),
+    Conflict(Cow<'static, str>),
     /// 413: the body is larger than allowed.
     #[error("Request body too large")]
     TooLarge,
@@ -30,6 +31,18 @@ pub enum ApiError {
     /// 500; the cause is logged, never shown.
     #[error("Internal Server Error")]
     Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// The same error with `prefix` before its message (a batch says which step failed).
+    pub fn prefixed(self, prefix: &str) -> Self {
+        match self {
+            Self::BadRequest(m) => Self::BadRequest(format!("{prefix}{m}")),
+            Self::NotFound(m) => Self::NotFound(format!("{prefix}{m}").into()),
+            Self::Conflict(m) => Self::Conflict(format!("{prefix}{m}").into()),
+            other => other,
+        }
+    }
 }
 
 impl From<sqlx::Error> for ApiError {

@@ -25,17 +25,17 @@ impl FromRequestParts<AppState> for Member {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let admin = Admin::from_request_parts(parts, state).await?;
-        let not_found = ApiError::NotFound("Project not found");
+        let not_found = ApiError::NotFound("Project not found".into());
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::NotFound("Project not found"))?;
+            .map_err(|_| ApiError::NotFound("Project not found".into()))?;
         let id = params
             .get("project_id")
             .and_then(|p| Uuid::parse_str(p).ok())
             .ok_or(not_found)?;
         let project = projects::get_for(&state.db, id, admin.id)
             .await?
-            .ok_or(ApiError::NotFound("Project not found"))?;
+            .ok_or(ApiError::NotFound("Project not found".into()))?;
         Ok(Member { admin, project })
     }
 }

@@ -117,6 +117,7 @@ async fn create_users_collection(
             default_value: default,
             is_system: true,
             is_hidden: hidden,
+            relation: None,
         };
         catalog::insert_field(&mut *db, &field).await?;
     }

@@ -1,25 +1,25 @@
-//! Collections and fields (`spec/schema.md`). Every change runs catalog + DDL + version bump in one
-//! transaction, with the project row locked (concurrent changes of one project serialize), and
-//! is pushed to the workers after commit.
+//! Collections and fields (`spec/schema.md`), plus what the spec never shipped: update a
+//! collection's display name, delete a collection, read and update one field. Every change goes
+//! through `changes::run` (one transaction under the project lock, pushed after commit).
 
 use super::body::{Fields, JsonObject};
 use super::error::ApiError;
 use super::member::{Member, Pushed};
-use crate::db::{catalog, ddl, projects};
-use crate::names::{is_valid_slug, matches_pattern, SYSTEM_COLUMNS};
+use super::params::Params;
+use crate::changes::{run, Change};
+use crate::db::catalog;
+use crate::names::matches_pattern;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use model::value::coerce_text;
-use model::FieldType;
-use serde_json::json;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 const NAME_PATTERN_MSG: &str = "String should match pattern '^[a-z][a-z0-9_]*$'";
 
 /// Reads `name` (request pattern, 422) and `display_name`.
-fn name_and_display(f: &mut Fields) -> (Option<String>, Option<String>) {
+pub(crate) fn name_and_display(f: &mut Fields) -> (Option<String>, Option<String>) {
     let name = f.string("name", 1, 63);
     let name = name.filter(|n| {
         let ok = matches_pattern(n);
@@ -40,47 +40,80 @@ pub async fn create_collection(
     let mut f = Fields::new(body);
     let (name, display_name) = name_and_display(&mut f);
     f.finish()?;
-    let (name, display_name) = (name.unwrap_or_default(), display_name.unwrap_or_default());
-    if !is_valid_slug(&name) {
-        return Err(ApiError::BadRequest("Invalid collection name. Must be lowercase, start with a letter, and contain only letters, numbers, and underscores.".into()));
-    }
-    let p = &m.project;
-    let mut tx = state.db.begin().await?;
-    projects::lock_for(&mut *tx, p.id, m.admin.id)
-        .await?
-        .ok_or(ApiError::NotFound("Project not found"))?;
-    let new = catalog::NewCollection {
-        project_id: p.id,
-        name: &name,
-        display_name: &display_name,
-        is_system: false,
+    let change = Change::CreateCollection {
+        name: name.unwrap_or_default(),
+        display_name: display_name.unwrap_or_default(),
     };
-    let c = catalog::insert_collection(&mut *tx, &new)
+    let (outcome, ran) = run::one(&state, &m, change).await?;
+    let c = read_collection(&state, &m, outcome.collection_id).await?;
+    Ok(Pushed((StatusCode::CREATED, Json(c)), ran.lagging))
+}
+
+/// Reads back the collection a change touched.
+async fn read_collection(
+    state: &AppState,
+    m: &Member,
+    id: Option<Uuid>,
+) -> Result<catalog::Collection, ApiError> {
+    let id = id.ok_or(ApiError::NotFound("Collection not found".into()))?;
+    catalog::collection_by_id(&state.db, m.project.id, id)
         .await?
-        .ok_or(ApiError::Conflict(
-            "Collection with this name already exists",
-        ))?;
-    ddl::as_project_role(
-        &mut tx,
-        &p.db_role,
-        &[ddl::create_collection_table(&p.db_schema, &name)],
-    )
-    .await?;
-    let payload =
-        json!({ "schema_name": p.db_schema, "table_name": name, "collection_name": name });
-    projects::log_schema_op(
-        &mut *tx,
-        p.id,
-        Some(c.id),
-        "create_table",
-        payload,
-        m.admin.id,
-    )
-    .await?;
-    projects::bump_version(&mut *tx, p.id).await?;
-    tx.commit().await?;
-    let lagging = state.push_project(p.id).await?;
-    Ok(Pushed((StatusCode::CREATED, Json(c)), lagging))
+        .ok_or(ApiError::NotFound("Collection not found".into()))
+}
+
+/// Reads back the field a change touched.
+async fn read_field(state: &AppState, id: Option<Uuid>) -> Result<catalog::Field, ApiError> {
+    let id = id.ok_or(ApiError::NotFound("Field not found".into()))?;
+    catalog::field_by_id(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("Field not found".into()))
+}
+
+/// `PATCH …/schema/collections/{collection_name}`: the display name.
+pub async fn update_collection(
+    State(state): State<AppState>,
+    m: Member,
+    Path((_, name)): Path<(String, String)>,
+    body: JsonObject,
+) -> Result<Pushed<Json<catalog::Collection>>, ApiError> {
+    let mut f = Fields::new(body);
+    let display_name = f.string("display_name", 1, 255);
+    f.finish()?;
+    let change = Change::UpdateCollection {
+        collection: name,
+        display_name: display_name.unwrap_or_default(),
+    };
+    let (outcome, ran) = run::one(&state, &m, change).await?;
+    let c = read_collection(&state, &m, outcome.collection_id).await?;
+    Ok(Pushed(Json(c), ran.lagging))
+}
+
+/// `DELETE …/schema/collections/{collection_name}?force=`: drops the table. A collection with
+/// records needs `force=true`; one that other collections' relations point at is refused.
+pub async fn delete_collection(
+    State(state): State<AppState>,
+    m: Member,
+    Path((_, name)): Path<(String, String)>,
+    params: Params,
+) -> Result<Pushed<Json<Value>>, ApiError> {
+    let force = params.bool("force", false)?;
+    let change = Change::DeleteCollection {
+        collection: name,
+        force,
+    };
+    operation(&state, &m, change).await
+}
+
+/// Runs one change and answers `SchemaOperationResponse`.
+pub async fn operation(
+    state: &AppState,
+    m: &Member,
+    change: Change,
+) -> Result<Pushed<Json<Value>>, ApiError> {
+    let op = change.op();
+    let (outcome, ran) = run::one(state, m, change).await?;
+    let body = json!({ "success": true, "operation": op, "details": outcome.details, "schema_version": ran.schema_version });
+    Ok(Pushed(Json(body), ran.lagging))
 }
 
 /// `GET …/schema/collections`
@@ -100,7 +133,7 @@ async fn find_collection(
 ) -> Result<catalog::Collection, ApiError> {
     catalog::collection_by_name(&state.db, project, name)
         .await?
-        .ok_or(ApiError::NotFound("Collection not found"))
+        .ok_or(ApiError::NotFound("Collection not found".into()))
 }
 
 /// `GET …/schema/collections/{collection_name}`
@@ -128,18 +161,13 @@ pub async fn list_fields(
     ))
 }
 
-/// A checked field-creation request.
-struct FieldRequest {
-    name: String,
-    display_name: String,
-    field_type: String,
-    is_required: bool,
-    is_unique: bool,
-    is_indexed: bool,
-    default_value: Option<String>,
-}
-
-fn field_request(body: JsonObject) -> Result<FieldRequest, ApiError> {
+/// `POST …/schema/collections/{collection_name}/fields`
+pub async fn create_field(
+    State(state): State<AppState>,
+    m: Member,
+    Path((_, collection)): Path<(String, String)>,
+    body: JsonObject,
+) -> Result<Pushed<(StatusCode, Json<catalog::Field>)>, ApiError> {
     let mut f = Fields::new(body);
     let (name, display_name) = name_and_display(&mut f);
     let field_type = f.string("field_type", 0, 32);
@@ -148,7 +176,8 @@ fn field_request(body: JsonObject) -> Result<FieldRequest, ApiError> {
     let is_indexed = f.bool("is_indexed", false);
     let default_value = f.opt_string("default_value", 10_000);
     f.finish()?;
-    Ok(FieldRequest {
+    let change = Change::AddField {
+        collection,
         name: name.unwrap_or_default(),
         display_name: display_name.unwrap_or_default(),
         field_type: field_type.unwrap_or_default(),
@@ -156,109 +185,54 @@ fn field_request(body: JsonObject) -> Result<FieldRequest, ApiError> {
         is_unique,
         is_indexed,
         default_value,
-    })
+    };
+    let (outcome, ran) = run::one(&state, &m, change).await?;
+    let field = read_field(&state, outcome.field_id).await?;
+    Ok(Pushed((StatusCode::CREATED, Json(field)), ran.lagging))
 }
 
-fn system_field(name: &str) -> ApiError {
-    ApiError::BadRequest(format!(
-        "Field '{name}' is a system field and cannot be modified."
-    ))
-}
-
-/// `POST …/schema/collections/{collection_name}/fields`
-pub async fn create_field(
+/// `GET …/schema/collections/{collection_name}/fields/{field_name}` (soft-deleted ones too, so
+/// the console can offer to restore them; hidden ones never).
+pub async fn get_field(
     State(state): State<AppState>,
     m: Member,
-    Path((_, cname)): Path<(String, String)>,
+    Path((_, cname, fname)): Path<(String, String, String)>,
+) -> Result<Json<catalog::Field>, ApiError> {
+    let c = find_collection(&state, m.project.id, &cname).await?;
+    catalog::all_fields(&state.db, c.id)
+        .await?
+        .into_iter()
+        .find(|f| f.name == fname && !f.is_hidden)
+        .map(Json)
+        .ok_or(ApiError::NotFound("Field not found".into()))
+}
+
+/// `PATCH …/schema/collections/{collection_name}/fields/{field_name}`: display name and flags.
+pub async fn update_field(
+    State(state): State<AppState>,
+    m: Member,
+    Path((_, collection, field)): Path<(String, String, String)>,
     body: JsonObject,
-) -> Result<Pushed<(StatusCode, Json<catalog::Field>)>, ApiError> {
-    let req = field_request(body)?;
-    let p = &m.project;
-    let mut tx = state.db.begin().await?;
-    projects::lock_for(&mut *tx, p.id, m.admin.id)
-        .await?
-        .ok_or(ApiError::NotFound("Project not found"))?;
-    let c = catalog::collection_by_name(&mut *tx, p.id, &cname)
-        .await?
-        .ok_or(ApiError::NotFound("Collection not found"))?;
-    if !is_valid_slug(&req.name) {
-        return Err(ApiError::BadRequest("Invalid field name. Must be lowercase, start with a letter, and contain only letters, numbers, and underscores.".into()));
-    }
-    let ty = FieldType::parse(&req.field_type)
-        .filter(|t| FieldType::CREATABLE.contains(t))
-        .ok_or_else(|| ApiError::BadRequest("Invalid field type. Must be one of: string, int, float, bool, date, datetime, uuid".into()))?;
-    let existing = catalog::all_fields(&mut *tx, c.id).await?;
-    if let Some(clash) = existing
-        .iter()
-        .find(|f| f.name == req.name || f.sql_column_name == req.name)
-    {
-        return Err(if clash.is_system {
-            system_field(&req.name)
-        } else {
-            ApiError::Conflict("Field with this name already exists")
-        });
-    }
-    if SYSTEM_COLUMNS.contains(&req.name.as_str()) {
-        return Err(system_field(&req.name));
-    }
-    if req.is_required && req.default_value.is_none() {
-        return Err(ApiError::BadRequest(
-            "Required fields must have a default value for existing rows".into(),
-        ));
-    }
-    let default = match &req.default_value {
-        Some(v) => Some(
-            coerce_text(ty, v)
-                .map_err(|e| ApiError::BadRequest(format!("Invalid default value '{v}': {e}")))?,
-        ),
-        None => None,
+) -> Result<Pushed<Json<catalog::Field>>, ApiError> {
+    let mut f = Fields::new(body);
+    let display_name = f.opt_string("display_name", 255);
+    let is_required = f.opt_bool("is_required");
+    let is_unique = f.opt_bool("is_unique");
+    let is_indexed = f.opt_bool("is_indexed");
+    let default_value = f.nullable_string("default_value", 10_000);
+    let display_field = f.nullable_string("display_field", 63);
+    f.finish()?;
+    let change = Change::UpdateField {
+        collection,
+        field,
+        display_name,
+        is_required,
+        is_unique,
+        is_indexed,
+        default_value,
+        display_field,
     };
-    let field = catalog::NewField {
-        collection_id: c.id,
-        name: &req.name,
-        display_name: &req.display_name,
-        field_type: ty.as_str(),
-        sql_column_name: &req.name,
-        sql_type: ty.sql_type(),
-        is_required: req.is_required,
-        is_unique: req.is_unique,
-        is_indexed: req.is_indexed,
-        default_value: default.as_deref(),
-        is_system: false,
-        is_hidden: false,
-    };
-    let created = catalog::insert_field(&mut *tx, &field)
-        .await?
-        .ok_or(ApiError::Conflict("Field with this name already exists"))?;
-    let add = ddl::AddColumn {
-        schema: &p.db_schema,
-        table: &c.sql_table_name,
-        column: &req.name,
-        sql_type: ty.sql_type(),
-        required_default: if req.is_required {
-            default.as_deref()
-        } else {
-            None
-        },
-        unique: req.is_unique,
-        indexed: req.is_indexed,
-    };
-    ddl::as_project_role(&mut tx, &p.db_role, &ddl::add_column(&add)).await?;
-    let payload = json!({
-        "table_name": c.sql_table_name, "column_name": req.name, "field_type": ty.as_str(),
-        "is_required": req.is_required, "is_unique": req.is_unique, "is_indexed": req.is_indexed,
-    });
-    projects::log_schema_op(
-        &mut *tx,
-        p.id,
-        Some(c.id),
-        "add_column",
-        payload,
-        m.admin.id,
-    )
-    .await?;
-    projects::bump_version(&mut *tx, p.id).await?;
-    tx.commit().await?;
-    let lagging = state.push_project(p.id).await?;
-    Ok(Pushed((StatusCode::CREATED, Json(created)), lagging))
+    let (outcome, ran) = run::one(&state, &m, change).await?;
+    let field = read_field(&state, outcome.field_id).await?;
+    Ok(Pushed(Json(field), ran.lagging))
 }
