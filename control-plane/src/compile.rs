@@ -1,7 +1,7 @@
 //! Compiles a project's catalog into its `ProjectConfig`: the only thing workers ever see of it.
 
 use crate::db::{catalog, projects};
-use model::{CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig};
+use model::{CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig};
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -28,6 +28,19 @@ pub async fn compile_project(
     };
     let members = catalog::member_ids(&mut *tx, project).await?;
     let collections = catalog::list_collections(&mut *tx, project).await?;
+    let mut collection_aliases: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for a in catalog::collection_aliases(&mut *tx, project).await? {
+        collection_aliases
+            .entry(a.collection_id)
+            .or_default()
+            .push(a.old_name);
+    }
+    let mut field_aliases: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for a in catalog::field_aliases(&mut *tx, project).await? {
+        if let Some(f) = a.field_id {
+            field_aliases.entry(f).or_default().push(a.old_name);
+        }
+    }
     let mut fields: HashMap<Uuid, Vec<FieldConfig>> = HashMap::new();
     for (cid, f) in catalog::project_fields(&mut *tx, project).await? {
         let field_type = FieldType::parse(&f.field_type).unwrap_or(FieldType::String);
@@ -41,6 +54,14 @@ pub async fn compile_project(
             is_hidden: f.is_hidden,
             is_deleted: f.is_deleted,
             is_system: f.is_system,
+            aliases: field_aliases.remove(&f.id).unwrap_or_default(),
+            relation: f
+                .relation_target_collection_id
+                .map(|target| RelationConfig {
+                    target_collection_id: target,
+                    on_delete: f.relation_on_delete.clone(),
+                    display_field: f.relation_display_field.clone(),
+                }),
         });
     }
     tx.commit().await?;
@@ -58,6 +79,7 @@ pub async fn compile_project(
             .map(|c| CollectionConfig {
                 id: c.id,
                 fields: fields.remove(&c.id).unwrap_or_default(),
+                aliases: collection_aliases.remove(&c.id).unwrap_or_default(),
                 id_kind: if c.is_system {
                     IdKind::Uuid
                 } else {

@@ -49,14 +49,14 @@ pub struct Collection {
 pub struct Project {
     /// The compiled config.
     pub config: ProjectConfig,
-    /// Collections by current name.
+    /// Collections by current name, then by unexpired former names (a current name always wins).
     pub collections: HashMap<String, Arc<Collection>>,
 }
 
 impl Project {
     /// Derives the per-version lookups from a config.
     pub fn new(config: ProjectConfig) -> Self {
-        let collections = config
+        let mut collections: HashMap<String, Arc<Collection>> = config
             .collections
             .iter()
             .map(|c| {
@@ -66,6 +66,14 @@ impl Project {
                 )
             })
             .collect();
+        for c in &config.collections {
+            let current = collections[&c.name].clone();
+            for alias in &c.aliases {
+                collections
+                    .entry(alias.clone())
+                    .or_insert_with(|| current.clone());
+            }
+        }
         Self {
             config,
             collections,
@@ -91,21 +99,31 @@ impl Collection {
             };
             columns.insert(name.to_owned(), Arc::new(col));
         }
+        let mut aliases = Vec::new();
         for f in &config.fields {
-            if !f.is_hidden {
-                shown.push(quote_ident(&f.column));
-            }
+            // Soft-deleted fields keep their column but leave records, filters and writes.
             if f.is_hidden || f.is_deleted {
                 continue;
             }
+            shown.push(quote_ident(&f.column));
+            // A relation to `_users` holds its text ids; other relations hold integer ids.
+            let ty = if f.field_type == FieldType::Relation && f.sql_type != "bigint" {
+                FieldType::String
+            } else {
+                f.field_type
+            };
             let col = Arc::new(Column {
                 sql: quote_ident(&f.column),
-                ty: f.field_type,
+                ty,
                 sql_type: f.sql_type.clone(),
                 writable: true,
             });
             columns.insert(f.column.clone(), col.clone());
-            columns.insert(f.name.clone(), col);
+            columns.insert(f.name.clone(), col.clone());
+            aliases.extend(f.aliases.iter().map(|a| (a.clone(), col.clone())));
+        }
+        for (alias, col) in aliases {
+            columns.entry(alias).or_insert(col);
         }
         Self {
             table: format!("{}.{}", quote_ident(schema), quote_ident(&config.table)),

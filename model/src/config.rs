@@ -57,6 +57,9 @@ pub struct CollectionConfig {
     pub id_kind: IdKind,
     /// Fields in creation order, soft-deleted ones included (their columns still exist).
     pub fields: Vec<FieldConfig>,
+    /// Former names that still resolve to this collection (until the alias expires).
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// A field and its column.
@@ -80,6 +83,23 @@ pub struct FieldConfig {
     pub is_deleted: bool,
     /// A system field (of `_users`).
     pub is_system: bool,
+    /// Former names that still resolve to this field (until the alias expires).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// For relation fields: what the key points at.
+    #[serde(default)]
+    pub relation: Option<RelationConfig>,
+}
+
+/// The target of a many-to-one relation field.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RelationConfig {
+    /// The target collection's id.
+    pub target_collection_id: Uuid,
+    /// `RESTRICT`, `CASCADE` or `SET NULL`.
+    pub on_delete: String,
+    /// The field the console shows as the related record's label.
+    pub display_field: Option<String>,
 }
 
 /// Field types of the schema contract.

@@ -59,12 +59,36 @@ impl From<sqlx::Error> for ApiError {
                     None => "A required field is missing".into(),
                 },
             ),
-            "23503" => Self::BadRequest("Related record not found".into()),
+            "23503" => foreign_key(db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()),
             c if c.starts_with("22") => {
                 Self::BadRequest(format!("Invalid value: {}", db.message()))
             }
             _ => Self::Internal(e.into()),
         }
+    }
+}
+
+/// A foreign-key violation: a write naming a record that does not exist (400), or a delete of a
+/// record that others still point at under `RESTRICT` (409).
+fn foreign_key(pg: Option<&sqlx::postgres::PgDatabaseError>) -> ApiError {
+    let detail = pg.and_then(|p| p.detail()).unwrap_or_default();
+    if detail.contains("is still referenced") {
+        let table = pg.and_then(|p| p.table()).unwrap_or("another collection");
+        return ApiError::Conflict(format!(
+            "Record is still referenced by records of '{table}'"
+        ));
+    }
+    // `Key (author_id)=(42) is not present in table "authors".`
+    let parsed = detail
+        .strip_prefix("Key (")
+        .and_then(|rest| rest.split_once(")=("))
+        .and_then(|(col, rest)| rest.split_once(") ").map(|(v, _)| (col, v)));
+    match parsed {
+        Some((col, value)) => {
+            let name = col.strip_suffix("_id").unwrap_or(col);
+            ApiError::BadRequest(format!("Invalid reference for field '{name}': {value}"))
+        }
+        None => ApiError::BadRequest("Related record not found".into()),
     }
 }
 
