@@ -5,6 +5,7 @@
 //! same code and rolls back, so the SQL it shows is the SQL that would run.
 
 pub mod apply;
+pub mod document;
 pub mod run;
 
 use serde::{Deserialize, Serialize};

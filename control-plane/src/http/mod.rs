@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod document;
 pub mod error;
 pub mod evolution;
 pub mod member;
@@ -46,6 +47,8 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .merge(relation_routes(p))
         .merge(evolution_routes(p))
         .route(&format!("{p}/audit/schema-ops"), get(audit::schema_ops))
+        .route(&format!("{p}/schema/export"), get(document::export))
+        .route(&format!("{p}/schema/import"), post(document::import))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))) })
         .method_not_allowed_fallback(|| async {
             (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "detail": "Method Not Allowed" })))

@@ -1,0 +1,123 @@
+//! Schema as code: `GET …/schema/export` gives the project's schema as one JSON or YAML document;
+//! `POST …/schema/import` makes a project match such a document (a preview with `dry_run=true`;
+//! destructive steps only with `force=true`), as one transaction and one schema version.
+
+use super::body::BodyLimit;
+use super::error::ApiError;
+use super::member::{Member, Pushed};
+use super::params::Params;
+use crate::changes::document::{self, Document};
+use crate::changes::run::{self, Mode};
+use crate::changes::Change;
+use crate::db::catalog;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+async fn current(
+    state: &AppState,
+    m: &Member,
+) -> Result<(Vec<catalog::Collection>, Vec<catalog::Field>), ApiError> {
+    let collections = catalog::list_collections(&state.db, m.project.id).await?;
+    let fields = catalog::project_fields(&state.db, m.project.id)
+        .await?
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
+    Ok((collections, fields))
+}
+
+/// `GET …/schema/export?format=json|yaml`
+pub async fn export(
+    State(state): State<AppState>,
+    m: Member,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (collections, fields) = current(&state, &m).await?;
+    let doc = document::export(&collections, &fields, Vec::new());
+    match params.string("format").unwrap_or("json") {
+        "json" => Ok(Json(doc).into_response()),
+        "yaml" | "yml" => {
+            let text = serde_yaml::to_string(&doc).map_err(|e| ApiError::Internal(e.into()))?;
+            Ok((
+                [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+                text,
+            )
+                .into_response())
+        }
+        other => Err(ApiError::BadRequest(format!(
+            "Unknown format '{other}'; use json or yaml"
+        ))),
+    }
+}
+
+/// Reads the document: YAML when the content type says so, JSON otherwise.
+async fn read_document(req: Request) -> Result<Document, ApiError> {
+    let limit = req.extensions().get::<BodyLimit>().map_or(1 << 20, |l| l.0);
+    let yaml = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("yaml"));
+    let bytes = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| ApiError::TooLarge)?;
+    let parsed = if yaml {
+        serde_yaml::from_slice(&bytes).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| ApiError::BadRequest(format!("Invalid schema document: {e}")))
+}
+
+/// `POST …/schema/import?dry_run=&force=` with a document as the body.
+pub async fn import(
+    State(state): State<AppState>,
+    m: Member,
+    params: Params,
+    req: Request,
+) -> Result<Pushed<Json<Value>>, ApiError> {
+    let dry_run = params.bool("dry_run", false)?;
+    let force = params.bool("force", false)?;
+    let doc = read_document(req).await?;
+    let (collections, fields) = current(&state, &m).await?;
+    let changes = document::plan(&doc, &collections, &fields)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let destructive: Vec<Value> = changes
+        .iter()
+        .filter(|c| c.is_destructive())
+        .map(|c| json!(c))
+        .collect();
+    let mode = if dry_run { Mode::Preview } else { Mode::Apply };
+    if mode == Mode::Apply && !destructive.is_empty() && !force {
+        let list: Vec<String> = changes
+            .iter()
+            .filter(|c| c.is_destructive())
+            .map(describe)
+            .collect();
+        return Err(ApiError::BadRequest(format!(
+            "The document would delete data ({}); preview with dry_run=true, then pass force=true to apply it",
+            list.join(", ")
+        )));
+    }
+    let ran = run::run(&state, &m, "import", &changes, mode).await?;
+    let body = json!({
+        "success": true, "dry_run": dry_run, "applied": if dry_run { 0 } else { changes.len() },
+        "changes": changes, "destructive": destructive, "steps": ran.steps,
+        "warnings": ran.warnings, "schema_version": ran.schema_version,
+    });
+    Ok(Pushed(Json(body), ran.lagging))
+}
+
+fn describe(c: &Change) -> String {
+    match c {
+        Change::DeleteCollection { collection, .. } => format!("delete collection '{collection}'"),
+        Change::HardDeleteField {
+            collection, field, ..
+        } => format!("drop field '{collection}.{field}'"),
+        other => other.op().to_owned(),
+    }
+}
