@@ -5,8 +5,10 @@ use sqlx::PgPool;
 use tracing::info;
 
 /// `(version, name, sql)` in order. Never edit an applied one: add the next.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (3, "views", include_str!("../../migrations/0003_views.sql")),
+];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.
 pub async fn run(pool: &PgPool) -> Result<(), sqlx::Error> {

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod ddl;
 pub mod migrate;
 pub mod projects;
+pub mod views;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
