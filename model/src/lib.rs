@@ -8,4 +8,7 @@ pub mod jwt;
 pub mod sql;
 pub mod value;
 
-pub use config::{CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig};
+pub use config::{
+    CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, ViewConfig, ViewFilter,
+    ViewOperator, ViewSort,
+};
