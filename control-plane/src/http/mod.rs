@@ -6,6 +6,7 @@ pub mod error;
 pub mod member;
 pub mod projects;
 pub mod schema;
+pub mod views;
 
 use crate::state::AppState;
 use axum::routing::{get, post};
@@ -32,6 +33,18 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
             &format!("{p}/schema/collections/{{collection_name}}/fields"),
             post(schema::create_field).get(schema::list_fields),
         )
+        // Views: the static `operators` route wins over `{view_name}` (matchit prefers statics).
+        .route(&format!("{p}/views"), post(views::create).get(views::list))
+        .route(
+            &format!("{p}/views/operators"),
+            get(views::operators).patch(views::update).delete(views::delete),
+        )
+        .route(
+            &format!("{p}/views/{{view_name}}"),
+            get(views::get).patch(views::update).delete(views::delete),
+        )
+        .route(&format!("{p}/views/{{view_name}}/versions"), get(views::versions))
+        .route(&format!("{p}/views/{{view_name}}/meta"), get(views::get_meta))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))) })
         .method_not_allowed_fallback(|| async {
             (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "detail": "Method Not Allowed" })))
