@@ -1,7 +1,10 @@
 //! Compiles a project's catalog into its `ProjectConfig`: the only thing workers ever see of it.
 
-use crate::db::{catalog, projects};
-use model::{CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig};
+use crate::db::{catalog, projects, views};
+use model::{
+    CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig, ViewConfig,
+    ViewFilter, ViewOperator, ViewSort,
+};
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -64,6 +67,7 @@ pub async fn compile_project(
                 }),
         });
     }
+    let view_rows = views::list_active(&mut *tx, project).await?;
     tx.commit().await?;
     let version: i64 = row.get(3);
     Ok(Some(ProjectConfig {
@@ -90,7 +94,54 @@ pub async fn compile_project(
                 is_system: c.is_system,
             })
             .collect(),
+        views: view_rows.into_iter().filter_map(compile_view).collect(),
     }))
+}
+
+/// A view's executable part. `None` (the view is left out, so it answers 404) if a stored
+/// operator is unknown, which validation on write prevents.
+fn compile_view(v: views::View) -> Option<ViewConfig> {
+    let filters = v
+        .def
+        .filters
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| {
+            Some(ViewFilter {
+                operator: ViewOperator::parse(&f.operator)?,
+                field: f.field,
+                value: f.value,
+                is_param: f.is_param,
+                param_name: f.param_name,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let sorts = v
+        .def
+        .sorts
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| ViewSort {
+            field: s.field,
+            desc: s.desc,
+            is_param: s.is_param,
+            param_name: s.param_name,
+            desc_is_param: s.desc_is_param,
+            desc_param_name: s.desc_param_name,
+        })
+        .collect();
+    Some(ViewConfig {
+        id: v.id,
+        name: v.name,
+        version: v.version,
+        base_collection_id: v.base_collection_id,
+        projection: v.def.projection,
+        filters,
+        sorts,
+        params_schema: v.def.params_schema,
+        default_limit: v.default_limit,
+        max_limit: v.max_limit,
+    })
 }
 
 /// Compiles every project (start-up).

@@ -23,12 +23,20 @@ pub struct ProjectConfig {
     pub members: Vec<Uuid>,
     /// Active collections, `_users` first.
     pub collections: Vec<CollectionConfig>,
+    /// Active views (saved queries), by name.
+    #[serde(default)]
+    pub views: Vec<ViewConfig>,
 }
 
 impl ProjectConfig {
     /// The active collection with this current name.
     pub fn collection(&self, name: &str) -> Option<&CollectionConfig> {
         self.collections.iter().find(|c| c.name == name)
+    }
+
+    /// The active view with this name.
+    pub fn view(&self, name: &str) -> Option<&ViewConfig> {
+        self.views.iter().find(|v| v.name == name)
     }
 }
 
@@ -183,7 +191,207 @@ impl FieldType {
     }
 }
 
+/// A view (saved query) over one base collection (`spec/views.md`). Joins are stored by the control
+/// plane but never executed, so they are not compiled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ViewConfig {
+    /// Catalog id.
+    pub id: Uuid,
+    /// View name (the URL segment).
+    pub name: String,
+    /// The view's own version (1 on creation, +1 per update).
+    pub version: i64,
+    /// The collection the view reads.
+    pub base_collection_id: Uuid,
+    /// Selected columns; `None` means every column.
+    pub projection: Option<Vec<String>>,
+    /// Conditions, ANDed.
+    pub filters: Vec<ViewFilter>,
+    /// Sort keys in order; empty means `id` ascending.
+    pub sorts: Vec<ViewSort>,
+    /// Declared parameters: `{"<name>": {"type", "required", "description", "example"}}`.
+    pub params_schema: Option<serde_json::Value>,
+    /// Limit when the request gives none (at most 1000).
+    pub default_limit: i64,
+    /// Largest limit a request may use (at most 1000).
+    pub max_limit: i64,
+}
+
+/// One condition of a view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ViewFilter {
+    /// Column name.
+    pub field: String,
+    /// Comparison.
+    pub operator: ViewOperator,
+    /// The fixed value (or the fallback of a parameter).
+    pub value: serde_json::Value,
+    /// The value comes from a request parameter.
+    pub is_param: bool,
+    /// The parameter's name.
+    pub param_name: Option<String>,
+}
+
+/// One sort key of a view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ViewSort {
+    /// Column name (or the fallback of a parameter).
+    pub field: String,
+    /// Descending.
+    pub desc: bool,
+    /// The column comes from a request parameter.
+    pub is_param: bool,
+    /// The column parameter's name.
+    pub param_name: Option<String>,
+    /// The direction comes from a request parameter.
+    pub desc_is_param: bool,
+    /// The direction parameter's name.
+    pub desc_param_name: Option<String>,
+}
+
+/// Filter operators of views, serialized as their contract names (`=`, `not_in`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViewOperator {
+    /// `=`
+    #[serde(rename = "=")]
+    Eq,
+    /// `!=`
+    #[serde(rename = "!=")]
+    Ne,
+    /// `>`
+    #[serde(rename = ">")]
+    Gt,
+    /// `<`
+    #[serde(rename = "<")]
+    Lt,
+    /// `>=`
+    #[serde(rename = ">=")]
+    Ge,
+    /// `<=`
+    #[serde(rename = "<=")]
+    Le,
+    /// `in`
+    #[serde(rename = "in")]
+    In,
+    /// `not_in`
+    #[serde(rename = "not_in")]
+    NotIn,
+    /// `contains`
+    #[serde(rename = "contains")]
+    Contains,
+    /// `starts_with`
+    #[serde(rename = "starts_with")]
+    StartsWith,
+    /// `ends_with`
+    #[serde(rename = "ends_with")]
+    EndsWith,
+    /// `is_null`
+    #[serde(rename = "is_null")]
+    IsNull,
+    /// `is_not_null`
+    #[serde(rename = "is_not_null")]
+    IsNotNull,
+}
+
+impl ViewOperator {
+    /// Every operator, in the contract's order.
+    pub const ALL: [ViewOperator; 13] = [
+        Self::Eq,
+        Self::Ne,
+        Self::Gt,
+        Self::Lt,
+        Self::Ge,
+        Self::Le,
+        Self::In,
+        Self::NotIn,
+        Self::Contains,
+        Self::StartsWith,
+        Self::EndsWith,
+        Self::IsNull,
+        Self::IsNotNull,
+    ];
+
+    /// Parses a contract name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.as_str() == s)
+    }
+
+    /// The contract name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eq => "=",
+            Self::Ne => "!=",
+            Self::Gt => ">",
+            Self::Lt => "<",
+            Self::Ge => ">=",
+            Self::Le => "<=",
+            Self::In => "in",
+            Self::NotIn => "not_in",
+            Self::Contains => "contains",
+            Self::StartsWith => "starts_with",
+            Self::EndsWith => "ends_with",
+            Self::IsNull => "is_null",
+            Self::IsNotNull => "is_not_null",
+        }
+    }
+
+    /// The console label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Eq => "Equals",
+            Self::Ne => "Not Equals",
+            Self::Gt => "Greater Than",
+            Self::Lt => "Less Than",
+            Self::Ge => "Greater or Equal",
+            Self::Le => "Less or Equal",
+            Self::In => "In List",
+            Self::NotIn => "Not In List",
+            Self::Contains => "Contains",
+            Self::StartsWith => "Starts With",
+            Self::EndsWith => "Ends With",
+            Self::IsNull => "Is Null",
+            Self::IsNotNull => "Is Not Null",
+        }
+    }
+
+    /// The field types the operator applies to (`["all"]` for every type).
+    pub fn types(self) -> &'static [&'static str] {
+        match self {
+            Self::Gt | Self::Lt | Self::Ge | Self::Le => &["int", "float", "date", "datetime"],
+            Self::Contains | Self::StartsWith | Self::EndsWith => &["string"],
+            _ => &["all"],
+        }
+    }
+}
+
 /// The Postgres schema (and role) name of a project: `p_<id with '-' replaced by '_'>`.
 pub fn project_db_name(project_id: Uuid) -> String {
     format!("p_{}", project_id.to_string().replace('-', "_"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_operators_round_trip() {
+        for op in ViewOperator::ALL {
+            assert_eq!(ViewOperator::parse(op.as_str()), Some(op));
+            let json = serde_json::to_value(op).unwrap();
+            assert_eq!(json, op.as_str());
+            assert_eq!(serde_json::from_value::<ViewOperator>(json).unwrap(), op);
+        }
+        assert_eq!(ViewOperator::parse("like"), None);
+        assert_eq!(ViewOperator::parse("EQ"), None);
+    }
+
+    #[test]
+    fn configs_without_views_still_decode() {
+        let old = serde_json::json!({
+            "project_id": Uuid::nil(), "version": 3, "name": "p", "db_schema": "s", "db_role": "r",
+            "admin_token_key": "k", "members": [], "collections": []
+        });
+        let c: ProjectConfig = serde_json::from_value(old).unwrap();
+        assert!(c.views.is_empty());
+    }
 }

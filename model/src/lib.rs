@@ -8,4 +8,7 @@ pub mod jwt;
 pub mod sql;
 pub mod value;
 
-pub use config::{CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig};
+pub use config::{
+    CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig, ViewConfig,
+    ViewFilter, ViewOperator, ViewSort,
+};

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "schema_evolution",
         include_str!("../../migrations/0002_schema_evolution.sql"),
     ),
+    (3, "views", include_str!("../../migrations/0003_views.sql")),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

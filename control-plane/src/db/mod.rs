@@ -7,6 +7,7 @@ pub mod ddl;
 pub mod history;
 pub mod migrate;
 pub mod projects;
+pub mod views;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

@@ -11,6 +11,7 @@ pub mod params;
 pub mod projects;
 pub mod relations;
 pub mod schema;
+pub mod views;
 
 use crate::state::AppState;
 use axum::routing::{delete, get, post};
@@ -49,6 +50,18 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route(&format!("{p}/audit/schema-ops"), get(audit::schema_ops))
         .route(&format!("{p}/schema/export"), get(document::export))
         .route(&format!("{p}/schema/import"), post(document::import))
+        // Views: the static `operators` route wins over `{view_name}` (matchit prefers statics).
+        .route(&format!("{p}/views"), post(views::create).get(views::list))
+        .route(
+            &format!("{p}/views/operators"),
+            get(views::operators).patch(views::update).delete(views::delete),
+        )
+        .route(
+            &format!("{p}/views/{{view_name}}"),
+            get(views::get).patch(views::update).delete(views::delete),
+        )
+        .route(&format!("{p}/views/{{view_name}}/versions"), get(views::versions))
+        .route(&format!("{p}/views/{{view_name}}/meta"), get(views::get_meta))
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))) })
         .method_not_allowed_fallback(|| async {
             (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "detail": "Method Not Allowed" })))
