@@ -155,6 +155,29 @@ impl TestEnv {
         finish(req.send().await.expect("request reaches the router")).await
     }
 
+    /// Sends a text body with its content type; returns the status and the text answer.
+    pub async fn call_text(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: String,
+    ) -> (u16, String) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request reaches the router");
+        let status = res.status().as_u16();
+        (status, res.text().await.unwrap_or_default())
+    }
+
     /// Sends raw bytes as a JSON body through the router.
     pub async fn call_raw(
         &self,

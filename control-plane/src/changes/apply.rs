@@ -7,6 +7,7 @@ use crate::db::catalog::{self, Collection, Field};
 use crate::db::ddl;
 use crate::db::projects::{self, Project};
 use crate::http::error::ApiError;
+use crate::http::views;
 use crate::names::{is_valid_slug, SYSTEM_COLUMNS};
 use chrono::{Duration, Utc};
 use model::sql::{quote_ident as q, quote_literal};
@@ -147,6 +148,24 @@ impl<'c> Applier<'c> {
                 field,
                 new_type,
             } => self.change_field_type(collection, field, new_type).await,
+            Change::PutView { view } => {
+                views::put_from_document(&mut *self.tx, self.project.id, self.actor, view).await?;
+                let name = view["name"].as_str().unwrap_or_default();
+                self.steps
+                    .push(format!("-- Create or update view '{name}' (no DDL)"));
+                Ok(Outcome {
+                    details: json!({ "view_name": name }),
+                    ..Outcome::default()
+                })
+            }
+            Change::DeleteView { name } => {
+                views::delete_by_name(&mut *self.tx, self.project.id, name).await?;
+                self.steps.push(format!("-- Delete view '{name}' (no DDL)"));
+                Ok(Outcome {
+                    details: json!({ "view_name": name, "deleted": true }),
+                    ..Outcome::default()
+                })
+            }
         }
     }
 

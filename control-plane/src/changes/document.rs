@@ -153,6 +153,7 @@ pub fn plan(
     doc: &Document,
     collections: &[Collection],
     fields: &[Field],
+    views: &[serde_json::Value],
 ) -> Result<Vec<Change>, PlanError> {
     if doc.format != FORMAT {
         return Err(PlanError::Format(doc.format.clone()));
@@ -217,6 +218,20 @@ pub fn plan(
             }
         }
     }
+    for want in &doc.views {
+        let name = &want["name"];
+        let have = views.iter().find(|v| &v["name"] == name);
+        if have.map(normalized) != Some(normalized(want)) {
+            out.push(Change::PutView { view: want.clone() });
+        }
+    }
+    for have in views {
+        if !doc.views.iter().any(|v| v["name"] == have["name"]) {
+            deletions.push(Change::DeleteView {
+                name: have["name"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+    }
     out.extend(deletions);
     for existing in collections {
         if !existing.is_system && !doc.collections.iter().any(|c| c.name == existing.name) {
@@ -229,6 +244,26 @@ pub fn plan(
         }
     }
     Ok(out)
+}
+
+/// A view's document form with every optional key present, so equal views compare equal.
+fn normalized(v: &serde_json::Value) -> serde_json::Value {
+    let mut v = v.clone();
+    if let Some(map) = v.as_object_mut() {
+        for key in [
+            "description",
+            "projection",
+            "filters",
+            "sorts",
+            "joins",
+            "params_schema",
+        ] {
+            map.entry(key).or_insert(serde_json::Value::Null);
+        }
+        map.entry("default_limit").or_insert(100.into());
+        map.entry("max_limit").or_insert(1000.into());
+    }
+    v
 }
 
 fn add(collection: &str, f: &FieldDoc) -> Change {
@@ -381,7 +416,7 @@ mod tests {
         let posts = coll("posts", false);
         let fields = vec![field(&posts, "title", "string")];
         let doc = export(&[users.clone(), posts.clone()], &fields, Vec::new());
-        assert_eq!(plan(&doc, &[users, posts], &fields).unwrap(), vec![]);
+        assert_eq!(plan(&doc, &[users, posts], &fields, &[]).unwrap(), vec![]);
     }
 
     #[test]
@@ -415,7 +450,7 @@ mod tests {
                 fields: vec![],
             },
         );
-        let changes = plan(&doc, &[posts, old], &fields).unwrap();
+        let changes = plan(&doc, &[posts, old], &fields, &[]).unwrap();
         let ops: Vec<&str> = changes.iter().map(Change::op).collect();
         assert_eq!(
             ops,
@@ -429,14 +464,17 @@ mod tests {
         );
         assert_eq!(changes.iter().filter(|c| c.is_destructive()).count(), 2);
         doc.collections[1].fields[0].field_type = "bool".into();
-        assert!(matches!(plan(&doc, &[], &[]), Ok(_)));
+        assert!(matches!(plan(&doc, &[], &[], &[]), Ok(_)));
         let posts2 = coll("posts", false);
         let f2 = vec![field(&posts2, "count", "int")];
         assert!(matches!(
-            plan(&doc, &[posts2], &f2),
+            plan(&doc, &[posts2], &f2, &[]),
             Err(PlanError::UnsafeType(..))
         ));
         doc.format = "other".into();
-        assert!(matches!(plan(&doc, &[], &[]), Err(PlanError::Format(_))));
+        assert!(matches!(
+            plan(&doc, &[], &[], &[]),
+            Err(PlanError::Format(_))
+        ));
     }
 }

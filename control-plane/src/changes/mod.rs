@@ -171,6 +171,16 @@ pub enum Change {
         /// New type.
         new_type: String,
     },
+    /// Creates or updates a view from its schema-document form (base collection by name).
+    PutView {
+        /// The view (`name`, `base_collection`, definition, limits).
+        view: serde_json::Value,
+    },
+    /// Soft-deletes a view.
+    DeleteView {
+        /// The view's name.
+        name: String,
+    },
 }
 
 fn many_to_one() -> String {
@@ -226,6 +236,8 @@ impl Change {
             Change::RestoreField { .. } => "restore_field",
             Change::HardDeleteField { .. } => "hard_delete_field",
             Change::ChangeFieldType { .. } => "change_field_type",
+            Change::PutView { .. } => "put_view",
+            Change::DeleteView { .. } => "delete_view",
         }
     }
 }

@@ -357,3 +357,19 @@ pub async fn versions(
         .map(version)
         .collect())
 }
+
+/// Sets a view's limits (schema documents carry them; the PATCH body does not).
+pub async fn set_limits(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    default_limit: i64,
+    max_limit: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE control.views SET default_limit = $2, max_limit = $3 WHERE id = $1")
+        .bind(id)
+        .bind(default_limit)
+        .bind(max_limit)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -10,6 +10,8 @@ use crate::changes::document::{self, Document};
 use crate::changes::run::{self, Mode};
 use crate::changes::Change;
 use crate::db::catalog;
+use crate::db::views as db_views;
+use crate::http::views as http_views;
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -17,17 +19,36 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-async fn current(
-    state: &AppState,
-    m: &Member,
-) -> Result<(Vec<catalog::Collection>, Vec<catalog::Field>), ApiError> {
+/// The project's catalog: collections, fields and views in document form.
+struct Current {
+    collections: Vec<catalog::Collection>,
+    fields: Vec<catalog::Field>,
+    views: Vec<Value>,
+}
+
+async fn current(state: &AppState, m: &Member) -> Result<Current, ApiError> {
     let collections = catalog::list_collections(&state.db, m.project.id).await?;
     let fields = catalog::project_fields(&state.db, m.project.id)
         .await?
         .into_iter()
         .map(|(_, f)| f)
         .collect();
-    Ok((collections, fields))
+    let views = db_views::list_active(&state.db, m.project.id)
+        .await?
+        .iter()
+        .map(|v| {
+            let base = collections
+                .iter()
+                .find(|c| c.id == v.base_collection_id)
+                .map_or("", |c| c.name.as_str());
+            http_views::document_form(v, base)
+        })
+        .collect();
+    Ok(Current {
+        collections,
+        fields,
+        views,
+    })
 }
 
 /// `GET …/schema/export?format=json|yaml`
@@ -36,8 +57,8 @@ pub async fn export(
     m: Member,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let (collections, fields) = current(&state, &m).await?;
-    let doc = document::export(&collections, &fields, Vec::new());
+    let cur = current(&state, &m).await?;
+    let doc = document::export(&cur.collections, &cur.fields, cur.views);
     match params.string("format").unwrap_or("json") {
         "json" => Ok(Json(doc).into_response()),
         "yaml" | "yml" => {
@@ -83,8 +104,8 @@ pub async fn import(
     let dry_run = params.bool("dry_run", false)?;
     let force = params.bool("force", false)?;
     let doc = read_document(req).await?;
-    let (collections, fields) = current(&state, &m).await?;
-    let changes = document::plan(&doc, &collections, &fields)
+    let cur = current(&state, &m).await?;
+    let changes = document::plan(&doc, &cur.collections, &cur.fields, &cur.views)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let destructive: Vec<Value> = changes
         .iter()

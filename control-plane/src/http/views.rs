@@ -246,3 +246,102 @@ pub async fn get_meta(
     let fields = catalog::all_fields(&state.db, base.id).await?;
     Ok(Json(meta::meta(m.project.id, &view, &base, &fields)))
 }
+
+/// A view as a schema document carries it: the `POST …/views` body with the base collection
+/// named instead of identified.
+pub fn document_form(v: &View, base_name: &str) -> Value {
+    serde_json::json!({
+        "name": v.name, "display_name": v.display_name, "description": v.description,
+        "base_collection": base_name, "projection": v.def.projection, "filters": v.def.filters,
+        "sorts": v.def.sorts, "joins": v.def.joins, "params_schema": v.def.params_schema,
+        "default_limit": v.default_limit, "max_limit": v.max_limit,
+    })
+}
+
+/// Creates or updates a view from its document form inside a schema change (the project is
+/// locked by the caller), with the checks of `POST …/views`.
+pub async fn put_from_document(
+    tx: &mut PgConnection,
+    project: Uuid,
+    actor: Uuid,
+    doc: &Value,
+) -> Result<(), ApiError> {
+    let Value::Object(mut map) = doc.clone() else {
+        return Err(ApiError::BadRequest("A view must be an object".into()));
+    };
+    let base_name = match map.remove("base_collection") {
+        Some(Value::String(s)) => s,
+        _ => return Err(ApiError::BadRequest("A view needs base_collection".into())),
+    };
+    let base = catalog::collection_by_name(&mut *tx, project, &base_name)
+        .await?
+        .ok_or_else(base_not_found)?;
+    map.insert(
+        "base_collection_id".into(),
+        Value::String(base.id.to_string()),
+    );
+    let req = request::create(JsonObject(map))?;
+    if !is_valid_slug(&req.name) {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid view name: {}",
+            req.name
+        )));
+    }
+    let def = &req.def;
+    request::check_rules(def.filters.as_deref(), def.joins.as_deref())?;
+    let cols = columns(tx, base.id).await?;
+    request::check_columns(
+        def.projection.as_deref(),
+        def.filters.as_deref(),
+        def.sorts.as_deref(),
+        &cols,
+    )?;
+    let (default_limit, max_limit) = request::limits(req.default_limit, req.max_limit)?;
+    match views::active_by_name(&mut *tx, project, &req.name).await? {
+        Some(mut view) => {
+            if view.base_collection_id != base.id {
+                return Err(ApiError::BadRequest(format!(
+                    "View '{}' reads another collection in the project; delete it first",
+                    req.name
+                )));
+            }
+            view.display_name = req.display_name.clone();
+            view.description = req.description.clone();
+            view.def = req.def.clone();
+            let view = views::update(&mut *tx, &view).await?;
+            views::set_limits(&mut *tx, view.id, default_limit, max_limit).await?;
+            views::insert_version(&mut *tx, &view, actor).await?;
+        }
+        None => {
+            let new = NewView {
+                project_id: project,
+                name: &req.name,
+                display_name: &req.display_name,
+                description: req.description.as_deref(),
+                base_collection_id: base.id,
+                def,
+                default_limit,
+                max_limit,
+                created_by: actor,
+            };
+            let view = views::insert(&mut *tx, &new).await?.ok_or_else(|| {
+                ApiError::BadRequest(format!("View with name '{}' already exists", req.name))
+            })?;
+            views::insert_version(&mut *tx, &view, actor).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Soft-deletes a view by name inside a schema change.
+pub async fn delete_by_name(
+    tx: &mut PgConnection,
+    project: Uuid,
+    name: &str,
+) -> Result<(), ApiError> {
+    let view = views::active_by_name(&mut *tx, project, name)
+        .await?
+        .ok_or_else(view_not_found)?;
+    views::deactivate(&mut *tx, view.id).await?;
+    Ok(())
+}
