@@ -1,7 +1,7 @@
 # Backendify: common tasks. Run `make` for the list.
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build fmt lint clean-data
+.PHONY: help run test build fmt lint clean-data bench-schema
 
 help:
 	@echo "Backendify make targets:"
@@ -11,6 +11,7 @@ help:
 	@echo "  make fmt         cargo fmt --all"
 	@echo "  make lint        cargo clippy --workspace --all-targets"
 	@echo "  make clean-data  delete .data (local Postgres cluster, logs); stop make run first"
+	@echo "  make bench-schema  schema scale benchmark: 300 collections x 20 fields, add-field-to-ack time"
 
 run:
 	scripts/run-local.sh
@@ -34,3 +35,6 @@ clean-data:
 	fi
 	rm -rf .data
 	@echo "[backendify] removed .data (local Postgres cluster, logs, jwt secret)"
+
+bench-schema:
+	scripts/deps.sh >/dev/null && cargo run --release -p e2e --bin schema_bench

@@ -21,6 +21,9 @@ pub struct Identity {
     pub cell: String,
 }
 
+/// Largest config message a worker accepts (a snapshot of every project).
+const MAX_CONFIG_MESSAGE: usize = 1 << 30;
+
 /// Runs until `stop` turns true; `on_snapshot` runs after each applied snapshot.
 pub async fn watch_configs(
     url: String,
@@ -62,7 +65,10 @@ async fn watch_once(
     on_snapshot: &(impl Fn() + Sync),
 ) -> Result<(), WatchError> {
     let channel = proto::connect(url).await?;
-    let mut client = ConfigServiceClient::new(channel);
+    // A snapshot carries every project's config in one message: far above tonic's 4 MiB default
+    // once projects are large (300 collections × 20 fields is about 1.3 MiB of config).
+    let mut client =
+        ConfigServiceClient::new(channel).max_decoding_message_size(MAX_CONFIG_MESSAGE);
     let req = WatchRequest {
         worker_id: me.worker_id.clone(),
         http_addr: me.http_addr.clone(),
