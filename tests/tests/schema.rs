@@ -144,17 +144,31 @@ async fn relations_have_real_foreign_keys() {
         let res = c.relation("order", body).await;
         assert_eq!((res.status, res.detail()), (status, detail.to_owned()));
     }
+    // Self-references (which the spec never shipped) work, and a relation can be deleted.
     let own = c.id("order").await;
     let res = c
         .relation(
             "order",
-            json!({"name": "parent", "display_name": "P", "target_collection_id": own}),
+            json!({"name": "parent", "display_name": "P", "target_collection_id": own, "on_delete": "SET NULL"}),
         )
         .await;
-    assert_eq!(
-        (res.status, res.detail()),
-        (400, "Cannot create self-referencing relation in v1".into())
-    );
+    assert_eq!(res.status, 201, "{res:?}");
+    let parent_field = res.body["id"].as_str().unwrap().to_owned();
+    let root = c.create("order", json!({})).await;
+    let child = c.create("order", json!({"parent": root["id"]})).await;
+    assert_eq!(child["parent_id"], root["id"]);
+    let del = format!("/schema/relations/collections/{own}/relations/{parent_field}");
+    let res = c.call("DELETE", &del, None).await;
+    assert_eq!(res.status, 200, "{res:?}");
+    let res = c
+        .call("GET", &format!("/data/order/{}", child["id"]), None)
+        .await;
+    assert!(res.body.get("parent_id").is_none(), "{res:?}");
+    assert_eq!(c.call("DELETE", &del, None).await.status, 404);
+    for id in [&root["id"], &child["id"]] {
+        let res = c.call("DELETE", &format!("/data/order/{id}"), None).await;
+        assert_eq!(res.status, 204);
+    }
     let res = c
         .call(
             "POST",
@@ -289,7 +303,11 @@ async fn relations_have_real_foreign_keys() {
     let ops = c
         .call("GET", "/audit/schema-ops?op_type=add_relation_column", None)
         .await;
-    assert_eq!(ops.body.as_array().unwrap().len(), 3);
+    assert_eq!(
+        ops.body.as_array().unwrap().len(),
+        4,
+        "category, parent, order, author"
+    );
     env.shutdown().await;
 }
 

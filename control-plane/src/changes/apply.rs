@@ -546,11 +546,6 @@ impl<'c> Applier<'c> {
         if !["RESTRICT", "CASCADE", "SET NULL"].contains(&on_delete.as_str()) {
             return Err(ApiError::BadRequest(format!("Invalid on_delete action: {on_delete}. Must be one of ['RESTRICT', 'CASCADE', 'SET NULL']")));
         }
-        if c.id == t.id {
-            return Err(ApiError::BadRequest(
-                "Cannot create self-referencing relation in v1".into(),
-            ));
-        }
         let column = format!("{name}_id");
         if column.len() > 63 {
             return Err(ApiError::BadRequest(format!("Invalid field name: {name}")));

@@ -82,6 +82,10 @@ fn relation_routes(p: &str) -> Router<AppState> {
             &format!("{r}/collections/{{collection_id}}/reverse-relations"),
             get(relations::reverse),
         )
+        .route(
+            &format!("{r}/collections/{{collection_id}}/relations/{{field_id}}"),
+            delete(relations::delete),
+        )
         .route(&format!("{r}/relation-options"), get(relations::options))
 }
 

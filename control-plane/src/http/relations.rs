@@ -4,6 +4,7 @@
 use super::body::{Fields, JsonObject};
 use super::error::ApiError;
 use super::member::{Member, Pushed};
+use super::schema::operation;
 use crate::changes::{run, Change};
 use crate::db::catalog::{self, Field};
 use crate::state::AppState;
@@ -122,6 +123,30 @@ pub async fn reverse(
         }));
     }
     Ok(Json(out))
+}
+
+/// `DELETE …/schema/relations/collections/{collection_id}/relations/{field_id}`: drops the
+/// relation's key column and its foreign key (the spec never shipped this; it answers as the
+/// schema-evolution operations do).
+pub async fn delete(
+    State(state): State<AppState>,
+    m: Member,
+    Path((_, cid, fid)): Path<(String, String, String)>,
+) -> Result<Pushed<Json<Value>>, ApiError> {
+    let c = source(&state, &m, &cid).await?;
+    let field = Uuid::parse_str(&fid)
+        .ok()
+        .ok_or(ApiError::NotFound("Relation not found".into()))?;
+    match catalog::field_by_id(&state.db, field).await? {
+        Some(f) if f.collection_id == c.id && f.relation_target_collection_id.is_some() => {}
+        _ => return Err(ApiError::NotFound("Relation not found".into())),
+    }
+    let change = Change::HardDeleteField {
+        collection: c.id.to_string(),
+        field: field.to_string(),
+        force: true,
+    };
+    operation(&state, &m, change).await
 }
 
 /// `GET …/schema/relations/relation-options`
