@@ -122,8 +122,17 @@ impl Collection {
             columns.insert(f.name.clone(), col.clone());
             aliases.extend(f.aliases.iter().map(|a| (a.clone(), col.clone())));
         }
+        // A soft-deleted or hidden field keeps its names: no alias may take them over.
+        let taken: Vec<&str> = config
+            .fields
+            .iter()
+            .filter(|f| f.is_hidden || f.is_deleted)
+            .flat_map(|f| [f.name.as_str(), f.column.as_str()])
+            .collect();
         for (alias, col) in aliases {
-            columns.entry(alias).or_insert(col);
+            if !taken.contains(&alias.as_str()) {
+                columns.entry(alias).or_insert(col);
+            }
         }
         Self {
             table: format!("{}.{}", quote_ident(schema), quote_ident(&config.table)),
@@ -181,5 +190,75 @@ impl Registry {
     /// True before the first snapshot.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::{FieldConfig, IdKind};
+
+    fn field(name: &str, aliases: &[&str], deleted: bool) -> FieldConfig {
+        FieldConfig {
+            id: Uuid::new_v4(),
+            name: name.into(),
+            column: name.into(),
+            field_type: FieldType::Int,
+            sql_type: "bigint".into(),
+            is_required: false,
+            is_hidden: false,
+            is_deleted: deleted,
+            is_system: false,
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            relation: None,
+        }
+    }
+
+    fn collection(name: &str, aliases: &[&str], fields: Vec<FieldConfig>) -> CollectionConfig {
+        CollectionConfig {
+            id: Uuid::new_v4(),
+            name: name.into(),
+            table: name.into(),
+            is_system: false,
+            id_kind: IdKind::Int,
+            fields,
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn current_names_win_over_aliases_and_deleted_fields_keep_theirs() {
+        let config = ProjectConfig {
+            project_id: Uuid::new_v4(),
+            version: 1,
+            name: "p".into(),
+            db_schema: "p_1".into(),
+            db_role: "p_1".into(),
+            admin_token_key: "k".into(),
+            members: vec![],
+            collections: vec![
+                collection(
+                    "purchases",
+                    &["orders", "items"],
+                    vec![
+                        field("cost", &["price", "amount"], false),
+                        field("price", &[], true),
+                        field("amount", &[], false),
+                    ],
+                ),
+                collection("orders", &[], vec![]),
+            ],
+            views: vec![],
+        };
+        let p = Project::new(config);
+        assert_eq!(p.collections["orders"].config.name, "orders");
+        assert_eq!(p.collections["items"].config.name, "purchases");
+        let c = &p.collections["purchases"];
+        assert!(
+            !c.columns.contains_key("price"),
+            "a soft-deleted field keeps its name"
+        );
+        assert_eq!(c.columns["amount"].sql, "\"amount\"");
+        assert!(!c.select_list.contains("\"price\""));
     }
 }

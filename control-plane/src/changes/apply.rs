@@ -77,6 +77,9 @@ fn ddl_error(e: sqlx::Error) -> ApiError {
         .unwrap_or_default();
     match code.as_deref() {
         Some("55P03") => ApiError::Conflict("Could not acquire lock for schema change".into()),
+        Some("42P07" | "42710") => ApiError::Conflict(
+            format!("A table, index or constraint of that name already exists: {msg}").into(),
+        ),
         Some("23505") => {
             ApiError::Conflict(format!("Existing records do not allow this change: {msg}").into())
         }
@@ -209,6 +212,33 @@ impl<'c> Applier<'c> {
         Ok(())
     }
 
+    /// Statements that rename the indexes and foreign keys found on `old` (table, column) to the
+    /// names they get on `new`, as creation names them (`uq_`/`ix_<table>_<column>`,
+    /// `fk_<table>_<column>`). Run before the table or column is renamed.
+    async fn renamed_objects(
+        &mut self,
+        old: (&str, &str),
+        new: (&str, &str),
+    ) -> Result<Vec<String>, ApiError> {
+        let schema = self.project.db_schema.clone();
+        let found = catalog::column_objects(&mut *self.tx, &schema, old.0, old.1).await?;
+        let mut stmts = Vec::new();
+        for (name, unique) in found.indexes {
+            let prefix = if unique { "uq" } else { "ix" };
+            let to = ddl::index_name(prefix, new.0, new.1);
+            stmts.push(ddl::rename_index(&schema, &name, &to));
+        }
+        for name in found.foreign_keys {
+            stmts.push(format!(
+                "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                ddl::table(&schema, old.0),
+                q(&name),
+                q(&format!("fk_{}_{}", new.0, new.1))
+            ));
+        }
+        Ok(stmts)
+    }
+
     /// An active collection of the project, by id or current name.
     pub async fn collection(&mut self, r: &str) -> Result<Collection, ApiError> {
         let found = match Uuid::parse_str(r) {
@@ -299,6 +329,11 @@ impl<'c> Applier<'c> {
                 ).into()));
             }
         }
+        // No record may slip in between the check and the drop.
+        let lock = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", self.table(&c));
+        ddl::as_project_role(&mut *self.tx, &self.project.db_role, &[lock])
+            .await
+            .map_err(ddl_error)?;
         let has_rows =
             catalog::table_has_rows(&mut *self.tx, &self.project.db_schema, &c.sql_table_name)
                 .await?;
@@ -309,6 +344,12 @@ impl<'c> Applier<'c> {
                 c.name
             )
                 .into(),
+            ));
+        }
+        for view in crate::db::views::names_on_collection(&mut *self.tx, c.id).await? {
+            self.warnings.push(format!(
+                "View '{view}' reads '{}' and is deleted with it",
+                c.name
             ));
         }
         let table = self.table(&c);
@@ -356,28 +397,20 @@ impl<'c> Applier<'c> {
                 "Collection with this name already exists".into(),
             ));
         }
-        let schema = self.project.db_schema.clone();
-        let mut stmts = vec![format!(
+        // Indexes and foreign keys first, while the table still has its old name.
+        let mut stmts = Vec::new();
+        for f in catalog::all_fields(&mut *self.tx, c.id).await? {
+            let col = f.sql_column_name.as_str();
+            let renames = self
+                .renamed_objects((&c.sql_table_name, col), (new_name, col))
+                .await?;
+            stmts.extend(renames);
+        }
+        stmts.push(format!(
             "ALTER TABLE {} RENAME TO {}",
             self.table(&c),
             q(new_name)
-        )];
-        for f in catalog::all_fields(&mut *self.tx, c.id).await? {
-            let col = f.sql_column_name.as_str();
-            stmts.extend(ddl::rename_indexes(
-                &schema,
-                (&c.sql_table_name, col),
-                (new_name, col),
-            ));
-            if f.relation_target_collection_id.is_some() {
-                stmts.push(format!(
-                    "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
-                    ddl::table(&schema, new_name),
-                    q(&format!("fk_{}_{col}", c.sql_table_name)),
-                    q(&format!("fk_{new_name}_{col}"))
-                ));
-            }
-        }
+        ));
         self.ddl(stmts).await?;
         let expires = Utc::now() + Duration::days(ALIAS_DAYS);
         catalog::insert_collection_alias(&mut *self.tx, self.project.id, c.id, &c.name, expires)
@@ -560,6 +593,11 @@ impl<'c> Applier<'c> {
                 "Required relation fields can only be added to empty collections".into(),
             ));
         }
+        if *is_required && c.id == t.id {
+            return Err(ApiError::BadRequest(
+                "A self-referencing relation cannot be required (the first record would have nothing to point at)".into(),
+            ));
+        }
         if *is_required && on_delete == "SET NULL" {
             return Err(ApiError::BadRequest(
                 "A required relation cannot use on_delete SET NULL".into(),
@@ -652,6 +690,18 @@ impl<'c> Applier<'c> {
         if let Some(d) = display_name {
             check_display_name(d)?;
         }
+        if is_relation && *is_required == Some(true) && !f.is_required {
+            if f.relation_on_delete == "SET NULL" {
+                return Err(ApiError::BadRequest(
+                    "A required relation cannot use on_delete SET NULL".into(),
+                ));
+            }
+            if f.relation_target_collection_id == Some(c.id) {
+                return Err(ApiError::BadRequest(
+                    "A self-referencing relation cannot be required (the first record would have nothing to point at)".into(),
+                ));
+            }
+        }
         let ty = FieldType::parse(&f.field_type).unwrap_or(FieldType::String);
         let default =
             match default_value {
@@ -713,13 +763,17 @@ impl<'c> Applier<'c> {
         let (old_idx, new_idx) = (kind(f.is_unique, f.is_indexed), kind(unique, indexed));
         if !is_relation && old_idx != new_idx {
             let schema = &self.project.db_schema;
-            if let Some(u) = old_idx {
-                stmts.push(ddl::drop_index(
+            if old_idx.is_some() {
+                let found = catalog::column_objects(
+                    &mut *self.tx,
                     schema,
                     &c.sql_table_name,
                     &f.sql_column_name,
-                    u,
-                ));
+                )
+                .await?;
+                for (name, _) in found.indexes {
+                    stmts.push(ddl::drop_index(schema, &name));
+                }
             }
             if let Some(u) = new_idx {
                 stmts.push(ddl::create_index(
@@ -803,25 +857,18 @@ impl<'c> Applier<'c> {
             check_display_name(d)?;
         }
         catalog::rename_field(&mut *self.tx, f.id, new_name, &new_column, display).await?;
-        let schema = self.project.db_schema.clone();
-        let table = self.table(&c);
-        let mut stmts = vec![format!(
-            "ALTER TABLE {table} RENAME COLUMN {} TO {}",
+        let mut stmts = self
+            .renamed_objects(
+                (&c.sql_table_name, &f.sql_column_name),
+                (&c.sql_table_name, &new_column),
+            )
+            .await?;
+        stmts.push(format!(
+            "ALTER TABLE {} RENAME COLUMN {} TO {}",
+            self.table(&c),
             q(&f.sql_column_name),
             q(&new_column)
-        )];
-        stmts.extend(ddl::rename_indexes(
-            &schema,
-            (&c.sql_table_name, &f.sql_column_name),
-            (&c.sql_table_name, &new_column),
         ));
-        if is_relation {
-            stmts.push(format!(
-                "ALTER TABLE {table} RENAME CONSTRAINT {} TO {}",
-                q(&format!("fk_{}_{}", c.sql_table_name, f.sql_column_name)),
-                q(&format!("fk_{}_{new_column}", c.sql_table_name))
-            ));
-        }
         self.ddl(stmts).await?;
         let expires = Utc::now() + Duration::days(ALIAS_DAYS);
         catalog::insert_field_alias(&mut *self.tx, c.id, f.id, &f.name, expires).await?;

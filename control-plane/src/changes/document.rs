@@ -209,7 +209,8 @@ pub fn plan(
             }
         }
         for have in &current {
-            if !c.fields.iter().any(|f| f.name == have.name) {
+            // A soft-deleted field is not exported; leaving it out of a document keeps it.
+            if !have.is_deleted && !c.fields.iter().any(|f| f.name == have.name) {
                 deletions.push(Change::HardDeleteField {
                     collection: c.name.clone(),
                     field: have.name.clone(),
@@ -233,6 +234,26 @@ pub fn plan(
         }
     }
     out.extend(deletions);
+    let dropped: Vec<&Collection> = collections
+        .iter()
+        .filter(|e| !e.is_system && !doc.collections.iter().any(|c| c.name == e.name))
+        .collect();
+    // A dropped collection may point at another dropped one: drop those relations first, so the
+    // collections can go in any order.
+    for source in &dropped {
+        for f in fields.iter().filter(|f| f.collection_id == source.id) {
+            let into_dropped = f
+                .relation_target_collection_id
+                .is_some_and(|t| t != source.id && dropped.iter().any(|d| d.id == t));
+            if into_dropped {
+                out.push(Change::HardDeleteField {
+                    collection: source.name.clone(),
+                    field: f.name.clone(),
+                    force: true,
+                });
+            }
+        }
+    }
     for existing in collections {
         if !existing.is_system && !doc.collections.iter().any(|c| c.name == existing.name) {
             // Relation fields of dropped collections go with their tables; relations pointing at
@@ -476,5 +497,47 @@ mod tests {
             plan(&doc, &[], &[], &[]),
             Err(PlanError::Format(_))
         ));
+    }
+
+    #[test]
+    fn keeps_soft_deleted_fields_and_drops_related_collections_in_a_safe_order() {
+        let cats = coll("categories", false);
+        let products = coll("products", false);
+        let keep = coll("keep", false);
+        let mut rel = field(&products, "category", "relation");
+        rel.relation_target_collection_id = Some(cats.id);
+        let mut hidden = field(&keep, "old", "string");
+        hidden.is_deleted = true;
+        let fields = vec![rel, hidden];
+        let doc = Document {
+            format: FORMAT.into(),
+            collections: vec![CollectionDoc {
+                name: "keep".into(),
+                display_name: "keep".into(),
+                fields: vec![],
+            }],
+            views: vec![],
+            policies: vec![],
+            validations: vec![],
+        };
+        let changes = plan(&doc, &[cats, products, keep], &fields, &[]).unwrap();
+        assert_eq!(
+            changes,
+            vec![
+                Change::HardDeleteField {
+                    collection: "products".into(),
+                    field: "category".into(),
+                    force: true
+                },
+                Change::DeleteCollection {
+                    collection: "categories".into(),
+                    force: true
+                },
+                Change::DeleteCollection {
+                    collection: "products".into(),
+                    force: true
+                },
+            ]
+        );
     }
 }

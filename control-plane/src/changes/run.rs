@@ -43,11 +43,25 @@ pub async fn run(
     changes: &[Change],
     mode: Mode,
 ) -> Result<Ran, ApiError> {
-    run_consuming(state, m, source, changes, mode, &[]).await
+    run_consuming(state, m, source, changes, mode, &[], None).await
+}
+
+/// 409 when the project's lock could not be had in time.
+fn lock_error(e: sqlx::Error) -> ApiError {
+    let busy = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "55P03");
+    if busy {
+        ApiError::Conflict("Could not acquire lock for schema change".into())
+    } else {
+        e.into()
+    }
 }
 
 /// [`run`], also removing the staged changes `consume` in the same transaction (an apply of the
-/// pending queue); 409 if another apply took them first.
+/// pending queue; 409 if another apply took them first), and, with `expect_version`, refusing
+/// with 409 when the schema version moved since the changes were planned.
 pub async fn run_consuming(
     state: &AppState,
     m: &Member,
@@ -55,15 +69,28 @@ pub async fn run_consuming(
     changes: &[Change],
     mode: Mode,
     consume: &[uuid::Uuid],
+    expect_version: Option<i64>,
 ) -> Result<Ran, ApiError> {
     let mut tx = state.db.begin().await?;
-    // DDL waits at most this long for a lock held by running queries, then answers 409.
-    sqlx::query("SET LOCAL lock_timeout = '5s'")
+    // Another change of this project may hold its lock for a while (a big import or index build).
+    sqlx::query("SET LOCAL lock_timeout = '20s'")
         .execute(&mut *tx)
         .await?;
     let project = projects::lock_for(&mut *tx, m.project.id, m.admin.id)
-        .await?
+        .await
+        .map_err(lock_error)?
         .ok_or(ApiError::NotFound("Project not found".into()))?;
+    if let Some(expected) = expect_version {
+        if history::schema_version(&mut *tx, project.id).await? != expected {
+            return Err(ApiError::Conflict(
+                "The schema changed while this request was being prepared; try again".into(),
+            ));
+        }
+    }
+    // DDL waits at most this long for table locks held by running queries, then answers 409.
+    sqlx::query("SET LOCAL lock_timeout = '5s'")
+        .execute(&mut *tx)
+        .await?;
     let mut applier = Applier::new(&mut tx, &project, m.admin.id);
     let mut outcomes = Vec::with_capacity(changes.len());
     for (i, change) in changes.iter().enumerate() {

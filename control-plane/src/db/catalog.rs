@@ -530,8 +530,10 @@ pub async fn insert_collection_alias(
     old_name: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    // The newest rename owns an old name: an older alias of the same name goes.
     sqlx::query(
-        "INSERT INTO control.collection_aliases (id, project_id, collection_id, old_name, expires_at)
+        "WITH gone AS (DELETE FROM control.collection_aliases WHERE project_id = $2 AND old_name = $4)
+         INSERT INTO control.collection_aliases (id, project_id, collection_id, old_name, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(Uuid::new_v4())
@@ -552,8 +554,10 @@ pub async fn insert_field_alias(
     old_name: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    // The newest rename owns an old name: an older alias of the same name goes.
     sqlx::query(
-        "INSERT INTO control.field_aliases (id, collection_id, field_id, old_name, expires_at)
+        "WITH gone AS (DELETE FROM control.field_aliases WHERE collection_id = $2 AND old_name = $4)
+         INSERT INTO control.field_aliases (id, collection_id, field_id, old_name, expires_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(Uuid::new_v4())
@@ -656,4 +660,59 @@ pub async fn field_by_id(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Fie
         .fetch_optional(db)
         .await?
         .map(field))
+}
+
+/// The one-column indexes (name, unique) and foreign keys (name) on a column of a project table,
+/// read from Postgres itself, so renames and drops never depend on how a name was built or
+/// truncated and never touch another table's objects.
+#[derive(Debug, Default)]
+pub struct ColumnObjects {
+    /// One-column indexes other than the primary key.
+    pub indexes: Vec<(String, bool)>,
+    /// Foreign-key constraints on the column.
+    pub foreign_keys: Vec<String>,
+}
+
+/// Reads the [`ColumnObjects`] of `schema.table.column`.
+pub async fn column_objects(
+    db: &mut sqlx::PgConnection,
+    schema: &str,
+    table: &str,
+    column: &str,
+) -> Result<ColumnObjects, sqlx::Error> {
+    let indexes = sqlx::query(
+        "SELECT i.relname::text, x.indisunique FROM pg_index x
+         JOIN pg_class t ON t.oid = x.indrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         JOIN pg_class i ON i.oid = x.indexrelid
+         JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]
+         WHERE n.nspname = $1 AND t.relname = $2 AND a.attname = $3
+             AND x.indnatts = 1 AND NOT x.indisprimary
+         ORDER BY i.relname",
+    )
+    .bind(schema)
+    .bind(table)
+    .bind(column)
+    .fetch_all(&mut *db)
+    .await?
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    let foreign_keys = sqlx::query_scalar(
+        "SELECT c.conname::text FROM pg_constraint c
+         JOIN pg_class t ON t.oid = c.conrelid
+         JOIN pg_namespace n ON n.oid = t.relnamespace
+         JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = c.conkey[1]
+         WHERE n.nspname = $1 AND t.relname = $2 AND a.attname = $3 AND c.contype = 'f'
+         ORDER BY c.conname",
+    )
+    .bind(schema)
+    .bind(table)
+    .bind(column)
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(ColumnObjects {
+        indexes,
+        foreign_keys,
+    })
 }

@@ -140,29 +140,19 @@ pub fn create_index(schema: &str, tbl: &str, column: &str, unique: bool) -> Stri
     )
 }
 
-/// `DROP INDEX IF EXISTS` of a one-column index made by [`create_index`].
-pub fn drop_index(schema: &str, tbl: &str, column: &str, unique: bool) -> String {
-    let prefix = if unique { "uq" } else { "ix" };
-    format!(
-        "DROP INDEX IF EXISTS {}.{}",
-        q(schema),
-        q(&index_name(prefix, tbl, column))
-    )
+/// `DROP INDEX` of an index found on the column.
+pub fn drop_index(schema: &str, name: &str) -> String {
+    format!("DROP INDEX {}.{}", q(schema), q(name))
 }
 
-/// Renames the one-column indexes of a column after its table or column was renamed.
-pub fn rename_indexes(schema: &str, old: (&str, &str), new: (&str, &str)) -> Vec<String> {
-    ["uq", "ix"]
-        .iter()
-        .map(|prefix| {
-            format!(
-                "ALTER INDEX IF EXISTS {}.{} RENAME TO {}",
-                q(schema),
-                q(&index_name(prefix, old.0, old.1)),
-                q(&index_name(prefix, new.0, new.1))
-            )
-        })
-        .collect()
+/// `ALTER INDEX … RENAME TO` for an index found on a renamed table or column.
+pub fn rename_index(schema: &str, name: &str, new_name: &str) -> String {
+    format!(
+        "ALTER INDEX {}.{} RENAME TO {}",
+        q(schema),
+        q(name),
+        q(new_name)
+    )
 }
 
 /// A relation column: a nullable (or NOT NULL) key column, its index and its foreign key.

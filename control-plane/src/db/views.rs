@@ -373,3 +373,16 @@ pub async fn set_limits(
         .await?;
     Ok(())
 }
+
+/// Names of the active views that read a collection.
+pub async fn names_on_collection(
+    db: impl PgExecutor<'_>,
+    collection: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT name FROM control.views WHERE base_collection_id = $1 AND is_active ORDER BY name",
+    )
+    .bind(collection)
+    .fetch_all(db)
+    .await
+}

@@ -74,6 +74,15 @@ impl Fields {
             self.error(key, "string_type", "Input should be a valid string", v);
             return None;
         };
+        if s.contains('\0') {
+            self.error(
+                key,
+                "string_nul",
+                "String should not contain NUL characters",
+                Value::String(s),
+            );
+            return None;
+        }
         let n = s.chars().count();
         if n < min {
             let msg = format!(

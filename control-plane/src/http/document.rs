@@ -9,8 +9,8 @@ use super::params::Params;
 use crate::changes::document::{self, Document};
 use crate::changes::run::{self, Mode};
 use crate::changes::Change;
-use crate::db::catalog;
 use crate::db::views as db_views;
+use crate::db::{catalog, history};
 use crate::http::views as http_views;
 use crate::state::AppState;
 use axum::extract::{Request, State};
@@ -104,6 +104,7 @@ pub async fn import(
     let dry_run = params.bool("dry_run", false)?;
     let force = params.bool("force", false)?;
     let doc = read_document(req).await?;
+    let version = history::schema_version(&state.db, m.project.id).await?;
     let cur = current(&state, &m).await?;
     let changes = document::plan(&doc, &cur.collections, &cur.fields, &cur.views)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -124,7 +125,8 @@ pub async fn import(
             list.join(", ")
         )));
     }
-    let ran = run::run(&state, &m, "import", &changes, mode).await?;
+    // Planned from a read outside the project lock: refuse if the schema moved meanwhile.
+    let ran = run::run_consuming(&state, &m, "import", &changes, mode, &[], Some(version)).await?;
     let body = json!({
         "success": true, "dry_run": dry_run, "applied": if dry_run { 0 } else { changes.len() },
         "changes": changes, "destructive": destructive, "steps": ran.steps,

@@ -47,7 +47,14 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
+        let code = e.as_database_error().and_then(|d| d.code());
+        match code.as_deref() {
+            // Text Postgres cannot store (a NUL character) or mis-encoded input.
+            Some("22021" | "22P05") => {
+                Self::BadRequest("Text must not contain NUL characters".into())
+            }
+            _ => Self::Internal(e.into()),
+        }
     }
 }
 

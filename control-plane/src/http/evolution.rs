@@ -236,20 +236,12 @@ pub async fn preview_migration(
             return Err(ApiError::BadRequest("Field not found".into()))
         }
         Err(ApiError::BadRequest(msg)) if msg.starts_with("Unsafe type conversion") => {
-            let (from, to) = match &change {
-                Change::ChangeFieldType {
-                    field, new_type, ..
-                } => {
-                    let f =
-                        catalog::field_by_id(&state.db, Uuid::parse_str(field).unwrap_or_default())
-                            .await?;
-                    (
-                        f.map(|f| f.field_type).unwrap_or_default(),
-                        new_type.clone(),
-                    )
-                }
-                _ => Default::default(),
-            };
+            // "Unsafe type conversion from <old> to <new>. Use …"
+            let (from, to) = msg
+                .trim_start_matches("Unsafe type conversion from ")
+                .split_once(". ")
+                .and_then(|(pair, _)| pair.split_once(" to "))
+                .unwrap_or_default();
             let warnings = vec![
                 format!("UNSAFE: Cannot convert {from} → {to} directly"),
                 "Use migration wizard: create new column, migrate data, swap".to_owned(),
@@ -381,7 +373,7 @@ pub async fn apply_pending(
         ));
     }
     let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
-    let ran = run::run_consuming(&state, &m, "pending", &changes, Mode::Apply, &ids).await?;
+    let ran = run::run_consuming(&state, &m, "pending", &changes, Mode::Apply, &ids, None).await?;
     let results: Vec<Value> = changes
         .iter()
         .zip(&ran.outcomes)
