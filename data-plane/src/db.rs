@@ -1,7 +1,11 @@
 //! All data-plane SQL. Every transaction first switches to the project's role and schema, so even
 //! a wrong query cannot reach another tenant. Postgres builds the response JSON.
 
-use crate::query::{push_order, push_where, ListPlan};
+use crate::query::aggregate::{self, AggregatePlan};
+use crate::query::cursor;
+use crate::query::expand::{self, Node};
+use crate::query::filter::{push_order, push_where, Where};
+use crate::query::list::ListPlan;
 use crate::registry::{Collection, Column, Project};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
@@ -41,14 +45,15 @@ pub enum RecordId {
 }
 
 fn push_id(qb: &mut QueryBuilder<'_, Postgres>, id: &RecordId) {
-    qb.push(" WHERE \"id\" = ");
+    qb.push(" WHERE t0.\"id\" = ");
     match id {
         RecordId::Int(n) => qb.push_bind(*n),
         RecordId::Text(s) => qb.push_bind(s.clone()),
     };
 }
 
-/// One page and the total, as the contract's JSON object (built by Postgres).
+/// One page and the total, as the contract's JSON object (built by Postgres), expansions
+/// included: one statement, one round trip.
 pub async fn list(
     tx: &mut Transaction<'static, Postgres>,
     c: &Collection,
@@ -57,17 +62,29 @@ pub async fn list(
     let mut qb = QueryBuilder::new(
         "SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT ",
     );
-    qb.push(&c.select_list).push(" FROM ").push(&c.table);
-    push_where(&mut qb, &plan.filters);
+    expand::push_select(&mut qb, c, &plan.expand, 0);
+    let mut w = Where::default();
+    push_where(&mut qb, &mut w, &plan.filters);
+    if let Some(Some(after)) = &plan.cursor {
+        let id = &c.columns["id"];
+        cursor::push_after(&mut qb, &mut w, after, &plan.sort, id, plan.sort.is_empty());
+    }
     push_order(&mut qb, &plan.sort);
-    qb.push(" LIMIT ")
-        .push_bind(plan.limit)
-        .push(" OFFSET ")
-        .push_bind(plan.offset);
-    qb.push(") r), '[]'::json), 'total', (SELECT count(*) FROM ")
-        .push(&c.table);
-    push_where(&mut qb, &plan.filters);
-    qb.push("), 'limit', ")
+    qb.push(" LIMIT ").push_bind(plan.limit);
+    if plan.offset > 0 {
+        qb.push(" OFFSET ").push_bind(plan.offset);
+    }
+    qb.push(") r), '[]'::json), 'total', ");
+    if plan.skip_total {
+        qb.push("NULL");
+    } else {
+        qb.push("(SELECT count(*) FROM ")
+            .push(&c.table)
+            .push(" t0");
+        push_where(&mut qb, &mut Where::default(), &plan.filters);
+        qb.push(")");
+    }
+    qb.push(", 'limit', ")
         .push_bind(plan.limit)
         .push(", 'offset', ")
         .push_bind(plan.offset)
@@ -75,21 +92,34 @@ pub async fn list(
     qb.build_query_scalar().fetch_one(&mut **tx).await
 }
 
-/// One record as JSON; `lock` takes a row lock for an update that follows.
+/// One record as JSON, expansions included; `lock` takes a row lock for an update that follows.
 pub async fn get(
     tx: &mut Transaction<'static, Postgres>,
     c: &Collection,
     id: &RecordId,
+    expand: &[Node],
     lock: bool,
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = QueryBuilder::new("SELECT row_to_json(r)::text FROM (SELECT ");
-    qb.push(&c.select_list).push(" FROM ").push(&c.table);
+    expand::push_select(&mut qb, c, expand, 0);
     push_id(&mut qb, id);
     if lock {
         qb.push(" FOR UPDATE");
     }
     qb.push(") r");
     qb.build_query_scalar().fetch_optional(&mut **tx).await
+}
+
+/// Aggregates as the contract-free `{"results": […]}` JSON object.
+pub async fn aggregate(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Collection,
+    plan: &AggregatePlan,
+) -> Result<String, sqlx::Error> {
+    aggregate::render(c, plan)
+        .build_query_scalar()
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// Column values to write: the column and its coerced text (None = NULL).
@@ -137,7 +167,7 @@ pub async fn update(
     values: &Values,
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = QueryBuilder::new("WITH w AS (UPDATE ");
-    qb.push(&c.table).push(" SET \"updated_at\" = now()");
+    qb.push(&c.table).push(" t0 SET \"updated_at\" = now()");
     for (col, v) in values {
         qb.push(", ").push(&col.sql).push(" = ");
         push_value(&mut qb, col, v);
@@ -156,7 +186,7 @@ pub async fn delete(
     id: &RecordId,
 ) -> Result<bool, sqlx::Error> {
     let mut qb = QueryBuilder::new("DELETE FROM ");
-    qb.push(&c.table);
+    qb.push(&c.table).push(" t0");
     push_id(&mut qb, id);
     Ok(qb.build().execute(&mut **tx).await?.rows_affected() > 0)
 }

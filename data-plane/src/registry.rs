@@ -29,6 +29,28 @@ pub struct Column {
     pub sql_type: String,
     /// A catalog field that may be written (system columns may not).
     pub writable: bool,
+    /// The column may hold NULL (keyset pagination needs sort keys that never do).
+    pub nullable: bool,
+}
+
+/// A many-to-one relation field of a collection, for expansion.
+#[derive(Debug, Clone)]
+pub struct Relation {
+    /// The quoted key column (`"author_id"`).
+    pub column: String,
+    /// The target collection.
+    pub target: Uuid,
+}
+
+/// The reverse side of a relation: records of `source` whose `column` points here.
+#[derive(Debug, Clone)]
+pub struct Reverse {
+    /// The expansion key, `<source>_via_<field>`.
+    pub key: String,
+    /// The collection holding the key.
+    pub source: Uuid,
+    /// The quoted key column in `source`.
+    pub column: String,
 }
 
 /// A collection, ready to query.
@@ -42,6 +64,8 @@ pub struct Collection {
     pub select_list: String,
     /// Columns by field name and by column name (soft-deleted and hidden fields left out).
     pub columns: HashMap<String, Arc<Column>>,
+    /// Live relation fields by field name.
+    pub relations: HashMap<String, Relation>,
 }
 
 /// A project, ready to serve.
@@ -51,6 +75,10 @@ pub struct Project {
     pub config: ProjectConfig,
     /// Collections by current name, then by unexpired former names (a current name always wins).
     pub collections: HashMap<String, Arc<Collection>>,
+    /// Collections by id.
+    pub by_id: HashMap<Uuid, Arc<Collection>>,
+    /// Reverse relations by target collection id.
+    pub reverse: HashMap<Uuid, Vec<Reverse>>,
 }
 
 impl Project {
@@ -74,9 +102,31 @@ impl Project {
                     .or_insert_with(|| current.clone());
             }
         }
+        let by_id = config
+            .collections
+            .iter()
+            .map(|c| (c.id, collections[&c.name].clone()))
+            .collect();
+        let mut reverse: HashMap<Uuid, Vec<Reverse>> = HashMap::new();
+        for c in &config.collections {
+            for f in &c.fields {
+                if let (Some(r), false) = (&f.relation, f.is_deleted || f.is_hidden) {
+                    reverse
+                        .entry(r.target_collection_id)
+                        .or_default()
+                        .push(Reverse {
+                            key: format!("{}_via_{}", c.name, f.name),
+                            source: c.id,
+                            column: quote_ident(&f.column),
+                        });
+                }
+            }
+        }
         Self {
             config,
             collections,
+            by_id,
+            reverse,
         }
     }
 }
@@ -96,10 +146,12 @@ impl Collection {
                 ty,
                 sql_type: ty.sql_type().into(),
                 writable: false,
+                nullable: name.starts_with("created_by"),
             };
             columns.insert(name.to_owned(), Arc::new(col));
         }
         let mut aliases = Vec::new();
+        let mut relations = HashMap::new();
         for f in &config.fields {
             // Soft-deleted fields keep their column but leave records, filters and writes.
             if f.is_hidden || f.is_deleted {
@@ -117,7 +169,17 @@ impl Collection {
                 ty,
                 sql_type: f.sql_type.clone(),
                 writable: true,
+                nullable: !f.is_required,
             });
+            if let Some(r) = &f.relation {
+                relations.insert(
+                    f.name.clone(),
+                    Relation {
+                        column: quote_ident(&f.column),
+                        target: r.target_collection_id,
+                    },
+                );
+            }
             columns.insert(f.column.clone(), col.clone());
             columns.insert(f.name.clone(), col.clone());
             aliases.extend(f.aliases.iter().map(|a| (a.clone(), col.clone())));
@@ -138,6 +200,7 @@ impl Collection {
             table: format!("{}.{}", quote_ident(schema), quote_ident(&config.table)),
             select_list: shown.join(", "),
             columns,
+            relations,
             config,
         }
     }

@@ -17,6 +17,7 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
     Router::new()
         .route("/health", get(|| async { Json(json!({ "ok": true })) }))
         .route(data, get(records::list).post(records::create))
+        .route(&format!("{data}/_aggregate"), get(records::aggregate))
         .route(
             &format!("{data}/{{record_id}}"),
             get(records::get)

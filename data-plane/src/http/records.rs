@@ -4,7 +4,9 @@
 use super::context::{Caller, Ctx, JsonObject};
 use super::error::ApiError;
 use crate::db::{self, RecordId, Values};
-use crate::query::plan_list;
+use crate::query::aggregate;
+use crate::query::cursor;
+use crate::query::list::{plan_get, plan_list};
 use crate::registry::{Collection, SYSTEM_COLUMNS};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
@@ -135,12 +137,43 @@ pub async fn list(
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let c = collection(&ctx, &name)?;
-    let plan = plan_list(&c, &params)?;
+    let plan = plan_list(&ctx.project, &c, &params)?;
     authorize(&ctx.caller, "list")?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
     let page = db::list(&mut tx, &c, &plan).await?;
     tx.commit().await?;
-    Ok(json(StatusCode::OK, page))
+    if plan.cursor.is_none() {
+        return Ok(json(StatusCode::OK, page));
+    }
+    // Keyset mode: the next cursor continues after the last row of a full page.
+    let mut page: Value =
+        serde_json::from_str(&page).map_err(|e| ApiError::Internal(e.into()))?;
+    let records = page["records"].as_array().map_or(&[][..], Vec::as_slice);
+    let next = match records.last() {
+        Some(last) if records.len() as i64 == plan.limit => {
+            Value::String(cursor::encode(last, &plan.sort))
+        }
+        _ => Value::Null,
+    };
+    page["next_cursor"] = next;
+    Ok(json(StatusCode::OK, page.to_string()))
+}
+
+/// `GET …/data/{collection}/_aggregate`: count, sum, avg, min, max over the list's filters,
+/// optionally grouped.
+pub async fn aggregate(
+    State(st): State<AppState>,
+    ctx: Ctx,
+    Path((_, name)): Params2,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let c = collection(&ctx, &name)?;
+    let plan = aggregate::plan(&c, &params)?;
+    authorize(&ctx.caller, "list")?;
+    let mut tx = db::begin(&st.db, &ctx.project).await?;
+    let out = db::aggregate(&mut tx, &c, &plan).await?;
+    tx.commit().await?;
+    Ok(json(StatusCode::OK, out))
 }
 
 /// `GET …/data/{collection}/{id}`
@@ -148,11 +181,13 @@ pub async fn get(
     State(st): State<AppState>,
     ctx: Ctx,
     Path((_, name, id)): Params3,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let c = collection(&ctx, &name)?;
     let id = record_id(&c, &id)?;
+    let expand = plan_get(&ctx.project, &c, &params)?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
-    let record = db::get(&mut tx, &c, &id, false)
+    let record = db::get(&mut tx, &c, &id, &expand, false)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
     tx.commit().await?;
@@ -172,7 +207,7 @@ pub async fn update(
     // Checked after the record and the permission, as the contract orders it.
     let values = values_from(&c, body);
     let mut tx = db::begin(&st.db, &ctx.project).await?;
-    db::get(&mut tx, &c, &id, true)
+    db::get(&mut tx, &c, &id, &[], true)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
     authorize(&ctx.caller, "update")?;
@@ -192,7 +227,7 @@ pub async fn delete(
     let c = collection(&ctx, &name)?;
     let id = record_id(&c, &id)?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
-    db::get(&mut tx, &c, &id, true)
+    db::get(&mut tx, &c, &id, &[], true)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
     authorize(&ctx.caller, "delete")?;

@@ -1,12 +1,10 @@
-//! List queries: parse the URL's parameters, plan them against the compiled collection (every
-//! name resolves to a quoted column or is dropped; every value is coerced and later bound), and
-//! render the SQL. No string from a request ever becomes SQL text.
+//! Filters and sort order: planned against the compiled collection (every name resolves to a
+//! quoted column or is dropped; every value is coerced and later bound) and rendered. No string
+//! from a request ever becomes SQL text.
 
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column};
-use model::error_body::validation_item;
 use model::value::coerce_text;
-use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 use std::sync::Arc;
 
@@ -46,7 +44,8 @@ pub enum Op {
 }
 
 impl Op {
-    fn parse(s: &str) -> Option<Self> {
+    /// Parses an operator suffix (`gt`, `in`, …).
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "eq" => Self::Eq,
             "neq" => Self::Neq,
@@ -71,104 +70,19 @@ impl Op {
 /// One planned condition.
 #[derive(Debug, Clone)]
 pub struct Filter {
-    col: Arc<Column>,
-    op: Op,
+    /// The column.
+    pub col: Arc<Column>,
+    /// The operator.
+    pub op: Op,
     /// Coerced operand(s); a flag for the null tests.
-    values: Vec<String>,
+    pub values: Vec<String>,
 }
 
-/// A planned list request.
-#[derive(Debug)]
-pub struct ListPlan {
-    /// AND-ed conditions.
-    pub filters: Vec<Filter>,
-    /// `(column, descending)`; empty means `id DESC`.
-    pub sort: Vec<(Arc<Column>, bool)>,
-    /// Page size.
-    pub limit: i64,
-    /// Page start.
-    pub offset: i64,
-}
-
-fn query_error(key: &str, kind: &str, msg: &str, input: &str) -> ApiError {
-    ApiError::Validation(vec![validation_item(
-        kind,
-        &["query", key],
-        msg,
-        Value::String(input.into()),
-    )])
-}
-
-fn int_param(key: &str, raw: &str, min: i64, max: i64) -> Result<i64, ApiError> {
-    let n: i64 = raw.trim().parse().map_err(|_| {
-        query_error(
-            key,
-            "int_parsing",
-            "Input should be a valid integer, unable to parse string as an integer",
-            raw,
-        )
-    })?;
-    if n < min {
-        return Err(query_error(
-            key,
-            "greater_than_equal",
-            &format!("Input should be greater than or equal to {min}"),
-            raw,
-        ));
-    }
-    if n > max {
-        return Err(query_error(
-            key,
-            "less_than_equal",
-            &format!("Input should be less than or equal to {max}"),
-            raw,
-        ));
-    }
-    Ok(n)
-}
-
-/// Plans `GET …/data/{collection}` from its query parameters (repeated keys: the last wins).
-pub fn plan_list(coll: &Collection, params: &[(String, String)]) -> Result<ListPlan, ApiError> {
-    let mut plan = ListPlan {
-        filters: Vec::new(),
-        sort: Vec::new(),
-        limit: 100,
-        offset: 0,
-    };
-    let mut filters: Vec<(&str, Filter)> = Vec::new();
-    for (key, raw) in params {
-        match key.as_str() {
-            "limit" => plan.limit = int_param("limit", raw, 1, 1000)?,
-            "offset" => plan.offset = int_param("offset", raw, 0, i64::MAX)?,
-            "sort" => plan.sort = plan_sort(coll, raw),
-            _ => {
-                if let Some(f) = plan_filter(coll, key, raw)? {
-                    filters.retain(|(k, _)| *k != key.as_str());
-                    filters.push((key.as_str(), f));
-                }
-            }
-        }
-    }
-    plan.filters = filters.into_iter().map(|(_, f)| f).collect();
-    Ok(plan)
-}
-
-fn plan_sort(coll: &Collection, raw: &str) -> Vec<(Arc<Column>, bool)> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .filter_map(|k| {
-            let (name, desc) = match k.strip_prefix('-') {
-                Some(n) => (n, true),
-                None => (k, false),
-            };
-            coll.columns.get(name).map(|c| (c.clone(), desc))
-        })
-        .collect()
-}
+/// Most items an `__in` / `__notin` list may have.
+pub const MAX_IN_ITEMS: usize = 1000;
 
 /// A filter parameter, or `None` when its key names no column (ignored, per the contract).
-fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Filter>, ApiError> {
+pub fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Filter>, ApiError> {
     let (name, op) = match key.rsplit_once("__") {
         Some((name, op)) if coll.columns.contains_key(name) => (
             name,
@@ -192,10 +106,18 @@ fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Filter>
             );
             vec![yes.to_string()]
         }
-        Op::In | Op::NotIn => raw
-            .split(',')
-            .map(|v| coerce(v.trim()))
-            .collect::<Result<_, _>>()?,
+        Op::In | Op::NotIn => {
+            let items: Vec<&str> = raw.split(',').collect();
+            if items.len() > MAX_IN_ITEMS {
+                return Err(ApiError::BadRequest(format!(
+                    "Too many values for filter '{key}' (at most {MAX_IN_ITEMS})"
+                )));
+            }
+            items
+                .into_iter()
+                .map(|v| coerce(v.trim()))
+                .collect::<Result<_, _>>()?
+        }
         Op::Like | Op::ILike | Op::Contains | Op::StartsWith | Op::EndsWith => vec![raw.to_owned()],
         _ => vec![coerce(raw)?],
     };
@@ -212,15 +134,27 @@ fn escape_like(v: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Appends ` WHERE …` (nothing when there are no filters).
-pub fn push_where(qb: &mut QueryBuilder<'_, Postgres>, filters: &[Filter]) {
-    for (i, f) in filters.iter().enumerate() {
-        qb.push(if i == 0 { " WHERE " } else { " AND " });
+/// Starts each condition with ` WHERE ` or ` AND `.
+#[derive(Debug, Default)]
+pub struct Where(bool);
+
+impl Where {
+    /// Pushes the keyword before the next condition.
+    pub fn next(&mut self, qb: &mut QueryBuilder<'_, Postgres>) {
+        qb.push(if self.0 { " AND " } else { " WHERE " });
+        self.0 = true;
+    }
+}
+
+/// Appends the filters as AND-ed conditions.
+pub fn push_where(qb: &mut QueryBuilder<'_, Postgres>, w: &mut Where, filters: &[Filter]) {
+    for f in filters {
+        w.next(qb);
         push_filter(qb, f);
     }
 }
 
-fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
+pub fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
     let (col, ty) = (&f.col.sql, &f.col.sql_type);
     let first = f.values.first().cloned().unwrap_or_default();
     let cmp = |qb: &mut QueryBuilder<'_, Postgres>, op: &str, v: String| {
@@ -269,16 +203,16 @@ fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
 /// Appends ` ORDER BY …`, with `id` as the final tie-breaker.
 pub fn push_order(qb: &mut QueryBuilder<'_, Postgres>, sort: &[(Arc<Column>, bool)]) {
     if sort.is_empty() {
-        qb.push(" ORDER BY \"id\" DESC");
+        qb.push(" ORDER BY t0.\"id\" DESC");
         return;
     }
     qb.push(" ORDER BY ");
     for (col, desc) in sort {
         qb.push(format_args!(
-            "{} {}, ",
+            "t0.{} {}, ",
             col.sql,
             if *desc { "DESC" } else { "ASC" }
         ));
     }
-    qb.push("\"id\" ASC");
+    qb.push("t0.\"id\" ASC");
 }

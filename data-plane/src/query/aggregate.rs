@@ -1,0 +1,173 @@
+//! Aggregates over the same filters as a list: `GET …/data/{collection}/_aggregate?sum=views&
+//! avg=score&min=created_at&max=views&group_by=author&published=true`.
+//!
+//! Answer: `{"results": [{"group": {"author": "ann"}, "count": 3, "sum": {"views": 10}, …}]}`,
+//! one result without `group_by`, groups ordered by their keys. `count` is always there.
+
+use super::filter::{plan_filter, push_where, Filter, Where};
+use super::int_param;
+use crate::http::error::ApiError;
+use crate::registry::{Collection, Column};
+use model::FieldType;
+use sqlx::{Postgres, QueryBuilder};
+use std::sync::Arc;
+
+/// Most `group_by` keys.
+pub const MAX_GROUP_KEYS: usize = 5;
+/// Most aggregated columns per function.
+pub const MAX_COLUMNS: usize = 20;
+
+/// An aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    /// `sum`
+    Sum,
+    /// `avg`
+    Avg,
+    /// `min`
+    Min,
+    /// `max`
+    Max,
+}
+
+impl Func {
+    fn name(self) -> &'static str {
+        match self {
+            Func::Sum => "sum",
+            Func::Avg => "avg",
+            Func::Min => "min",
+            Func::Max => "max",
+        }
+    }
+
+    fn allows(self, ty: FieldType) -> bool {
+        match self {
+            Func::Sum | Func::Avg => matches!(ty, FieldType::Int | FieldType::Float),
+            Func::Min | Func::Max => matches!(
+                ty,
+                FieldType::Int
+                    | FieldType::Float
+                    | FieldType::Date
+                    | FieldType::Datetime
+                    | FieldType::String
+                    | FieldType::Text
+            ),
+        }
+    }
+}
+
+/// A planned aggregate request.
+#[derive(Debug)]
+pub struct AggregatePlan {
+    /// AND-ed conditions.
+    pub filters: Vec<Filter>,
+    /// Group keys: the name as asked and the column.
+    pub group_by: Vec<(String, Arc<Column>)>,
+    /// Per function, the columns: the name as asked and the column.
+    pub columns: Vec<(Func, Vec<(String, Arc<Column>)>)>,
+    /// Most groups returned.
+    pub limit: i64,
+}
+
+fn names(coll: &Collection, key: &str, raw: &str) -> Result<Vec<(String, Arc<Column>)>, ApiError> {
+    let mut out: Vec<(String, Arc<Column>)> = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let col = coll
+            .columns
+            .get(name)
+            .ok_or_else(|| ApiError::BadRequest(format!("Unknown field in '{key}': {name}")))?;
+        if !out.iter().any(|(n, _)| n == name) {
+            out.push((name.to_owned(), col.clone()));
+        }
+    }
+    if out.len() > MAX_COLUMNS {
+        return Err(ApiError::BadRequest(format!(
+            "Too many fields in '{key}' (at most {MAX_COLUMNS})"
+        )));
+    }
+    Ok(out)
+}
+
+/// Plans an aggregate request.
+pub fn plan(coll: &Collection, params: &[(String, String)]) -> Result<AggregatePlan, ApiError> {
+    let mut plan = AggregatePlan {
+        filters: Vec::new(),
+        group_by: Vec::new(),
+        columns: Vec::new(),
+        limit: 100,
+    };
+    let mut filters: Vec<(&str, Filter)> = Vec::new();
+    for (key, raw) in params {
+        let func = match key.as_str() {
+            "sum" => Func::Sum,
+            "avg" => Func::Avg,
+            "min" => Func::Min,
+            "max" => Func::Max,
+            "group_by" => {
+                plan.group_by = names(coll, key, raw)?;
+                if plan.group_by.len() > MAX_GROUP_KEYS {
+                    return Err(ApiError::BadRequest(format!(
+                        "Too many group_by fields (at most {MAX_GROUP_KEYS})"
+                    )));
+                }
+                continue;
+            }
+            "limit" => {
+                plan.limit = int_param("limit", raw, 1, 1000)?;
+                continue;
+            }
+            "count" => continue,
+            _ => {
+                if let Some(f) = plan_filter(coll, key, raw)? {
+                    filters.retain(|(k, _)| *k != key.as_str());
+                    filters.push((key.as_str(), f));
+                }
+                continue;
+            }
+        };
+        let cols = names(coll, key, raw)?;
+        if let Some((name, _)) = cols.iter().find(|(_, c)| !func.allows(c.ty)) {
+            return Err(ApiError::BadRequest(format!(
+                "Cannot compute {} of field '{name}'",
+                func.name()
+            )));
+        }
+        plan.columns.retain(|(f, _)| *f != func);
+        plan.columns.push((func, cols));
+    }
+    plan.filters = filters.into_iter().map(|(_, f)| f).collect();
+    Ok(plan)
+}
+
+/// Renders the whole answer as one JSON value built by Postgres.
+pub fn render<'a>(c: &Collection, plan: &'a AggregatePlan) -> QueryBuilder<'a, Postgres> {
+    let mut qb = QueryBuilder::new(
+        "SELECT json_build_object('results', COALESCE(json_agg(a), '[]'::json))::text FROM (SELECT json_build_object('group', json_build_object(",
+    );
+    for (i, (name, col)) in plan.group_by.iter().enumerate() {
+        qb.push(if i == 0 { "" } else { ", " })
+            .push("CAST(")
+            .push_bind(name.as_str())
+            .push(format_args!(" AS text), {}", col.sql));
+    }
+    qb.push("), 'count', count(*)");
+    for (func, cols) in &plan.columns {
+        qb.push(format_args!(", '{}', json_build_object(", func.name()));
+        for (i, (name, col)) in cols.iter().enumerate() {
+            qb.push(if i == 0 { "" } else { ", " })
+                .push("CAST(")
+                .push_bind(name.as_str())
+                .push(format_args!(" AS text), {}({})", func.name(), col.sql));
+        }
+        qb.push(")");
+    }
+    qb.push(") AS a FROM ").push(&c.table).push(" t0");
+    push_where(&mut qb, &mut Where::default(), &plan.filters);
+    if !plan.group_by.is_empty() {
+        let keys: Vec<&str> = plan.group_by.iter().map(|(_, c)| c.sql.as_str()).collect();
+        let keys = keys.join(", ");
+        qb.push(format_args!(" GROUP BY {keys} ORDER BY {keys}"));
+    }
+    qb.push(" LIMIT ").push_bind(plan.limit).push(") g");
+    qb
+}
