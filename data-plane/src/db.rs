@@ -6,6 +6,7 @@ use crate::query::cursor;
 use crate::query::expand::{self, Node};
 use crate::query::filter::{push_order, push_where, Where};
 use crate::query::list::ListPlan;
+use crate::query::view::ViewPlan;
 use crate::registry::{Collection, Column, Project};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
@@ -20,6 +21,9 @@ pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
         .connect_with(opts)
         .await
 }
+
+/// An open data transaction.
+pub type Tx = Transaction<'static, Postgres>;
 
 /// A transaction running as the project's role, with its schema as search path.
 pub async fn begin(
@@ -78,9 +82,7 @@ pub async fn list(
     if plan.skip_total {
         qb.push("NULL");
     } else {
-        qb.push("(SELECT count(*) FROM ")
-            .push(&c.table)
-            .push(" t0");
+        qb.push("(SELECT count(*) FROM ").push(&c.table).push(" t0");
         push_where(&mut qb, &mut Where::default(), &plan.filters);
         qb.push(")");
     }
@@ -189,4 +191,44 @@ pub async fn delete(
     qb.push(&c.table).push(" t0");
     push_id(&mut qb, id);
     Ok(qb.build().execute(&mut **tx).await?.rows_affected() > 0)
+}
+
+/// One page of a view as the contract's `{data, total, limit, offset, view_name, view_version}`.
+pub async fn view_page(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Collection,
+    view: &model::ViewConfig,
+    plan: &ViewPlan,
+) -> Result<String, sqlx::Error> {
+    let mut qb = QueryBuilder::new(
+        "SELECT json_build_object('data', COALESCE((SELECT json_agg(r) FROM (SELECT ",
+    );
+    qb.push(&plan.select_list)
+        .push(" FROM ")
+        .push(&c.table)
+        .push(" t0");
+    push_where(&mut qb, &mut Where::default(), &plan.filters);
+    if plan.sort.is_empty() {
+        qb.push(" ORDER BY t0.\"id\" ASC");
+    } else {
+        push_order(&mut qb, &plan.sort);
+    }
+    qb.push(" LIMIT ")
+        .push_bind(plan.limit)
+        .push(" OFFSET ")
+        .push_bind(plan.offset)
+        .push(") r), '[]'::json), 'total', (SELECT count(*) FROM ")
+        .push(&c.table)
+        .push(" t0");
+    push_where(&mut qb, &mut Where::default(), &plan.filters);
+    qb.push("), 'limit', ")
+        .push_bind(plan.limit)
+        .push(", 'offset', ")
+        .push_bind(plan.offset)
+        .push(", 'view_name', ")
+        .push_bind(view.name.clone())
+        .push(", 'view_version', ")
+        .push_bind(view.version)
+        .push(")::text");
+    qb.build_query_scalar().fetch_one(&mut **tx).await
 }

@@ -4,7 +4,7 @@
 
 use arc_swap::ArcSwap;
 use model::sql::quote_ident;
-use model::{CollectionConfig, FieldType, ProjectConfig};
+use model::{CollectionConfig, FieldType, ProjectConfig, ViewConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -79,6 +79,8 @@ pub struct Project {
     pub by_id: HashMap<Uuid, Arc<Collection>>,
     /// Reverse relations by target collection id.
     pub reverse: HashMap<Uuid, Vec<Reverse>>,
+    /// Active views by name.
+    pub views: HashMap<String, Arc<ViewConfig>>,
 }
 
 impl Project {
@@ -122,11 +124,17 @@ impl Project {
                 }
             }
         }
+        let views = config
+            .views
+            .iter()
+            .map(|v| (v.name.clone(), Arc::new(v.clone())))
+            .collect();
         Self {
             config,
             collections,
             by_id,
             reverse,
+            views,
         }
     }
 }

@@ -37,6 +37,9 @@ pub enum ApiError {
     /// 500; the cause is logged once by the middleware, never shown.
     #[error("Internal Server Error")]
     Internal(#[source] anyhow::Error),
+    /// A failed step of a batch: that step's status and detail, plus its index.
+    #[error("{1}")]
+    InBatch(usize, Box<ApiError>),
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -96,9 +99,9 @@ fn foreign_key(pg: Option<&sqlx::postgres::PgDatabaseError>) -> ApiError {
 #[derive(Clone)]
 pub struct InternalCause(pub Arc<anyhow::Error>);
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self {
+impl ApiError {
+    fn status_code(&self) -> (StatusCode, &'static str) {
+        match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -108,13 +111,36 @@ impl IntoResponse for ApiError {
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        let body = match &self {
-            Self::Validation(items) => json!({ "detail": items, "code": code }),
-            other => json!({ "detail": other.to_string(), "code": code }),
-        };
+            Self::InBatch(_, inner) => inner.status_code(),
+        }
+    }
+
+    fn detail(&self) -> Value {
+        match self {
+            Self::Validation(items) => json!(items),
+            Self::InBatch(_, inner) => inner.detail(),
+            other => json!(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_code();
+        let mut body = json!({ "detail": self.detail(), "code": code });
+        if let Self::InBatch(i, _) = &self {
+            body["operation"] = json!(i);
+        }
         let mut res = (status, Json(body)).into_response();
-        if let Self::Internal(cause) = self {
+        let cause = match self {
+            Self::Internal(cause) => Some(cause),
+            Self::InBatch(_, inner) => match *inner {
+                Self::Internal(cause) => Some(cause),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(cause) = cause {
             res.extensions_mut().insert(InternalCause(Arc::new(cause)));
         }
         res

@@ -1,8 +1,10 @@
 //! The data API's routes: thin handlers over `query` and `db`.
 
+pub mod batch;
 pub mod context;
 pub mod error;
 pub mod records;
+pub mod views;
 
 use crate::AppState;
 use axum::http::StatusCode;
@@ -16,8 +18,16 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
     let data = "/api/projects/{project_id}/data/{collection}";
     Router::new()
         .route("/health", get(|| async { Json(json!({ "ok": true })) }))
+        .route(
+            "/api/projects/{project_id}/data/_batch",
+            axum::routing::post(batch::batch),
+        )
         .route(data, get(records::list).post(records::create))
         .route(&format!("{data}/_aggregate"), get(records::aggregate))
+        .route(
+            "/api/projects/{project_id}/views/{view_name}/execute",
+            axum::routing::post(views::execute),
+        )
         .route(
             &format!("{data}/{{record_id}}"),
             get(records::get)

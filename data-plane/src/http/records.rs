@@ -3,7 +3,7 @@
 
 use super::context::{Caller, Ctx, JsonObject};
 use super::error::ApiError;
-use crate::db::{self, RecordId, Values};
+use crate::db::{self, RecordId, Tx, Values};
 use crate::query::aggregate;
 use crate::query::cursor;
 use crate::query::list::{plan_get, plan_list};
@@ -20,7 +20,7 @@ use std::sync::Arc;
 type Params2 = Path<(String, String)>;
 type Params3 = Path<(String, String, String)>;
 
-fn collection(ctx: &Ctx, name: &str) -> Result<Arc<Collection>, ApiError> {
+pub fn collection(ctx: &Ctx, name: &str) -> Result<Arc<Collection>, ApiError> {
     ctx.project
         .collections
         .get(name)
@@ -28,7 +28,7 @@ fn collection(ctx: &Ctx, name: &str) -> Result<Arc<Collection>, ApiError> {
         .ok_or(ApiError::NotFound("Collection not found"))
 }
 
-fn record_id(c: &Collection, raw: &str) -> Result<RecordId, ApiError> {
+pub fn record_id(c: &Collection, raw: &str) -> Result<RecordId, ApiError> {
     match c.config.id_kind {
         IdKind::Int => raw
             .parse()
@@ -50,7 +50,7 @@ fn authorize(caller: &Caller, action: &str) -> Result<(), ApiError> {
     }
 }
 
-fn json(status: StatusCode, body: String) -> Response {
+pub fn json(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
@@ -100,18 +100,62 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let c = collection(&ctx, &name)?;
-    authorize(&ctx.caller, "create")?;
-    let mut values = values_from(&c, body)?;
-    if let Caller::Admin(id) = ctx.caller {
-        values.push(system_value(&c, "created_by_user_id", id.to_string()));
-    }
-    if c.config.id_kind == IdKind::Uuid {
-        prepare_app_user(&c, &mut values)?;
-    }
     let mut tx = db::begin(&st.db, &ctx.project).await?;
-    let record = db::insert(&mut tx, &c, &values).await?;
+    let record = create_in(&mut tx, &ctx, &c, body).await?;
     tx.commit().await?;
     Ok(json(StatusCode::CREATED, record))
+}
+
+/// A create inside an open transaction (also a batch step): permission, values, insert.
+pub async fn create_in(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    c: &Collection,
+    body: Map<String, Value>,
+) -> Result<String, ApiError> {
+    authorize(&ctx.caller, "create")?;
+    let mut values = values_from(c, body)?;
+    if let Caller::Admin(id) = ctx.caller {
+        values.push(system_value(c, "created_by_user_id", id.to_string()));
+    }
+    if c.config.id_kind == IdKind::Uuid {
+        prepare_app_user(c, &mut values)?;
+    }
+    Ok(db::insert(tx, c, &values).await?)
+}
+
+/// An update inside an open transaction: the record (locked), permission, values, write.
+pub async fn update_in(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    c: &Collection,
+    id: &RecordId,
+    body: Map<String, Value>,
+) -> Result<String, ApiError> {
+    // Checked after the record and the permission, as the contract orders it.
+    let values = values_from(c, body);
+    db::get(tx, c, id, &[], true)
+        .await?
+        .ok_or(ApiError::NotFound("Record not found"))?;
+    authorize(&ctx.caller, "update")?;
+    db::update(tx, c, id, &values?)
+        .await?
+        .ok_or(ApiError::NotFound("Record not found"))
+}
+
+/// A delete inside an open transaction: the record (locked), permission, delete.
+pub async fn delete_in(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    c: &Collection,
+    id: &RecordId,
+) -> Result<(), ApiError> {
+    db::get(tx, c, id, &[], true)
+        .await?
+        .ok_or(ApiError::NotFound("Record not found"))?;
+    authorize(&ctx.caller, "delete")?;
+    db::delete(tx, c, id).await?;
+    Ok(())
 }
 
 /// `_users` rows get a server-made UUID and a required, lower-cased email.
@@ -146,8 +190,7 @@ pub async fn list(
         return Ok(json(StatusCode::OK, page));
     }
     // Keyset mode: the next cursor continues after the last row of a full page.
-    let mut page: Value =
-        serde_json::from_str(&page).map_err(|e| ApiError::Internal(e.into()))?;
+    let mut page: Value = serde_json::from_str(&page).map_err(|e| ApiError::Internal(e.into()))?;
     let records = page["records"].as_array().map_or(&[][..], Vec::as_slice);
     let next = match records.last() {
         Some(last) if records.len() as i64 == plan.limit => {
@@ -204,16 +247,8 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let c = collection(&ctx, &name)?;
     let id = record_id(&c, &id)?;
-    // Checked after the record and the permission, as the contract orders it.
-    let values = values_from(&c, body);
     let mut tx = db::begin(&st.db, &ctx.project).await?;
-    db::get(&mut tx, &c, &id, &[], true)
-        .await?
-        .ok_or(ApiError::NotFound("Record not found"))?;
-    authorize(&ctx.caller, "update")?;
-    let record = db::update(&mut tx, &c, &id, &values?)
-        .await?
-        .ok_or(ApiError::NotFound("Record not found"))?;
+    let record = update_in(&mut tx, &ctx, &c, &id, body).await?;
     tx.commit().await?;
     Ok(json(StatusCode::OK, record))
 }
@@ -227,11 +262,7 @@ pub async fn delete(
     let c = collection(&ctx, &name)?;
     let id = record_id(&c, &id)?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
-    db::get(&mut tx, &c, &id, &[], true)
-        .await?
-        .ok_or(ApiError::NotFound("Record not found"))?;
-    authorize(&ctx.caller, "delete")?;
-    db::delete(&mut tx, &c, &id).await?;
+    delete_in(&mut tx, &ctx, &c, &id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -52,9 +52,7 @@ pub fn decode(
     if raw.trim().is_empty() {
         return Ok(None);
     }
-    let bytes = URL_SAFE_NO_PAD
-        .decode(raw.trim())
-        .map_err(|_| invalid())?;
+    let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| invalid())?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if v["s"].as_str() != Some(sort_spec(sort).as_str()) {
         return Err(ApiError::BadRequest(

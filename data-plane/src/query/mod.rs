@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod expand;
 pub mod filter;
 pub mod list;
+pub mod view;
 
 use crate::http::error::ApiError;
 use model::error_body::validation_item;
