@@ -63,6 +63,14 @@ pub async fn list(
     c: &Collection,
     plan: &ListPlan,
 ) -> Result<String, sqlx::Error> {
+    render_list(c, plan)
+        .build_query_scalar()
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// The statement of [`list`] (pure; values are bound, never in the text).
+pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a, Postgres> {
     let mut qb = QueryBuilder::new(
         "SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT ",
     );
@@ -91,7 +99,7 @@ pub async fn list(
         .push(", 'offset', ")
         .push_bind(plan.offset)
         .push(")::text");
-    qb.build_query_scalar().fetch_one(&mut **tx).await
+    qb
 }
 
 /// One record as JSON, expansions included; `lock` takes a row lock for an update that follows.

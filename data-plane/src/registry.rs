@@ -333,3 +333,75 @@ mod tests {
         assert!(!c.select_list.contains("\"price\""));
     }
 }
+
+/// A sample project for unit tests: `order` (every field type and a relation to `select`) and
+/// `select` — hostile names on purpose.
+#[cfg(test)]
+pub mod sample {
+    use super::*;
+    use model::{FieldConfig, IdKind, RelationConfig};
+
+    fn field(name: &str, ty: FieldType, relation: Option<Uuid>) -> FieldConfig {
+        FieldConfig {
+            id: Uuid::new_v4(),
+            name: name.into(),
+            column: if relation.is_some() {
+                format!("{name}_id")
+            } else {
+                name.into()
+            },
+            field_type: ty,
+            sql_type: ty.sql_type().into(),
+            is_required: name == "title",
+            is_hidden: false,
+            is_deleted: false,
+            is_system: false,
+            aliases: vec![],
+            relation: relation.map(|t| RelationConfig {
+                target_collection_id: t,
+                on_delete: "RESTRICT".into(),
+                display_field: None,
+            }),
+        }
+    }
+
+    pub fn project() -> Project {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let coll = |id, name: &str, fields| CollectionConfig {
+            id,
+            name: name.into(),
+            table: name.into(),
+            is_system: false,
+            id_kind: IdKind::Int,
+            fields,
+            aliases: vec![],
+        };
+        Project::new(ProjectConfig {
+            project_id: Uuid::new_v4(),
+            version: 1,
+            name: "p".into(),
+            db_schema: "p_1".into(),
+            db_role: "p_1".into(),
+            admin_token_key: "k".into(),
+            members: vec![],
+            collections: vec![
+                coll(
+                    a,
+                    "order",
+                    vec![
+                        field("title", FieldType::String, None),
+                        field("n", FieldType::Int, None),
+                        field("x", FieldType::Float, None),
+                        field("ok", FieldType::Bool, None),
+                        field("day", FieldType::Date, None),
+                        field("at", FieldType::Datetime, None),
+                        field("u", FieldType::Uuid, None),
+                        field("parent", FieldType::Relation, Some(b)),
+                    ],
+                ),
+                coll(b, "select", vec![field("name", FieldType::String, None)]),
+            ],
+            views: vec![],
+        })
+    }
+}
