@@ -25,18 +25,16 @@ pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
 /// An open data transaction.
 pub type Tx = Transaction<'static, Postgres>;
 
-/// A transaction running as the project's role, with its schema as search path.
-pub async fn begin(
-    pool: &PgPool,
-    project: &Project,
-) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT set_config('role', $1, true), set_config('search_path', $2, true)")
-        .bind(&project.config.db_role)
-        .bind(&project.config.db_schema)
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+/// A transaction running as the project's role, with its schema as search path. `BEGIN` and the
+/// role switch travel as one simple-query message: one round trip.
+pub async fn begin(pool: &PgPool, project: &Project) -> Result<Tx, sqlx::Error> {
+    pool.begin_with(project.begin_sql.clone()).await
+}
+
+/// Ends a read-only transaction without waiting: dropping it queues a `ROLLBACK` that travels
+/// with the connection's next message (nothing was written, so it means the same as a commit).
+pub fn end_read(tx: Tx) {
+    drop(tx);
 }
 
 /// A record id from the path, typed for its collection.

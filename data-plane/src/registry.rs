@@ -81,6 +81,9 @@ pub struct Project {
     pub reverse: HashMap<Uuid, Vec<Reverse>>,
     /// Active views by name.
     pub views: HashMap<String, Arc<ViewConfig>>,
+    /// `BEGIN; SET LOCAL ROLE …; SET LOCAL search_path TO …` for this project (names from the
+    /// config, quoted).
+    pub begin_sql: String,
 }
 
 impl Project {
@@ -129,12 +132,18 @@ impl Project {
             .iter()
             .map(|v| (v.name.clone(), Arc::new(v.clone())))
             .collect();
+        let begin_sql = format!(
+            "BEGIN; SET LOCAL ROLE {}; SET LOCAL search_path TO {}",
+            quote_ident(&config.db_role),
+            quote_ident(&config.db_schema)
+        );
         Self {
             config,
             collections,
             by_id,
             reverse,
             views,
+            begin_sql,
         }
     }
 }

@@ -185,7 +185,7 @@ pub async fn list(
     authorize(&ctx.caller, "list")?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
     let page = db::list(&mut tx, &c, &plan).await?;
-    tx.commit().await?;
+    db::end_read(tx);
     if plan.cursor.is_none() {
         return Ok(json(StatusCode::OK, page));
     }
@@ -215,7 +215,7 @@ pub async fn aggregate(
     authorize(&ctx.caller, "list")?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
     let out = db::aggregate(&mut tx, &c, &plan).await?;
-    tx.commit().await?;
+    db::end_read(tx);
     Ok(json(StatusCode::OK, out))
 }
 
@@ -233,7 +233,7 @@ pub async fn get(
     let record = db::get(&mut tx, &c, &id, &expand, false)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
-    tx.commit().await?;
+    db::end_read(tx);
     authorize(&ctx.caller, "read")?;
     Ok(json(StatusCode::OK, record))
 }

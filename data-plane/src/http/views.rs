@@ -75,7 +75,7 @@ pub async fn execute(
     let plan = view::plan(&v, &c, &req)?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
     let page = db::view_page(&mut tx, &c, &v, &plan).await?;
-    tx.commit().await?;
+    db::end_read(tx);
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
