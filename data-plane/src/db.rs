@@ -31,8 +31,11 @@ pub async fn begin(pool: &PgPool, project: &Project) -> Result<Tx, sqlx::Error> 
     pool.begin_with(project.begin_sql.clone()).await
 }
 
-/// Ends a read-only transaction without waiting: dropping it queues a `ROLLBACK` that travels
-/// with the connection's next message (nothing was written, so it means the same as a commit).
+/// Ends a read-only transaction without waiting: dropping it queues a `ROLLBACK` (nothing was
+/// written, so it means the same as a commit), which the pool flushes together with its
+/// release check right after the response is on its way — so no lock outlives the request.
+/// (Keeping the rollback queued until the connection's next use would hold the read's table
+/// locks while idle and block DDL.)
 pub fn end_read(tx: Tx) {
     drop(tx);
 }
