@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod error;
+pub mod openapi;
 pub mod records;
 
 use crate::AppState;
@@ -16,6 +17,10 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
     let data = "/api/projects/{project_id}/data/{collection}";
     Router::new()
         .route("/health", get(|| async { Json(json!({ "ok": true })) }))
+        .route(
+            "/api/projects/{project_id}/openapi.json",
+            get(openapi::document),
+        )
         .route(data, get(records::list).post(records::create))
         .route(
             &format!("{data}/{{record_id}}"),
