@@ -5,7 +5,7 @@
 //! Pure: no database, no clock.
 
 use crate::query::Op;
-use crate::registry::Project;
+use crate::registry::{Project, SYSTEM_COLUMNS};
 use model::{CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, ViewConfig};
 use serde_json::{json, Map, Value};
 
@@ -382,8 +382,13 @@ fn param_type(ty: &str) -> Value {
 }
 
 /// The `params` object of a view: what `params_schema` declares, plus the parameters its
-/// filters and sorts read.
-fn view_params(v: &ViewConfig) -> Value {
+/// filters and sorts read (filters on a column the records no longer show are left out, so a
+/// hidden or soft-deleted field is never named).
+fn view_params(c: &CollectionConfig, v: &ViewConfig) -> Value {
+    let shown = |col: &str| {
+        SYSTEM_COLUMNS.iter().any(|(n, _)| *n == col)
+            || visible(c).any(|f| f.name == col || f.column == col)
+    };
     let mut props = Map::new();
     let mut required = Vec::new();
     if let Some(Value::Object(declared)) = &v.params_schema {
@@ -400,7 +405,7 @@ fn view_params(v: &ViewConfig) -> Value {
             props.insert(name.clone(), s);
         }
     }
-    for f in v.filters.iter().filter(|f| f.is_param) {
+    for f in v.filters.iter().filter(|f| f.is_param && shown(&f.field)) {
         let name = f.param_name.clone().unwrap_or_else(|| f.field.clone());
         let text = format!(
             "Value for the filter `{} {}`.",
@@ -446,7 +451,7 @@ fn view_path(cfg: &ProjectConfig, c: &CollectionConfig, v: &ViewConfig) -> Value
     let body = json!({
         "type": "object",
         "properties": {
-            "params": view_params(v),
+            "params": view_params(c, v),
             "limit": { "type": ["integer", "null"], "description": format!("Rows per page (default {}, at most {}).", v.default_limit, v.max_limit) },
             "offset": { "type": "integer", "default": 0 },
         },

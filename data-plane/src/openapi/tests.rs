@@ -96,13 +96,23 @@ fn project() -> (Project, Uuid) {
         version: 3,
         base_collection_id: order.id,
         projection: Some(vec!["id".into(), "qty".into()]),
-        filters: vec![ViewFilter {
-            field: "qty".into(),
-            operator: ViewOperator::Ge,
-            value: json!(10),
-            is_param: true,
-            param_name: Some("min_qty".into()),
-        }],
+        filters: vec![
+            ViewFilter {
+                field: "qty".into(),
+                operator: ViewOperator::Ge,
+                value: json!(10),
+                is_param: true,
+                param_name: Some("min_qty".into()),
+            },
+            // Soft-deleted after the view was made: its name must not leak.
+            ViewFilter {
+                field: "legacy_code".into(),
+                operator: ViewOperator::Eq,
+                value: json!("x"),
+                is_param: true,
+                param_name: None,
+            },
+        ],
         sorts: vec![],
         params_schema: Some(
             json!({"min_qty": {"type": "int", "required": true, "description": "Smallest quantity"}}),
@@ -232,6 +242,7 @@ fn views_document_their_execute_call() {
     let body = &op["requestBody"]["content"]["application/json"]["schema"]["properties"];
     assert_eq!(body["params"]["required"], json!(["min_qty"]));
     assert_eq!(body["params"]["properties"]["min_qty"]["type"], "integer");
+    assert_eq!(body["params"]["properties"].as_object().unwrap().len(), 1);
     let result = &op["responses"]["200"]["content"]["application/json"]["schema"];
     assert_eq!(
         result["required"],
