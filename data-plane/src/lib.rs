@@ -5,6 +5,7 @@
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod openapi;
 pub mod query;
 pub mod registry;
 pub mod watch;

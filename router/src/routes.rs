@@ -1,5 +1,6 @@
 //! Which side serves a path (DESIGN.md, "Which side serves a route"): under
-//! `/api/projects/{id}/` the data routes go to a worker, everything else to the control plane.
+//! `/api/projects/{id}/` the data routes go to a worker, everything else to the control plane,
+//! which also serves the API documentation (`/docs`, `/openapi.json`) even to browsers.
 
 use uuid::Uuid;
 
@@ -28,7 +29,10 @@ pub fn target(path: &str, wants_html: bool) -> Target {
             _ => Target::ControlPlane,
         };
     }
-    if path == "/api" || path.starts_with("/api/") || path == "/health" {
+    if path == "/api"
+        || path.starts_with("/api/")
+        || matches!(path, "/health" | "/docs" | "/openapi.json")
+    {
         return Target::ControlPlane;
     }
     if path == "/" && !wants_html {
@@ -111,5 +115,15 @@ mod tests {
         assert_eq!(target("/", false), Target::ControlPlane);
         assert_eq!(target("/", true), Target::Console);
         assert_eq!(target("/index.html", false), Target::Console);
+    }
+
+    #[test]
+    fn api_docs_go_to_the_control_plane_even_for_browsers() {
+        for html in [false, true] {
+            assert_eq!(target("/docs", html), Target::ControlPlane);
+            assert_eq!(target("/openapi.json", html), Target::ControlPlane);
+        }
+        assert_eq!(target("/docs/x", true), Target::Console);
+        assert_eq!(target("/app/openapi.json", false), Target::Console);
     }
 }

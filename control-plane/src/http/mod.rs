@@ -1,4 +1,6 @@
-//! The admin REST API: thin handlers over `db` and the publish path in `state`.
+//! The admin REST API: thin handlers over `db` and the publish path in `state`. Every route is
+//! listed once, in [`routes`]: the app serves that list, and the admin OpenAPI document's test
+//! checks that it documents each path and method of it.
 
 pub mod audit;
 pub mod auth;
@@ -7,6 +9,7 @@ pub mod document;
 pub mod error;
 pub mod evolution;
 pub mod member;
+pub mod openapi;
 pub mod params;
 pub mod projects;
 pub mod relations;
@@ -14,124 +17,185 @@ pub mod schema;
 pub mod views;
 
 use crate::state::AppState;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 use body::BodyLimit;
 use serde_json::json;
 
+/// A path and its handlers.
+pub type Route = (String, MethodRouter<AppState>);
+
 /// The control plane's HTTP routes.
 pub fn app(state: AppState, body_limit: usize) -> Router {
-    let p = "/api/projects/{project_id}";
-    Router::new()
-        .route("/health", get(|| async { Json(json!({ "ok": true })) }))
-        .route("/", get(|| async { Json(json!({ "name": "Backendify BaaS", "version": env!("CARGO_PKG_VERSION"), "docs": "/docs", "health": "/health" })) }))
-        .route("/api/auth/register", post(auth::register))
-        .route("/api/auth/login", post(auth::login))
-        .route("/api/auth/refresh", post(auth::refresh))
-        .route("/api/auth/logout", post(auth::logout))
-        .route("/api/me", get(auth::me))
-        .route("/api/projects", post(projects::create).get(projects::list))
-        .route(p, get(projects::get))
-        .route(&format!("{p}/schema/collections"), post(schema::create_collection).get(schema::list_collections))
-        .route(
-            &format!("{p}/schema/collections/{{collection_name}}"),
-            get(schema::get_collection).patch(schema::update_collection).delete(schema::delete_collection),
-        )
-        .route(
-            &format!("{p}/schema/collections/{{collection_name}}/fields"),
-            post(schema::create_field).get(schema::list_fields),
-        )
-        .route(
-            &format!("{p}/schema/collections/{{collection_name}}/fields/{{field_name}}"),
-            get(schema::get_field).patch(schema::update_field),
-        )
-        .merge(relation_routes(p))
-        .merge(evolution_routes(p))
-        .route(&format!("{p}/audit/schema-ops"), get(audit::schema_ops))
-        .route(&format!("{p}/schema/export"), get(document::export))
-        .route(&format!("{p}/schema/import"), post(document::import))
-        // Views: the static `operators` route wins over `{view_name}` (matchit prefers statics).
-        .route(&format!("{p}/views"), post(views::create).get(views::list))
-        .route(
-            &format!("{p}/views/operators"),
-            get(views::operators).patch(views::update).delete(views::delete),
-        )
-        .route(
-            &format!("{p}/views/{{view_name}}"),
-            get(views::get).patch(views::update).delete(views::delete),
-        )
-        .route(&format!("{p}/views/{{view_name}}/versions"), get(views::versions))
-        .route(&format!("{p}/views/{{view_name}}/meta"), get(views::get_meta))
-        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" }))) })
+    routes()
+        .into_iter()
+        .fold(Router::new(), |app, (path, handlers)| {
+            app.route(&path, handlers)
+        })
+        .fallback(|| async {
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                Json(json!({ "detail": "Not Found" })),
+            )
+        })
         .method_not_allowed_fallback(|| async {
-            (axum::http::StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "detail": "Method Not Allowed" })))
+            (
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                Json(json!({ "detail": "Method Not Allowed" })),
+            )
         })
         .layer(axum::middleware::from_fn(error::log_internal))
         .layer(axum::Extension(BodyLimit(body_limit)))
         .with_state(state)
 }
 
-fn relation_routes(p: &str) -> Router<AppState> {
-    let r = format!("{p}/schema/relations");
-    Router::new()
-        .route(
-            &format!("{r}/collections/{{collection_id}}/relations"),
-            post(relations::create).get(relations::list),
-        )
-        .route(
-            &format!("{r}/collections/{{collection_id}}/reverse-relations"),
-            get(relations::reverse),
-        )
-        .route(
-            &format!("{r}/collections/{{collection_id}}/relations/{{field_id}}"),
-            delete(relations::delete),
-        )
-        .route(&format!("{r}/relation-options"), get(relations::options))
+/// Every route of the admin API, each path once.
+pub fn routes() -> Vec<Route> {
+    let p = "/api/projects/{project_id}";
+    let mut routes: Vec<Route> = vec![
+        (
+            "/health".into(),
+            get(|| async { Json(json!({ "ok": true })) }),
+        ),
+        (
+            "/".into(),
+            get(|| async {
+                Json(
+                    json!({ "name": "Backendify BaaS", "version": env!("CARGO_PKG_VERSION"), "docs": "/docs", "health": "/health" }),
+                )
+            }),
+        ),
+        ("/openapi.json".into(), get(openapi::document)),
+        ("/docs".into(), get(openapi::docs_page)),
+        ("/api/auth/register".into(), post(auth::register)),
+        ("/api/auth/login".into(), post(auth::login)),
+        ("/api/auth/refresh".into(), post(auth::refresh)),
+        ("/api/auth/logout".into(), post(auth::logout)),
+        ("/api/me".into(), get(auth::me)),
+        (
+            "/api/projects".into(),
+            post(projects::create).get(projects::list),
+        ),
+        (p.into(), get(projects::get)),
+        (format!("{p}/audit/schema-ops"), get(audit::schema_ops)),
+        (format!("{p}/schema/export"), get(document::export)),
+        (format!("{p}/schema/import"), post(document::import)),
+    ];
+    routes.extend(schema_routes(p));
+    routes.extend(relation_routes(p));
+    routes.extend(evolution_routes(p));
+    routes.extend(view_routes(p));
+    routes
 }
 
-fn evolution_routes(p: &str) -> Router<AppState> {
+fn schema_routes(p: &str) -> Vec<Route> {
+    let c = format!("{p}/schema/collections");
+    vec![
+        (
+            c.clone(),
+            post(schema::create_collection).get(schema::list_collections),
+        ),
+        (
+            format!("{c}/{{collection_name}}"),
+            get(schema::get_collection)
+                .patch(schema::update_collection)
+                .delete(schema::delete_collection),
+        ),
+        (
+            format!("{c}/{{collection_name}}/fields"),
+            post(schema::create_field).get(schema::list_fields),
+        ),
+        (
+            format!("{c}/{{collection_name}}/fields/{{field_name}}"),
+            get(schema::get_field).patch(schema::update_field),
+        ),
+    ]
+}
+
+fn relation_routes(p: &str) -> Vec<Route> {
+    let r = format!("{p}/schema/relations");
+    vec![
+        (
+            format!("{r}/collections/{{collection_id}}/relations"),
+            post(relations::create).get(relations::list),
+        ),
+        (
+            format!("{r}/collections/{{collection_id}}/reverse-relations"),
+            get(relations::reverse),
+        ),
+        (
+            format!("{r}/collections/{{collection_id}}/relations/{{field_id}}"),
+            delete(relations::delete),
+        ),
+        (format!("{r}/relation-options"), get(relations::options)),
+    ]
+}
+
+fn evolution_routes(p: &str) -> Vec<Route> {
     let e = format!("{p}/schema/evolution");
     let c = format!("{e}/collections/{{collection_id}}");
     let f = format!("{c}/fields/{{field_id}}");
-    Router::new()
-        .route(&format!("{c}/rename"), post(evolution::rename_collection))
-        .route(
-            &format!("{c}/preview-migration"),
+    vec![
+        (format!("{c}/rename"), post(evolution::rename_collection)),
+        (
+            format!("{c}/preview-migration"),
             post(evolution::preview_migration),
-        )
-        .route(&format!("{f}/rename"), post(evolution::rename_field))
-        .route(
-            &format!("{f}/soft-delete"),
+        ),
+        (format!("{f}/rename"), post(evolution::rename_field)),
+        (
+            format!("{f}/soft-delete"),
             post(evolution::soft_delete_field),
-        )
-        .route(
-            &format!("{f}/hard-delete"),
+        ),
+        (
+            format!("{f}/hard-delete"),
             post(evolution::hard_delete_field),
-        )
-        .route(&format!("{f}/restore"), post(evolution::restore_field))
-        .route(
-            &format!("{f}/change-type"),
+        ),
+        (format!("{f}/restore"), post(evolution::restore_field)),
+        (
+            format!("{f}/change-type"),
             post(evolution::change_field_type),
-        )
-        .route(&format!("{e}/aliases"), get(evolution::aliases))
-        .route(
-            &format!("{e}/safe-conversions"),
+        ),
+        (format!("{e}/aliases"), get(evolution::aliases)),
+        (
+            format!("{e}/safe-conversions"),
             get(evolution::safe_conversions),
-        )
-        .route(
-            &format!("{e}/pending"),
+        ),
+        (
+            format!("{e}/pending"),
             get(evolution::list_pending)
                 .post(evolution::stage)
                 .delete(evolution::discard_all),
-        )
-        .route(
-            &format!("{e}/pending/preview"),
+        ),
+        (
+            format!("{e}/pending/preview"),
             post(evolution::preview_pending),
-        )
-        .route(
-            &format!("{e}/pending/{{change_id}}"),
+        ),
+        (
+            format!("{e}/pending/{{change_id}}"),
             delete(evolution::discard_one),
-        )
-        .route(&format!("{e}/apply"), post(evolution::apply_pending))
-        .route(&format!("{e}/history"), get(evolution::history))
+        ),
+        (format!("{e}/apply"), post(evolution::apply_pending)),
+        (format!("{e}/history"), get(evolution::history)),
+    ]
+}
+
+fn view_routes(p: &str) -> Vec<Route> {
+    let v = format!("{p}/views");
+    vec![
+        (v.clone(), post(views::create).get(views::list)),
+        // The static `operators` wins over `{view_name}` (matchit prefers statics); a view named
+        // `operators` is still updated and deleted here.
+        (
+            format!("{v}/operators"),
+            get(views::operators)
+                .patch(views::update)
+                .delete(views::delete),
+        ),
+        (
+            format!("{v}/{{view_name}}"),
+            get(views::get).patch(views::update).delete(views::delete),
+        ),
+        (format!("{v}/{{view_name}}/versions"), get(views::versions)),
+        (format!("{v}/{{view_name}}/meta"), get(views::get_meta)),
+    ]
 }

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod context;
 pub mod error;
+pub mod openapi;
 pub mod records;
 pub mod views;
 
@@ -21,6 +22,10 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route(
             "/api/projects/{project_id}/data/_batch",
             axum::routing::post(batch::batch),
+        )
+        .route(
+            "/api/projects/{project_id}/openapi.json",
+            get(openapi::document),
         )
         .route(data, get(records::list).post(records::create))
         .route(&format!("{data}/_aggregate"), get(records::aggregate))

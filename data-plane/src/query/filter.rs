@@ -44,26 +44,31 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every operator with its URL suffix (`title__contains=…`), in the contract's order.
+    pub const ALL: [(&'static str, Op); 15] = [
+        ("eq", Self::Eq),
+        ("neq", Self::Neq),
+        ("gt", Self::Gt),
+        ("gte", Self::Gte),
+        ("lt", Self::Lt),
+        ("lte", Self::Lte),
+        ("like", Self::Like),
+        ("ilike", Self::ILike),
+        ("contains", Self::Contains),
+        ("startswith", Self::StartsWith),
+        ("endswith", Self::EndsWith),
+        ("in", Self::In),
+        ("notin", Self::NotIn),
+        ("isnull", Self::IsNull),
+        ("isnotnull", Self::IsNotNull),
+    ];
+
     /// Parses an operator suffix (`gt`, `in`, …).
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "eq" => Self::Eq,
-            "neq" => Self::Neq,
-            "gt" => Self::Gt,
-            "gte" => Self::Gte,
-            "lt" => Self::Lt,
-            "lte" => Self::Lte,
-            "like" => Self::Like,
-            "ilike" => Self::ILike,
-            "contains" => Self::Contains,
-            "startswith" => Self::StartsWith,
-            "endswith" => Self::EndsWith,
-            "in" => Self::In,
-            "notin" => Self::NotIn,
-            "isnull" => Self::IsNull,
-            "isnotnull" => Self::IsNotNull,
-            _ => return None,
-        })
+        Self::ALL
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, op)| *op)
     }
 }
 
