@@ -2,6 +2,7 @@
 //! release binaries as separate processes over a private Postgres, a Rust load generator, the same
 //! work run by `pgbench`, and the resources each process used. `src/bin/bench.rs` runs the steps.
 
+pub mod load;
 pub mod seed;
 pub mod stack;
 
