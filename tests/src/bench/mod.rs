@@ -3,6 +3,7 @@
 //! work run by `pgbench`, and the resources each process used. `src/bin/bench.rs` runs the steps.
 
 pub mod load;
+pub mod pgbench;
 pub mod seed;
 pub mod stack;
 
