@@ -4,6 +4,8 @@
 
 pub mod load;
 pub mod pgbench;
+pub mod procs;
+pub mod report;
 pub mod seed;
 pub mod stack;
 
