@@ -213,7 +213,8 @@ fn notes(run: &Run) -> Vec<String> {
         ),
         "Every measurement starts from the same table (rows added by create removed, \
          `VACUUM ANALYZE`). Peak memory: `VmHWM`; Postgres: peak of the summed `Pss` of the \
-         postmaster and its children, sampled. CPU includes the warm-ups."
+         postmaster and its children, sampled. CPU includes the warm-ups. The load generator \
+         is this benchmark process: during pgbench it samples memory and reads pgbench's logs."
             .into(),
     ]
 }
