@@ -1,7 +1,7 @@
 # Backendify: common tasks. Run `make` for the list.
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build fmt lint clean-data bench-schema
+.PHONY: help run test build fmt lint clean-data bench-schema bench
 
 help:
 	@echo "Backendify make targets:"
@@ -12,6 +12,8 @@ help:
 	@echo "  make lint        cargo clippy --workspace --all-targets"
 	@echo "  make clean-data  delete .data (local Postgres cluster, logs); stop make run first"
 	@echo "  make bench-schema  schema scale benchmark: 300 collections x 20 fields, add-field-to-ack time"
+	@echo "  make bench       data-API workload (get, list, create, patch) vs pgbench on the same SQL;"
+	@echo "                   BENCH_ARGS=\"--quick\" for a short run, \"--write-docs\" updates docs/benchmarks.md"
 
 run:
 	scripts/run-local.sh
@@ -38,3 +40,8 @@ clean-data:
 
 bench-schema:
 	scripts/deps.sh >/dev/null && cargo run --release -p e2e --bin schema_bench
+
+# The release binaries run as separate processes, so they are built first.
+bench:
+	scripts/deps.sh >/dev/null && cargo build --release --workspace --bins \
+		&& cargo run --release -p e2e --bin bench -- $(BENCH_ARGS)

@@ -2,6 +2,7 @@
 //! real control plane, two workers and the router on port 0 over a fresh database and speaks
 //! HTTP to the router like any app would.
 
+pub mod bench;
 pub mod pg;
 
 use serde_json::Value;

@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 
 struct Cluster {
     port: u16,
+    dir: PathBuf,
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
-fn bin_dir() -> PathBuf {
+/// The folder of the PostgreSQL server binaries (the newest under `/usr/lib/postgresql`).
+pub fn bin_dir() -> PathBuf {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -72,7 +74,8 @@ fn run_as() -> Option<(u32, u32)> {
     Some((id("-u"), id("-g")))
 }
 
-fn free_port() -> u16 {
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -179,13 +182,20 @@ fn start_cluster() -> Cluster {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Cluster { port }
+    Cluster { port, dir }
 }
 
 /// The URL of the cluster's `postgres` database.
 pub fn admin_url() -> String {
     let c = CLUSTER.get_or_init(start_cluster);
     format!("postgres://postgres@127.0.0.1:{}/postgres", c.port)
+}
+
+/// The pid of the cluster's postmaster (its other processes are the postmaster's children).
+pub fn postmaster_pid() -> Option<u32> {
+    let c = CLUSTER.get_or_init(start_cluster);
+    let pid = std::fs::read_to_string(c.dir.join("data/postmaster.pid")).ok()?;
+    pid.lines().next()?.trim().parse().ok()
 }
 
 /// Creates an empty database for one test; returns its URL.

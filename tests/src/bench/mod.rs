@@ -1,0 +1,83 @@
+//! The standard data-API workload (`make bench`, `/work/shared/bench/WORKLOAD.md`): the real
+//! release binaries as separate processes over a private Postgres, a Rust load generator, the same
+//! work run by `pgbench`, and the resources each process used. `src/bin/bench.rs` runs the steps.
+
+pub mod load;
+pub mod pgbench;
+pub mod procs;
+pub mod report;
+pub mod seed;
+pub mod stack;
+
+use std::time::Duration;
+
+/// Settings of one run, from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Warm-up before each measurement (not recorded).
+    pub warmup: Duration,
+    /// Length of each measurement.
+    pub duration: Duration,
+    /// Connections for the throughput figures.
+    pub connections: usize,
+    /// Rows of the main figure.
+    pub rows: i64,
+    /// Rows of the growth figure.
+    pub big_rows: i64,
+    /// Replace the measured part of docs/benchmarks.md with this run's tables.
+    pub write_docs: bool,
+}
+
+/// The text of `--help`.
+pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS] [--write-docs]
+  --quick         1 s warm-up and 3 s per measurement (default: 3 s and 15 s)
+  --warmup SECS   warm-up before each measurement
+  --duration SECS length of each measurement
+  --write-docs    write the tables into docs/benchmarks.md (Data API section)";
+
+impl Options {
+    /// Parses the arguments; each is split on whitespace, so `make bench BENCH_ARGS="--quick
+    /// --write-docs"` works quoted or not, and an empty one is nothing.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut o = Options {
+            warmup: Duration::from_secs(3),
+            duration: Duration::from_secs(15),
+            connections: 32,
+            rows: 10_000,
+            big_rows: 100_000,
+            write_docs: false,
+        };
+        let words: Vec<String> = args
+            .into_iter()
+            .flat_map(|a| a.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        let mut args = words.into_iter();
+        while let Some(arg) = args.next() {
+            let mut secs = |name: &str| -> Result<Duration, String> {
+                let v = args
+                    .next()
+                    .ok_or(format!("{name} needs a number of seconds"))?;
+                // Whole seconds: pgbench's -T takes no fractions.
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .map(Duration::from_secs)
+                    .ok_or(format!(
+                        "{name}: not a positive whole number of seconds: {v}"
+                    ))
+            };
+            match arg.as_str() {
+                "--quick" => {
+                    o.warmup = Duration::from_secs(1);
+                    o.duration = Duration::from_secs(3);
+                }
+                "--warmup" => o.warmup = secs("--warmup")?,
+                "--duration" => o.duration = secs("--duration")?,
+                "--write-docs" => o.write_docs = true,
+                "-h" | "--help" => return Err(USAGE.into()),
+                other => return Err(format!("unknown argument: {other}\n{USAGE}")),
+            }
+        }
+        Ok(o)
+    }
+}
