@@ -1,5 +1,11 @@
-//! All data-plane SQL. Every transaction first switches to the project's role and schema, so even
-//! a wrong query cannot reach another tenant. Postgres builds the response JSON.
+//! All data-plane SQL; Postgres builds the response JSON. Every statement runs as the project's
+//! role, so even a wrong query cannot reach another tenant:
+//!
+//! - writes run in a transaction that begins with `SET LOCAL ROLE` (one message with `BEGIN`);
+//! - reads are one statement, `SELECT current_user, (<json>)`, on a connection whose session role
+//!   is the project's. The worker uses the answer only when `current_user` is the project's role;
+//!   otherwise (a fresh connection, or one last used for another project) it discards it, runs
+//!   `SET ROLE` and asks again. A read therefore costs one round trip.
 
 use crate::query::aggregate::{self, AggregatePlan};
 use crate::query::cursor;
@@ -31,13 +37,45 @@ pub async fn begin(pool: &PgPool, project: &Project) -> Result<Tx, sqlx::Error> 
     pool.begin_with(project.begin_sql.clone()).await
 }
 
-/// Ends a read-only transaction without waiting: dropping it queues a `ROLLBACK` (nothing was
-/// written, so it means the same as a commit), which the pool flushes together with its
-/// release check right after the response is on its way — so no lock outlives the request.
-/// (Keeping the rollback queued until the connection's next use would hold the read's table
-/// locks while idle and block DDL.)
-pub fn end_read(tx: Tx) {
-    drop(tx);
+/// The start of every read statement: the role it runs as, then the JSON answer.
+pub const READ_PREFIX: &str = "SELECT current_user::text, (";
+
+/// Runs a read statement made by `render` (it starts with [`READ_PREFIX`] and closes its
+/// parenthesis) as the project's role; see the module comment. `None` when the JSON is NULL.
+pub async fn read<'a>(
+    pool: &PgPool,
+    project: &Project,
+    render: impl Fn() -> QueryBuilder<'a, Postgres>,
+) -> Result<Option<String>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let role = &project.config.db_role;
+    for _ in 0..2 {
+        let mut qb = render();
+        let res = qb
+            .build_query_as::<(String, Option<String>)>()
+            .fetch_one(&mut *conn)
+            .await;
+        match res {
+            Ok((user, json)) if &user == role => return Ok(json),
+            // Ran as another role: the answer is thrown away unseen.
+            Ok(_) => {}
+            Err(e) if is_permission_denied(&e) => {}
+            Err(e) => return Err(e),
+        }
+        sqlx::query(&project.set_role_sql)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Err(sqlx::Error::Protocol(format!(
+        "could not run as role {role}"
+    )))
+}
+
+fn is_permission_denied(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "42501")
 }
 
 /// A record id from the path, typed for its collection.
@@ -60,21 +98,20 @@ fn push_id(qb: &mut QueryBuilder<'_, Postgres>, id: &RecordId) {
 /// One page and the total, as the contract's JSON object (built by Postgres), expansions
 /// included: one statement, one round trip.
 pub async fn list(
-    tx: &mut Transaction<'static, Postgres>,
+    pool: &PgPool,
+    project: &Project,
     c: &Collection,
     plan: &ListPlan,
 ) -> Result<String, sqlx::Error> {
-    render_list(c, plan)
-        .build_query_scalar()
-        .fetch_one(&mut **tx)
-        .await
+    let json = read(pool, project, || render_list(c, plan)).await?;
+    Ok(json.unwrap_or_default())
 }
 
 /// The statement of [`list`] (pure; values are bound, never in the text).
 pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new(
-        "SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT ",
-    );
+    let mut qb = QueryBuilder::new(format!(
+        "{READ_PREFIX}SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT "
+    ));
     expand::push_select(&mut qb, c, &plan.expand, 0);
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);
@@ -99,38 +136,52 @@ pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a
         .push_bind(plan.limit)
         .push(", 'offset', ")
         .push_bind(plan.offset)
-        .push(")::text");
+        .push(")::text)");
     qb
 }
 
-/// One record as JSON, expansions included; `lock` takes a row lock for an update that follows.
+/// One record as JSON, expansions included (a read).
 pub async fn get(
-    tx: &mut Transaction<'static, Postgres>,
+    pool: &PgPool,
+    project: &Project,
     c: &Collection,
     id: &RecordId,
     expand: &[Node],
-    lock: bool,
+) -> Result<Option<String>, sqlx::Error> {
+    read(pool, project, || {
+        let mut qb = QueryBuilder::new(format!(
+            "{READ_PREFIX}SELECT row_to_json(r)::text FROM (SELECT "
+        ));
+        expand::push_select(&mut qb, c, expand, 0);
+        push_id(&mut qb, id);
+        qb.push(") r)");
+        qb
+    })
+    .await
+}
+
+/// One record as JSON inside a write transaction, locked for the update or delete that follows.
+pub async fn get_for_update(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &Collection,
+    id: &RecordId,
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = QueryBuilder::new("SELECT row_to_json(r)::text FROM (SELECT ");
-    expand::push_select(&mut qb, c, expand, 0);
+    expand::push_select(&mut qb, c, &[], 0);
     push_id(&mut qb, id);
-    if lock {
-        qb.push(" FOR UPDATE");
-    }
-    qb.push(") r");
+    qb.push(" FOR UPDATE) r");
     qb.build_query_scalar().fetch_optional(&mut **tx).await
 }
 
-/// Aggregates as the contract-free `{"results": […]}` JSON object.
+/// Aggregates as `{"results": […]}` (a read).
 pub async fn aggregate(
-    tx: &mut Transaction<'static, Postgres>,
+    pool: &PgPool,
+    project: &Project,
     c: &Collection,
     plan: &AggregatePlan,
 ) -> Result<String, sqlx::Error> {
-    aggregate::render(c, plan)
-        .build_query_scalar()
-        .fetch_one(&mut **tx)
-        .await
+    let json = read(pool, project, || aggregate::render(c, plan)).await?;
+    Ok(json.unwrap_or_default())
 }
 
 /// Column values to write: the column and its coerced text (None = NULL).
@@ -202,16 +253,27 @@ pub async fn delete(
     Ok(qb.build().execute(&mut **tx).await?.rows_affected() > 0)
 }
 
-/// One page of a view as the contract's `{data, total, limit, offset, view_name, view_version}`.
+/// One page of a view as the contract's `{data, total, limit, offset, view_name, view_version}`
+/// (a read).
 pub async fn view_page(
-    tx: &mut Transaction<'static, Postgres>,
+    pool: &PgPool,
+    project: &Project,
     c: &Collection,
     view: &model::ViewConfig,
     plan: &ViewPlan,
 ) -> Result<String, sqlx::Error> {
-    let mut qb = QueryBuilder::new(
-        "SELECT json_build_object('data', COALESCE((SELECT json_agg(r) FROM (SELECT ",
-    );
+    let json = read(pool, project, || render_view(c, view, plan)).await?;
+    Ok(json.unwrap_or_default())
+}
+
+fn render_view<'a>(
+    c: &'a Collection,
+    view: &'a model::ViewConfig,
+    plan: &'a ViewPlan,
+) -> QueryBuilder<'a, Postgres> {
+    let mut qb = QueryBuilder::new(format!(
+        "{READ_PREFIX}SELECT json_build_object('data', COALESCE((SELECT json_agg(r) FROM (SELECT "
+    ));
     qb.push(&plan.select_list)
         .push(" FROM ")
         .push(&c.table)
@@ -235,9 +297,9 @@ pub async fn view_page(
         .push(", 'offset', ")
         .push_bind(plan.offset)
         .push(", 'view_name', ")
-        .push_bind(view.name.clone())
+        .push_bind(view.name.as_str())
         .push(", 'view_version', ")
         .push_bind(view.version)
-        .push(")::text");
-    qb.build_query_scalar().fetch_one(&mut **tx).await
+        .push(")::text)");
+    qb
 }

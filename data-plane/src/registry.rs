@@ -84,6 +84,8 @@ pub struct Project {
     /// `BEGIN; SET LOCAL ROLE …; SET LOCAL search_path TO …` for this project (names from the
     /// config, quoted).
     pub begin_sql: String,
+    /// `SET ROLE …` for reads (session level; every read checks it took effect).
+    pub set_role_sql: String,
 }
 
 impl Project {
@@ -137,6 +139,7 @@ impl Project {
             quote_ident(&config.db_role),
             quote_ident(&config.db_schema)
         );
+        let set_role_sql = format!("SET ROLE {}", quote_ident(&config.db_role));
         Self {
             config,
             collections,
@@ -144,6 +147,7 @@ impl Project {
             reverse,
             views,
             begin_sql,
+            set_role_sql,
         }
     }
 }

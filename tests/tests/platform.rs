@@ -509,3 +509,71 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     assert_eq!(cols.body.as_array().unwrap().len(), 2);
     env.shutdown().await;
 }
+
+/// Reads run as the project's role on a shared connection: a statement meant for project B that
+/// names project A's table is refused by Postgres, whatever the connection ran before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_runs_as_its_projects_role_on_a_shared_connection() {
+    let env = TestEnv::start().await;
+    let t = env.admin("roles@example.com").await;
+    let (a, b) = (env.project(&t, "a").await, env.project(&t, "b").await);
+    for p in [&a, &b] {
+        env.collection(&t, p, "secrets").await;
+        env.field(&t, p, "secrets", "v", "string").await;
+    }
+    let res = env
+        .call(
+            "POST",
+            &format!("/api/projects/{a}/data/secrets"),
+            Some(&t),
+            Some(json!({"v": "A's"})),
+        )
+        .await;
+    assert_eq!(res.status, 201);
+
+    let control = sqlx::PgPool::connect(&env.db_url).await.unwrap();
+    let compile = |id: &str| {
+        let control = control.clone();
+        let id = uuid::Uuid::parse_str(id).unwrap();
+        async move {
+            let config = control_plane::compile::compile_project(&control, id, "k")
+                .await
+                .unwrap()
+                .unwrap();
+            data_plane::registry::Project::new(config)
+        }
+    };
+    let (pa, pb) = (compile(&a).await, compile(&b).await);
+    // One connection, so every read below reuses it.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&env.db_url)
+        .await
+        .unwrap();
+    let table_of = |p: &data_plane::registry::Project| p.collections["secrets"].table.clone();
+    let count = |table: String| {
+        move || {
+            let mut qb = sqlx::QueryBuilder::new(data_plane::db::READ_PREFIX);
+            qb.push("SELECT count(*)::text FROM ")
+                .push(table.clone())
+                .push(")");
+            qb
+        }
+    };
+    let own = data_plane::db::read(&pool, &pa, count(table_of(&pa)))
+        .await
+        .unwrap();
+    assert_eq!(own.as_deref(), Some("1"));
+    // The connection's role is now A's; B's read of A's table must fail, not answer.
+    let cross = data_plane::db::read(&pool, &pb, count(table_of(&pa))).await;
+    assert!(cross.is_err(), "B read A's table: {cross:?}");
+    let b_own = data_plane::db::read(&pool, &pb, count(table_of(&pb)))
+        .await
+        .unwrap();
+    assert_eq!(b_own.as_deref(), Some("0"));
+    let back = data_plane::db::read(&pool, &pa, count(table_of(&pb))).await;
+    assert!(back.is_err(), "A read B's table: {back:?}");
+    pool.close().await;
+    control.close().await;
+    env.shutdown().await;
+}

@@ -134,7 +134,7 @@ pub async fn update_in(
 ) -> Result<String, ApiError> {
     // Checked after the record and the permission, as the contract orders it.
     let values = values_from(c, body);
-    db::get(tx, c, id, &[], true)
+    db::get_for_update(tx, c, id)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
     authorize(&ctx.caller, "update")?;
@@ -150,7 +150,7 @@ pub async fn delete_in(
     c: &Collection,
     id: &RecordId,
 ) -> Result<(), ApiError> {
-    db::get(tx, c, id, &[], true)
+    db::get_for_update(tx, c, id)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
     authorize(&ctx.caller, "delete")?;
@@ -183,9 +183,7 @@ pub async fn list(
     let c = collection(&ctx, &name)?;
     let plan = plan_list(&ctx.project, &c, &params)?;
     authorize(&ctx.caller, "list")?;
-    let mut tx = db::begin(&st.db, &ctx.project).await?;
-    let page = db::list(&mut tx, &c, &plan).await?;
-    db::end_read(tx);
+    let page = db::list(&st.db, &ctx.project, &c, &plan).await?;
     if plan.cursor.is_none() {
         return Ok(json(StatusCode::OK, page));
     }
@@ -213,9 +211,7 @@ pub async fn aggregate(
     let c = collection(&ctx, &name)?;
     let plan = aggregate::plan(&c, &params)?;
     authorize(&ctx.caller, "list")?;
-    let mut tx = db::begin(&st.db, &ctx.project).await?;
-    let out = db::aggregate(&mut tx, &c, &plan).await?;
-    db::end_read(tx);
+    let out = db::aggregate(&st.db, &ctx.project, &c, &plan).await?;
     Ok(json(StatusCode::OK, out))
 }
 
@@ -229,11 +225,9 @@ pub async fn get(
     let c = collection(&ctx, &name)?;
     let id = record_id(&c, &id)?;
     let expand = plan_get(&ctx.project, &c, &params)?;
-    let mut tx = db::begin(&st.db, &ctx.project).await?;
-    let record = db::get(&mut tx, &c, &id, &expand, false)
+    let record = db::get(&st.db, &ctx.project, &c, &id, &expand)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
-    db::end_read(tx);
     authorize(&ctx.caller, "read")?;
     Ok(json(StatusCode::OK, record))
 }

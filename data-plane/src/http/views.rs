@@ -73,9 +73,7 @@ pub async fn execute(
         .cloned()
         .ok_or_else(|| ApiError::BadRequest("Base collection not found".into()))?;
     let plan = view::plan(&v, &c, &req)?;
-    let mut tx = db::begin(&st.db, &ctx.project).await?;
-    let page = db::view_page(&mut tx, &c, &v, &plan).await?;
-    db::end_read(tx);
+    let page = db::view_page(&st.db, &ctx.project, &c, &v, &plan).await?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],

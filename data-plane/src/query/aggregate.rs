@@ -141,9 +141,10 @@ pub fn plan(coll: &Collection, params: &[(String, String)]) -> Result<AggregateP
 
 /// Renders the whole answer as one JSON value built by Postgres.
 pub fn render<'a>(c: &Collection, plan: &'a AggregatePlan) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new(
-        "SELECT json_build_object('results', COALESCE(json_agg(a), '[]'::json))::text FROM (SELECT json_build_object('group', json_build_object(",
-    );
+    let mut qb = QueryBuilder::new(format!(
+        "{}SELECT json_build_object('results', COALESCE(json_agg(a), '[]'::json))::text FROM (SELECT json_build_object('group', json_build_object(",
+        crate::db::READ_PREFIX
+    ));
     for (i, (name, col)) in plan.group_by.iter().enumerate() {
         qb.push(if i == 0 { "" } else { ", " })
             .push("CAST(")
@@ -168,6 +169,6 @@ pub fn render<'a>(c: &Collection, plan: &'a AggregatePlan) -> QueryBuilder<'a, P
         let keys = keys.join(", ");
         qb.push(format_args!(" GROUP BY {keys} ORDER BY {keys}"));
     }
-    qb.push(" LIMIT ").push_bind(plan.limit).push(") g");
+    qb.push(" LIMIT ").push_bind(plan.limit).push(") g)");
     qb
 }

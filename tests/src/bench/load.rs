@@ -26,6 +26,8 @@ pub enum Kind {
     Get,
     /// `GET …/data/posts?` [`LIST_QUERY`]
     List,
+    /// The list without its count (`&skip_total=true`)
+    ListNoTotal,
     /// `POST …/data/posts` with a new row
     Create,
     /// `PATCH …/data/posts/{random id}` with a new `views`
@@ -34,13 +36,20 @@ pub enum Kind {
 
 impl Kind {
     /// Every type, in the order they are measured (create last: it grows the table).
-    pub const ALL: [Kind; 4] = [Kind::Get, Kind::List, Kind::Patch, Kind::Create];
+    pub const ALL: [Kind; 5] = [
+        Kind::Get,
+        Kind::List,
+        Kind::ListNoTotal,
+        Kind::Patch,
+        Kind::Create,
+    ];
 
     /// The row name in the tables.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Get => "get",
             Kind::List => "list",
+            Kind::ListNoTotal => "list (no total)",
             Kind::Create => "create",
             Kind::Patch => "patch",
         }
@@ -103,6 +112,11 @@ fn request(t: &Target, kind: Kind, rng: &mut StdRng) -> Request<Full<Bytes>> {
             None,
         ),
         Kind::List => (Method::GET, format!("{base}?{LIST_QUERY}"), None),
+        Kind::ListNoTotal => (
+            Method::GET,
+            format!("{base}?{LIST_QUERY}&skip_total=true"),
+            None,
+        ),
         Kind::Create => (Method::POST, base, Some(Row::random(rng).json())),
         Kind::Patch => {
             let id = rng.gen_range(1..=t.rows);

@@ -90,6 +90,10 @@ pub fn script(kind: Kind, variant: Variant, p: &Project) -> String {
                  SELECT count(*) FROM {t} WHERE {w};"
             )
         }
+        (Variant::Floor, Kind::ListNoTotal) => {
+            let w = "\"published\" = CAST(:published AS boolean) AND \"views\" > :min_views";
+            format!("SELECT {cols} FROM {t} WHERE {w} {order} LIMIT :limit OFFSET :offset;")
+        }
         (Variant::Floor, Kind::Create) => format!(
             "INSERT INTO {t} ({names}) VALUES ({title}, {body}, :views, random(), \
              CAST(:pub AS boolean), {author}, {admin}) RETURNING {cols};"
@@ -99,7 +103,6 @@ pub fn script(kind: Kind, variant: Variant, p: &Project) -> String {
              RETURNING {cols};"
         ),
         (Variant::AsIssued, kind) => {
-            let s = literal(&p.schema);
             let stmt = as_issued(
                 kind,
                 t,
@@ -108,10 +111,13 @@ pub fn script(kind: Kind, variant: Variant, p: &Project) -> String {
                 [&title, &body, &author, &admin],
                 names,
             );
-            format!(
-                "BEGIN;\nSELECT set_config('role', {s}, true), set_config('search_path', {s}, true);\n\
-                 {stmt}\nCOMMIT;"
-            )
+            // Reads end with a rollback (nothing was written), writes with a commit.
+            let end = match kind {
+                Kind::Get | Kind::List | Kind::ListNoTotal => "ROLLBACK",
+                Kind::Create | Kind::Patch => "COMMIT",
+            };
+            let q = format!("\"{}\"", p.schema.replace('"', "\"\""));
+            format!("BEGIN;\nSET LOCAL ROLE {q};\nSET LOCAL search_path TO {q};\n{stmt}\n{end};")
         }
     };
     format!("{VARS}{sql}\n")
@@ -124,11 +130,16 @@ fn as_issued(kind: Kind, t: &str, cols: &str, order: &str, v: [&str; 4], names: 
         "\"published\" = CAST(:published AS boolean) AND \"views\" > CAST(:min_views AS bigint)";
     let (limit, offset) = ("CAST(:limit AS bigint)", "CAST(:offset AS bigint)");
     match kind {
-        Kind::Get => format!("SELECT row_to_json(r)::text FROM (SELECT {cols} FROM {t} WHERE \"id\" = :id) r;"),
+        Kind::Get => format!("SELECT row_to_json(r)::text FROM (SELECT {cols} FROM {t} t0 WHERE t0.\"id\" = :id) r;"),
         Kind::List => format!(
             "SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT {cols} \
              FROM {t} WHERE {w} {order} LIMIT {limit} OFFSET {offset}) r), '[]'::json), \
              'total', (SELECT count(*) FROM {t} WHERE {w}), 'limit', {limit}, 'offset', {offset})::text;"
+        ),
+        Kind::ListNoTotal => format!(
+            "SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT {cols} \
+             FROM {t} WHERE {w} {order} LIMIT {limit}) r), '[]'::json), \
+             'total', NULL, 'limit', {limit}, 'offset', {offset})::text;"
         ),
         Kind::Create => format!(
             "WITH w AS (INSERT INTO {t} ({names}) VALUES (CAST({title} AS text), CAST({body} AS text), \
