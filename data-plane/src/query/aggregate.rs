@@ -56,21 +56,24 @@ impl Func {
     }
 }
 
+/// Fields as asked (name) with their columns.
+pub type Named = Vec<(String, Arc<Column>)>;
+
 /// A planned aggregate request.
 #[derive(Debug)]
 pub struct AggregatePlan {
     /// AND-ed conditions.
     pub filters: Vec<Filter>,
     /// Group keys: the name as asked and the column.
-    pub group_by: Vec<(String, Arc<Column>)>,
+    pub group_by: Named,
     /// Per function, the columns: the name as asked and the column.
-    pub columns: Vec<(Func, Vec<(String, Arc<Column>)>)>,
+    pub columns: Vec<(Func, Named)>,
     /// Most groups returned.
     pub limit: i64,
 }
 
-fn names(coll: &Collection, key: &str, raw: &str) -> Result<Vec<(String, Arc<Column>)>, ApiError> {
-    let mut out: Vec<(String, Arc<Column>)> = Vec::new();
+fn names(coll: &Collection, key: &str, raw: &str) -> Result<Named, ApiError> {
+    let mut out: Named = Vec::new();
     for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let col = coll
             .columns

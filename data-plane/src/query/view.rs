@@ -142,9 +142,7 @@ pub fn plan(view: &ViewConfig, c: &Collection, req: &ExecuteRequest) -> Result<V
         .or(req.limit)
         .filter(|l| *l > 0)
         .unwrap_or(view.default_limit)
-        .min(view.max_limit)
-        .min(LIMIT_CAP)
-        .max(1);
+        .clamp(1, view.max_limit.clamp(1, LIMIT_CAP));
     let offset = from_schema("offset").unwrap_or(req.offset);
     if offset < 0 {
         return Err(ApiError::BadRequest("offset must be 0 or more".into()));
