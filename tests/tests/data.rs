@@ -161,7 +161,7 @@ async fn expansion_follows_relations_in_one_read() {
         )
         .await;
     assert_eq!(res.status, 400, "{res:?}");
-    let many = vec!["book"; 11].join(",");
+    let many = ["book"; 11].join(",");
     let res = p
         .call("GET", &format!("/data/reviews?expand={many}"), None)
         .await;

@@ -3,9 +3,11 @@
 //!
 //! Two scripts per request type. `Floor` is the SQL the contract needs, as plain statements (get:
 //! one row by id; list: the page query plus the count query; create: INSERT … RETURNING; patch:
-//! UPDATE … RETURNING). `AsIssued` is what the data plane sends today (`data-plane/src/db.rs`):
-//! a transaction that first sets role and search path, JSON built by Postgres, and for patch the
-//! row lock that comes before the update. Ratios are taken against the floor.
+//! UPDATE … RETURNING; list without total: the page query). `AsIssued` is what the data plane
+//! sends today (`data-plane/src/db.rs`): reads as one statement that also returns
+//! `current_user`, writes in a transaction that first sets role and search path; JSON built by
+//! Postgres; for patch the row lock that comes before the update. (The release check sqlx's
+//! pool sends after each request is not in the script.) Ratios are taken against the floor.
 
 use super::load::Kind;
 use super::seed::{Project, Row, FIELDS};
@@ -111,13 +113,19 @@ pub fn script(kind: Kind, variant: Variant, p: &Project) -> String {
                 [&title, &body, &author, &admin],
                 names,
             );
-            // Reads end with a rollback (nothing was written), writes with a commit.
-            let end = match kind {
-                Kind::Get | Kind::List | Kind::ListNoTotal => "ROLLBACK",
-                Kind::Create | Kind::Patch => "COMMIT",
-            };
+            // Reads are one statement on a connection already in the project's role (the
+            // statement returns current_user for the worker to check); writes switch role with
+            // BEGIN in one message and commit.
             let q = format!("\"{}\"", p.schema.replace('"', "\"\""));
-            format!("BEGIN;\nSET LOCAL ROLE {q};\nSET LOCAL search_path TO {q};\n{stmt}\n{end};")
+            match kind {
+                Kind::Get | Kind::List | Kind::ListNoTotal => {
+                    let stmt = stmt.trim_end_matches(';');
+                    format!("SELECT current_user::text, ({stmt});")
+                }
+                Kind::Create | Kind::Patch => format!(
+                    "BEGIN;\nSET LOCAL ROLE {q};\nSET LOCAL search_path TO {q};\n{stmt}\nCOMMIT;"
+                ),
+            }
         }
     };
     format!("{VARS}{sql}\n")
