@@ -1,4 +1,4 @@
-//! The standard data-API workload (`make bench`, `/work/shared/bench/WORKLOAD.md`): the real
+//! The standard data-API workload (`make bench`, WORKLOAD.md): the real
 //! release binaries as separate processes over a private Postgres, a Rust load generator, the same
 //! work run by `pgbench`, and the resources each process used. `src/bin/bench.rs` runs the steps.
 
