@@ -942,14 +942,44 @@ async fn concurrent_changes_of_one_project_serialize() {
     let h = c
         .call("GET", "/schema/evolution/history?limit=12", None)
         .await;
-    let mut versions: Vec<i64> = h.body["history"]
+    // One history entry per change, with consecutive versions: nothing interleaved or lost.
+    let versions: Vec<i64> = h.body["history"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["schema_version"].as_i64().unwrap())
         .collect();
-    versions.dedup();
-    assert_eq!(versions.len(), 12);
+    let expected: Vec<i64> = (before + 1..=before + 12).rev().collect();
+    assert_eq!(versions, expected);
+    // The schema-op log pages deterministically (spec/audit.md).
+    let page = |offset: u32| format!("/audit/schema-ops?limit=1&offset={offset}");
+    let first = c.call("GET", &page(0), None).await.body;
+    let second = c.call("GET", &page(1), None).await.body;
+    assert_eq!(
+        (
+            first.as_array().unwrap().len(),
+            second.as_array().unwrap().len()
+        ),
+        (1, 1)
+    );
+    assert_ne!(first[0]["id"], second[0]["id"]);
+    let all = c
+        .call("GET", "/audit/schema-ops?limit=1000", None)
+        .await
+        .body;
+    let types: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["op_type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"create_schema") && types.contains(&"create_table"),
+        "{types:?}"
+    );
+    assert_eq!(types.iter().filter(|t| **t == "add_column").count(), 12);
+    let res = c.call("GET", "/audit/schema-ops?limit=0", None).await;
+    assert_eq!(res.status, 422);
     let body: serde_json::Map<String, Value> =
         (0..12).map(|i| (format!("f{i}"), json!(i))).collect();
     let r = c.create("wide", Value::Object(body)).await;

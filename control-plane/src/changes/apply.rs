@@ -2,7 +2,7 @@
 //! against the catalog in the contract's order (with its status and message), writes the catalog,
 //! runs its DDL as the project role and appends its schema op. Nothing here commits.
 
-use super::{Change, SAFE_CONVERSIONS};
+use super::{is_safe_conversion, Change};
 use crate::db::catalog::{self, Collection, Field};
 use crate::db::ddl;
 use crate::db::projects::{self, Project};
@@ -1001,10 +1001,9 @@ impl<'c> Applier<'c> {
                 "New type is the same as current type".into(),
             ));
         }
-        let to = SAFE_CONVERSIONS
-            .iter()
-            .find(|(from, to, _)| *from == f.field_type && *to == new_type)
-            .and_then(|(_, to, _)| FieldType::parse(to))
+        let to = is_safe_conversion(&f.field_type, new_type)
+            .then(|| FieldType::parse(new_type))
+            .flatten()
             .ok_or_else(|| ApiError::BadRequest(format!("Unsafe type conversion from {} to {new_type}. Use the migration wizard for complex conversions.", f.field_type)))?;
         let sql_type = to.sql_type();
         let table = self.table(&c);

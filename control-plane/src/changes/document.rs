@@ -2,7 +2,7 @@
 //! [`Change`]s that turns a project's schema into a document's. Pure: reading the catalog and
 //! running the changes is the caller's business.
 
-use super::{Change, SAFE_CONVERSIONS};
+use super::{is_safe_conversion, Change};
 use crate::db::catalog::{Collection, Field};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -333,10 +333,7 @@ fn alter(
         });
     }
     if have.field_type != want.field_type {
-        let safe = SAFE_CONVERSIONS
-            .iter()
-            .any(|(from, to, _)| *from == have.field_type && *to == want.field_type);
-        if !safe {
+        if !is_safe_conversion(&have.field_type, &want.field_type) {
             return Err(PlanError::UnsafeType(
                 c,
                 n,

@@ -249,6 +249,13 @@ pub const SAFE_CONVERSIONS: [(&str, &str, &str); 3] = [
     ("date", "datetime", "Date to datetime (midnight UTC)"),
 ];
 
+/// Whether `change_field_type` allows `from` → `to`.
+pub fn is_safe_conversion(from: &str, to: &str) -> bool {
+    SAFE_CONVERSIONS
+        .iter()
+        .any(|(f, t, _)| *f == from && *t == to)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

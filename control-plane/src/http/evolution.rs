@@ -7,9 +7,9 @@ use super::body::{Fields, JsonObject};
 use super::error::ApiError;
 use super::member::{Member, Pushed};
 use super::params::Params;
-use super::schema::operation;
+use super::schema::{collection_by_path_id, operation};
 use crate::changes::run::{self, Mode};
-use crate::changes::{Change, SAFE_CONVERSIONS};
+use crate::changes::{is_safe_conversion, Change, SAFE_CONVERSIONS};
 use crate::db::{catalog, history};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -21,11 +21,7 @@ use uuid::Uuid;
 
 /// The active collection of the path id, or 404 (checked before the body, as the spec orders).
 async fn collection_ref(state: &AppState, m: &Member, id: &str) -> Result<String, ApiError> {
-    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("Collection not found".into()))?;
-    catalog::collection_by_id(&state.db, m.project.id, id)
-        .await?
-        .ok_or(ApiError::NotFound("Collection not found".into()))?;
-    Ok(id.to_string())
+    Ok(collection_by_path_id(state, m, id).await?.id.to_string())
 }
 
 /// A field of that collection (soft-deleted ones included), or 404.
@@ -158,7 +154,8 @@ pub async fn preview_migration(
     Path((_, cid)): Path<(String, String)>,
     body: JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    let collection = collection_ref(&state, &m, &cid).await?;
+    let coll = collection_by_path_id(&state, &m, &cid).await?;
+    let collection = coll.id.to_string();
     let mut f = Fields::new(body);
     let operation = f.string("operation", 1, 64).unwrap_or_default();
     let params = match f.value("params") {
@@ -206,22 +203,36 @@ pub async fn preview_migration(
         },
         "change_field_type" => {
             let msg = "field_id and new_type are required";
+            let (field, new_type) = (
+                param(&params, "field_id", msg)?,
+                param(&params, "new_type", msg)?,
+            );
+            // An unsafe conversion is previewed as warnings without steps, not refused.
+            let id = Uuid::parse_str(&field).ok();
+            let current = catalog::all_fields(&state.db, coll.id)
+                .await?
+                .into_iter()
+                .find(|f| Some(f.id) == id || f.name == field)
+                .ok_or_else(|| ApiError::BadRequest("Field not found".into()))?;
+            let from = current.field_type;
+            if from != new_type && !is_safe_conversion(&from, &new_type) {
+                let warnings = [
+                    format!("UNSAFE: Cannot convert {from} → {new_type} directly"),
+                    "Use migration wizard: create new column, migrate data, swap".to_owned(),
+                ];
+                return Ok(Json(json!({
+                    "operation": operation, "collection": coll.name, "steps": [],
+                    "warnings": warnings, "params": params,
+                })));
+            }
             Change::ChangeFieldType {
                 collection: c,
-                field: param(&params, "field_id", msg)?,
-                new_type: param(&params, "new_type", msg)?,
+                field,
+                new_type,
             }
         }
         other => return Err(ApiError::BadRequest(format!("Unknown operation: {other}"))),
     };
-    let name = catalog::collection_by_id(
-        &state.db,
-        m.project.id,
-        Uuid::parse_str(&collection).unwrap_or_default(),
-    )
-    .await?
-    .map(|c| c.name)
-    .unwrap_or_default();
     let (steps, warnings) = match run::run(
         &state,
         &m,
@@ -235,23 +246,10 @@ pub async fn preview_migration(
         Err(ApiError::NotFound(msg)) if msg == "Field not found" => {
             return Err(ApiError::BadRequest("Field not found".into()))
         }
-        Err(ApiError::BadRequest(msg)) if msg.starts_with("Unsafe type conversion") => {
-            // "Unsafe type conversion from <old> to <new>. Use …"
-            let (from, to) = msg
-                .trim_start_matches("Unsafe type conversion from ")
-                .split_once(". ")
-                .and_then(|(pair, _)| pair.split_once(" to "))
-                .unwrap_or_default();
-            let warnings = vec![
-                format!("UNSAFE: Cannot convert {from} → {to} directly"),
-                "Use migration wizard: create new column, migrate data, swap".to_owned(),
-            ];
-            (Vec::new(), warnings)
-        }
         Err(e) => return Err(e),
     };
     Ok(Json(json!({
-        "operation": operation, "collection": name, "steps": steps, "warnings": warnings,
+        "operation": operation, "collection": coll.name, "steps": steps, "warnings": warnings,
         "params": params,
     })))
 }

@@ -4,7 +4,7 @@
 use super::body::{Fields, JsonObject};
 use super::error::ApiError;
 use super::member::{Member, Pushed};
-use super::schema::operation;
+use super::schema::{collection_by_path_id, operation};
 use crate::changes::{run, Change};
 use crate::db::catalog::{self, Field};
 use crate::state::AppState;
@@ -24,13 +24,6 @@ fn relation_out(f: &Field, target_name: &str) -> Value {
         "relation_display_field": f.relation_display_field,
         "target_collection_name": target_name, "created_at": f.created_at, "updated_at": f.updated_at,
     })
-}
-
-async fn source(state: &AppState, m: &Member, id: &str) -> Result<catalog::Collection, ApiError> {
-    let id = Uuid::parse_str(id).map_err(|_| ApiError::NotFound("Collection not found".into()))?;
-    catalog::collection_by_id(&state.db, m.project.id, id)
-        .await?
-        .ok_or(ApiError::NotFound("Collection not found".into()))
 }
 
 async fn name_of(state: &AppState, m: &Member, id: Option<Uuid>) -> Result<String, ApiError> {
@@ -59,7 +52,7 @@ pub async fn create(
     let display_field = f.opt_string("display_field", 255);
     let is_required = f.bool("is_required", false);
     f.finish()?;
-    let c = source(&state, &m, &cid).await?;
+    let c = collection_by_path_id(&state, &m, &cid).await?;
     let change = Change::AddRelation {
         collection: c.id.to_string(),
         name: name.unwrap_or_default(),
@@ -89,7 +82,7 @@ pub async fn list(
     m: Member,
     Path((_, cid)): Path<(String, String)>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let c = source(&state, &m, &cid).await?;
+    let c = collection_by_path_id(&state, &m, &cid).await?;
     let mut out = Vec::new();
     for f in catalog::all_fields(&state.db, c.id).await? {
         if f.relation_target_collection_id.is_some() && !f.is_deleted {
@@ -106,7 +99,7 @@ pub async fn reverse(
     m: Member,
     Path((_, cid)): Path<(String, String)>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let c = source(&state, &m, &cid).await?;
+    let c = collection_by_path_id(&state, &m, &cid).await?;
     let mut out = Vec::new();
     for f in catalog::relations_to(&state.db, c.id).await? {
         if f.is_deleted {
@@ -133,7 +126,7 @@ pub async fn delete(
     m: Member,
     Path((_, cid, fid)): Path<(String, String, String)>,
 ) -> Result<Pushed<Json<Value>>, ApiError> {
-    let c = source(&state, &m, &cid).await?;
+    let c = collection_by_path_id(&state, &m, &cid).await?;
     let field = Uuid::parse_str(&fid)
         .ok()
         .ok_or(ApiError::NotFound("Relation not found".into()))?;

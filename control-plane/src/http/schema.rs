@@ -49,6 +49,19 @@ pub async fn create_collection(
     Ok(Pushed((StatusCode::CREATED, Json(c)), ran.lagging))
 }
 
+/// The active collection of a path's `{collection_id}`, or 404 `Collection not found`.
+pub(crate) async fn collection_by_path_id(
+    state: &AppState,
+    m: &Member,
+    id: &str,
+) -> Result<catalog::Collection, ApiError> {
+    let not_found = || ApiError::NotFound("Collection not found".into());
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+    catalog::collection_by_id(&state.db, m.project.id, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
 /// Reads back the collection a change touched.
 async fn read_collection(
     state: &AppState,

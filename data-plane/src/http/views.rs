@@ -3,12 +3,13 @@
 
 use super::context::{Caller, Ctx, JsonObject};
 use super::error::ApiError;
+use super::records::json;
 use crate::db;
 use crate::query::view::{self, ExecuteRequest};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use model::error_body::validation_item;
 use serde_json::Value;
 
@@ -74,10 +75,5 @@ pub async fn execute(
         .ok_or_else(|| ApiError::BadRequest("Base collection not found".into()))?;
     let plan = view::plan(&v, &c, &req)?;
     let page = db::view_page(&st.db, &ctx.project, &c, &v, &plan).await?;
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        page,
-    )
-        .into_response())
+    Ok(json(StatusCode::OK, page))
 }

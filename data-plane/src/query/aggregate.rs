@@ -4,7 +4,7 @@
 //! Answer: `{"results": [{"group": {"author": "ann"}, "count": 3, "sum": {"views": 10}, …}]}`,
 //! one result without `group_by`, groups ordered by their keys. `count` is always there.
 
-use super::filter::{plan_filter, push_where, Filter, Where};
+use super::filter::{push_where, Filter, Filters, Where};
 use super::int_param;
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column};
@@ -99,7 +99,7 @@ pub fn plan(coll: &Collection, params: &[(String, String)]) -> Result<AggregateP
         columns: Vec::new(),
         limit: 100,
     };
-    let mut filters: Vec<(&str, Filter)> = Vec::new();
+    let mut filters = Filters::default();
     for (key, raw) in params {
         let func = match key.as_str() {
             "sum" => Func::Sum,
@@ -121,10 +121,7 @@ pub fn plan(coll: &Collection, params: &[(String, String)]) -> Result<AggregateP
             }
             "count" => continue,
             _ => {
-                if let Some(f) = plan_filter(coll, key, raw)? {
-                    filters.retain(|(k, _)| *k != key.as_str());
-                    filters.push((key.as_str(), f));
-                }
+                filters.add(coll, key, raw)?;
                 continue;
             }
         };
@@ -138,7 +135,7 @@ pub fn plan(coll: &Collection, params: &[(String, String)]) -> Result<AggregateP
         plan.columns.retain(|(f, _)| *f != func);
         plan.columns.push((func, cols));
     }
-    plan.filters = filters.into_iter().map(|(_, f)| f).collect();
+    plan.filters = filters.finish();
     Ok(plan)
 }
 

@@ -133,6 +133,26 @@ pub fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Fil
     }))
 }
 
+/// Filters by the parameter that made them; a repeated key replaces the earlier one.
+#[derive(Debug, Default)]
+pub struct Filters<'k>(Vec<(&'k str, Filter)>);
+
+impl<'k> Filters<'k> {
+    /// Plans `key=raw` as a filter (ignored when the key names no column).
+    pub fn add(&mut self, coll: &Collection, key: &'k str, raw: &str) -> Result<(), ApiError> {
+        if let Some(f) = plan_filter(coll, key, raw)? {
+            self.0.retain(|(k, _)| *k != key);
+            self.0.push((key, f));
+        }
+        Ok(())
+    }
+
+    /// The filters, in the order their keys last appeared.
+    pub fn finish(self) -> Vec<Filter> {
+        self.0.into_iter().map(|(_, f)| f).collect()
+    }
+}
+
 fn escape_like(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('%', "\\%")

@@ -5,7 +5,7 @@
 
 use super::cursor::{self, After};
 use super::expand::{self, Node};
-use super::filter::{plan_filter, Filter};
+use super::filter::{Filter, Filters};
 use super::{flag, int_param};
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column, Project};
@@ -45,7 +45,7 @@ pub fn plan_list(
         cursor: None,
         expand: Vec::new(),
     };
-    let mut filters: Vec<(&str, Filter)> = Vec::new();
+    let mut filters = Filters::default();
     let mut raw_cursor = None;
     for (key, raw) in params {
         match key.as_str() {
@@ -56,14 +56,11 @@ pub fn plan_list(
             "skip_total" | "skipTotal" => plan.skip_total = flag(key, raw)?,
             "cursor" => raw_cursor = Some(raw.as_str()),
             _ => {
-                if let Some(f) = plan_filter(coll, key, raw)? {
-                    filters.retain(|(k, _)| *k != key.as_str());
-                    filters.push((key.as_str(), f));
-                }
+                filters.add(coll, key, raw)?;
             }
         }
     }
-    plan.filters = filters.into_iter().map(|(_, f)| f).collect();
+    plan.filters = filters.finish();
     if let Some(raw) = raw_cursor {
         if plan.offset != 0 {
             return Err(ApiError::BadRequest(
