@@ -1,9 +1,9 @@
 //! Compiles a project's catalog into its `ProjectConfig`: the only thing workers ever see of it.
 
-use crate::db::{catalog, projects, views};
+use crate::db::{auth, catalog, projects, views};
 use model::{
-    CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig, ViewConfig,
-    ViewFilter, ViewOperator, ViewSort,
+    AuthConfig, CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig,
+    ViewConfig, ViewFilter, ViewOperator, ViewSort,
 };
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
@@ -68,6 +68,12 @@ pub async fn compile_project(
         });
     }
     let view_rows = views::list_active(&mut *tx, project).await?;
+    let auth = AuthConfig {
+        settings: auth::settings(&mut *tx, project).await?,
+        signing_keys: auth::signing_keys(&mut *tx, project).await?,
+        api_keys: auth::live_api_keys(&mut *tx, project).await?,
+        oauth_providers: auth::oauth_providers(&mut *tx, project).await?,
+    };
     tx.commit().await?;
     let version: i64 = row.get(3);
     Ok(Some(ProjectConfig {
@@ -95,6 +101,7 @@ pub async fn compile_project(
             })
             .collect(),
         views: view_rows.into_iter().filter_map(compile_view).collect(),
+        auth,
     }))
 }
 

@@ -5,7 +5,6 @@
 pub mod changes;
 pub mod compile;
 pub mod config;
-pub mod crypto;
 pub mod db;
 pub mod grpc;
 pub mod http;
@@ -64,6 +63,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     db::migrate::run(&db)
         .await
         .context("migrate the control schema")?;
+    let upgraded = db::auth::upgrade_project_tables(&db)
+        .await
+        .context("create the auth tables of older projects")?;
+    if upgraded > 0 {
+        info!("created the auth tables of {upgraded} older project(s)");
+    }
     let hub = Arc::new(Hub::default());
     let state = AppState::new(&config, db, hub.clone());
     let configs = compile::compile_all(&state.db, &state.jwt_secret)

@@ -146,6 +146,7 @@ impl Project {
             by_id,
             reverse,
             views,
+            auth: Default::default(),
             begin_sql,
             set_role_sql,
         }
@@ -333,6 +334,7 @@ mod tests {
                 collection("orders", &[], vec![]),
             ],
             views: vec![],
+            auth: Default::default(),
         };
         let p = Project::new(config);
         assert_eq!(p.collections["orders"].config.name, "orders");
@@ -415,6 +417,7 @@ pub mod sample {
                 coll(b, "select", vec![field("name", FieldType::String, None)]),
             ],
             views: vec![],
+            auth: Default::default(),
         })
     }
 }

@@ -26,6 +26,9 @@ pub struct ProjectConfig {
     /// Active views (saved queries), by name.
     #[serde(default)]
     pub views: Vec<ViewConfig>,
+    /// App-user authentication: settings, signing keys, API keys, OAuth providers.
+    #[serde(default)]
+    pub auth: AuthConfig,
 }
 
 impl ProjectConfig {
@@ -37,6 +40,129 @@ impl ProjectConfig {
     /// The active view with this name.
     pub fn view(&self, name: &str) -> Option<&ViewConfig> {
         self.views.iter().find(|v| v.name == name)
+    }
+}
+
+/// A project's app-user authentication, compiled (`spec/app-auth.md`, `spec/api-keys.md`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuthConfig {
+    /// The project's auth settings.
+    pub settings: AuthSettings,
+    /// Keys of app-user tokens: the first signs, every one verifies (rotation keeps old tokens
+    /// valid until they expire).
+    pub signing_keys: Vec<SigningKey>,
+    /// Live (not revoked) API keys.
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// OAuth providers with client credentials, by name.
+    pub oauth_providers: Vec<OAuthProviderConfig>,
+}
+
+/// `AuthSettingsOut` of the contract; `Default` is its documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthSettings {
+    /// Email and password sign-up and login.
+    pub enable_email_password: bool,
+    /// Passwordless login by emailed code, creating the user when signup is public.
+    pub enable_magic_link: bool,
+    /// One-time codes for existing users.
+    pub enable_otp: bool,
+    /// Google sign-in.
+    pub enable_oauth_google: bool,
+    /// GitHub sign-in.
+    pub enable_oauth_github: bool,
+    /// Access-token lifetime (1–1440).
+    pub access_ttl_minutes: i32,
+    /// Refresh-token lifetime (1–365).
+    pub refresh_ttl_days: i32,
+    /// `header` or `cookie` (stored and reported only).
+    pub session_mode: String,
+    /// Anyone may register.
+    pub allow_public_signup: bool,
+    /// Unverified users cannot log in.
+    pub require_email_verification: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            enable_email_password: true,
+            enable_magic_link: false,
+            enable_otp: false,
+            enable_oauth_google: false,
+            enable_oauth_github: false,
+            access_ttl_minutes: 15,
+            refresh_ttl_days: 7,
+            session_mode: "header".into(),
+            allow_public_signup: true,
+            require_email_verification: false,
+        }
+    }
+}
+
+/// An HS256 key of app-user tokens, named by its key id (the token header's `kid`).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SigningKey {
+    /// Key id.
+    pub kid: String,
+    /// The secret.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A live API key: only its prefix and SHA-256 hex digest travel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKeyConfig {
+    /// Key id.
+    pub id: Uuid,
+    /// The first 8 characters of the key.
+    pub prefix: String,
+    /// SHA-256 hex of the whole key.
+    pub hash: String,
+}
+
+/// An OAuth provider of a project: `google`, `github`, or any OpenID Connect issuer.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct OAuthProviderConfig {
+    /// The name in URLs (`google`, `github`, or the admin's name for an OIDC provider).
+    pub name: String,
+    /// `google`, `github` or `oidc`.
+    pub kind: String,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret.
+    pub client_secret: String,
+    /// OIDC issuer URL.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Endpoint overrides (GitHub Enterprise, private deployments).
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    /// Token endpoint override.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// User-info endpoint override.
+    #[serde(default)]
+    pub userinfo_url: Option<String>,
+    /// Scopes; the provider's default when absent.
+    #[serde(default)]
+    pub scopes: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthProviderConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("client_id", &self.client_id)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,4 +1,7 @@
-//! HS256 JSON Web Tokens: sign and verify, with `exp` checked against a caller-given clock.
+//! HS256 JSON Web Tokens: sign and verify, with `exp` checked against a caller-given clock. The
+//! algorithm is pinned: a token whose header names anything but HS256 (`none`, RS256, …) is
+//! refused whatever its signature. App-user tokens carry a key id (`kid`) in the header, so a
+//! project's key can be rotated without logging everyone out.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -35,10 +38,56 @@ pub struct AdminClaims {
     pub kind: Option<String>,
 }
 
+/// Claims of an app-user access token (`spec/app-auth.md`): `sub`, `project_id`, `type`, `exp`,
+/// plus the project as audience and the session the token belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppClaims {
+    /// App-user id.
+    pub sub: String,
+    /// The project (also the audience).
+    pub project_id: String,
+    /// Always `app_user`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Audience: the project id; a token of project A is refused by project B.
+    pub aud: String,
+    /// Issued at, unix seconds.
+    pub iat: i64,
+    /// Expiry, unix seconds.
+    pub exp: i64,
+    /// The session (refresh-token family); logging it out ends the token at once.
+    pub sid: String,
+}
+
 /// Signs claims with HS256.
 pub fn sign<T: Serialize>(claims: &T, key: &[u8]) -> String {
+    sign_with_header(HEADER, claims, key)
+}
+
+/// Signs claims with HS256 and names the key in the header.
+pub fn sign_with_kid<T: Serialize>(claims: &T, kid: &str, key: &[u8]) -> String {
+    let header = serde_json::json!({ "alg": "HS256", "kid": kid, "typ": "JWT" }).to_string();
+    sign_with_header(&header, claims, key)
+}
+
+/// The header's `kid` and the payload, read WITHOUT verifying anything: only to pick a key or
+/// tell token kinds apart, never to trust.
+pub fn peek(token: &str) -> Option<(Option<String>, serde_json::Value)> {
+    let mut parts = token.split('.');
+    let (header, payload) = (parts.next()?, parts.next()?);
+    let decode = |p: &str| -> Option<serde_json::Value> {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()
+    };
+    let kid = decode(header)?
+        .get("kid")
+        .and_then(|k| k.as_str())
+        .map(str::to_owned);
+    Some((kid, decode(payload)?))
+}
+
+fn sign_with_header<T: Serialize>(header: &str, claims: &T, key: &[u8]) -> String {
     let payload = serde_json::to_vec(claims).expect("claims serialize");
-    let mut token = URL_SAFE_NO_PAD.encode(HEADER);
+    let mut token = URL_SAFE_NO_PAD.encode(header);
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(payload));
     let sig = mac(key, token.as_bytes());
@@ -134,5 +183,34 @@ mod tests {
             verify::<AdminClaims>(&forged, b"k", 50).unwrap_err(),
             JwtError::BadSignature
         );
+    }
+
+    #[test]
+    fn algorithm_is_pinned() {
+        let enc = |v: &str| URL_SAFE_NO_PAD.encode(v);
+        let payload = enc(r#"{"sub":"u1","exp":100}"#);
+        // `alg: none` with an empty signature.
+        let none = format!("{}.{payload}.", enc(r#"{"alg":"none","typ":"JWT"}"#));
+        assert!(verify::<AdminClaims>(&none, b"k", 50).is_err());
+        // An RS256 header HMAC-signed with the key (the classic HS/RS confusion): refused.
+        let signed = format!("{}.{payload}", enc(r#"{"alg":"RS256","typ":"JWT"}"#));
+        let rs = format!(
+            "{signed}.{}",
+            URL_SAFE_NO_PAD.encode(mac(b"k", signed.as_bytes()))
+        );
+        assert_eq!(
+            verify::<AdminClaims>(&rs, b"k", 50).unwrap_err(),
+            JwtError::Malformed
+        );
+    }
+
+    #[test]
+    fn key_ids_travel_in_the_header() {
+        let t = sign_with_kid(&claims(100), "k1", b"secret");
+        let (kid, payload) = peek(&t).unwrap();
+        assert_eq!(kid.as_deref(), Some("k1"));
+        assert_eq!(payload["sub"], "u1");
+        assert!(verify::<AdminClaims>(&t, b"secret", 50).is_ok());
+        assert_eq!(peek("garbage"), None);
     }
 }

@@ -1,14 +1,17 @@
 //! Types both planes share and nothing else: the compiled project config that travels from the
-//! control plane to workers, JWT signing and claims, SQL identifier quoting, and the contract's
-//! error-body builders. No I/O lives here.
+//! control plane to workers, JWT signing and claims, password and token hashing, request-field
+//! checks, SQL identifier quoting, and the contract's error-body builders. No I/O lives here.
 
 pub mod config;
 pub mod error_body;
+pub mod fields;
 pub mod jwt;
+pub mod secret;
 pub mod sql;
 pub mod value;
 
 pub use config::{
-    CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig, ViewConfig,
-    ViewFilter, ViewOperator, ViewSort,
+    ApiKeyConfig, AuthConfig, AuthSettings, CollectionConfig, FieldConfig, FieldType, IdKind,
+    OAuthProviderConfig, ProjectConfig, RelationConfig, SigningKey, ViewConfig, ViewFilter,
+    ViewOperator, ViewSort,
 };

@@ -60,6 +60,106 @@ pub fn create_users_table(schema: &str) -> String {
     )
 }
 
+/// Version of [`create_auth_tables`]; `control.projects.auth_tables_version` records what each
+/// project has.
+pub const AUTH_TABLES_VERSION: i32 = 1;
+
+/// The tables app-user auth keeps beside `_users` in a project's schema (names start with `_`,
+/// which no collection name can): sessions (one per login; a refresh-token family), their
+/// refresh tokens, one-time email tokens, OTP codes, OAuth identities and pending OAuth
+/// authorizations, and the audit events. Idempotent, so older projects can be brought up to date.
+pub fn create_auth_tables(schema: &str) -> Vec<String> {
+    let s = q(schema);
+    vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_auth_sessions\" (
+                \"id\" uuid PRIMARY KEY,
+                \"user_id\" text NOT NULL REFERENCES {s}.\"_users\" (\"id\") ON DELETE CASCADE,
+                \"created_at\" timestamptz NOT NULL DEFAULT now(),
+                \"revoked_at\" timestamptz,
+                \"revoke_reason\" text,
+                \"ip_address\" text,
+                \"user_agent\" text
+            )"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__auth_sessions_user\" ON {s}.\"_auth_sessions\" (\"user_id\")"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_auth_refresh_tokens\" (
+                \"token_hash\" text PRIMARY KEY,
+                \"session_id\" uuid NOT NULL REFERENCES {s}.\"_auth_sessions\" (\"id\") ON DELETE CASCADE,
+                \"user_id\" text NOT NULL,
+                \"revoked\" boolean NOT NULL DEFAULT false,
+                \"rotated\" boolean NOT NULL DEFAULT false,
+                \"expires_at\" timestamptz NOT NULL,
+                \"last_used_at\" timestamptz,
+                \"created_at\" timestamptz NOT NULL DEFAULT now(),
+                \"ip_address\" text,
+                \"user_agent\" text
+            )"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__auth_refresh_tokens_session\" ON {s}.\"_auth_refresh_tokens\" (\"session_id\")"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_auth_tokens\" (
+                \"token_hash\" text PRIMARY KEY,
+                \"user_id\" text NOT NULL REFERENCES {s}.\"_users\" (\"id\") ON DELETE CASCADE,
+                \"purpose\" text NOT NULL,
+                \"expires_at\" timestamptz NOT NULL,
+                \"used_at\" timestamptz,
+                \"created_at\" timestamptz NOT NULL DEFAULT now()
+            )"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__auth_tokens_user\" ON {s}.\"_auth_tokens\" (\"user_id\", \"purpose\")"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_auth_otp\" (
+                \"email\" text NOT NULL,
+                \"purpose\" text NOT NULL,
+                \"code_hash\" text NOT NULL,
+                \"attempts\" integer NOT NULL DEFAULT 0,
+                \"expires_at\" timestamptz NOT NULL,
+                \"created_at\" timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (\"email\", \"purpose\")
+            )"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_auth_identities\" (
+                \"provider\" text NOT NULL,
+                \"provider_user_id\" text NOT NULL,
+                \"user_id\" text NOT NULL REFERENCES {s}.\"_users\" (\"id\") ON DELETE CASCADE,
+                \"email\" text,
+                \"created_at\" timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (\"provider\", \"provider_user_id\")
+            )"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_auth_oauth_states\" (
+                \"id\" uuid PRIMARY KEY,
+                \"provider\" text NOT NULL,
+                \"redirect_uri\" text NOT NULL,
+                \"verifier\" text NOT NULL,
+                \"expires_at\" timestamptz NOT NULL
+            )"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_audit_events\" (
+                \"seq\" bigserial PRIMARY KEY,
+                \"id\" uuid NOT NULL UNIQUE,
+                \"collection_id\" uuid,
+                \"record_id\" text,
+                \"action\" text NOT NULL,
+                \"actor_user_id\" uuid,
+                \"actor_api_key_id\" uuid,
+                \"actor_app_user_id\" text,
+                \"old_data_json\" text,
+                \"new_data_json\" text,
+                \"ip_address\" text,
+                \"user_agent\" text,
+                \"created_at\" timestamptz NOT NULL DEFAULT now()
+            )"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__audit_events_created\" ON {s}.\"_audit_events\" (\"created_at\" DESC, \"seq\" DESC)"),
+    ]
+}
+
 /// `CREATE TABLE` for a user-defined collection: the system columns only.
 pub fn create_collection_table(schema: &str, table: &str) -> String {
     format!(

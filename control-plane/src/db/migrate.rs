@@ -13,6 +13,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0002_schema_evolution.sql"),
     ),
     (3, "views", include_str!("../../migrations/0003_views.sql")),
+    (
+        4,
+        "app_auth",
+        include_str!("../../migrations/0004_app_auth.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

@@ -2,6 +2,7 @@
 //! transaction; DDL for project schemas lives in `ddl`.
 
 pub mod admins;
+pub mod auth;
 pub mod catalog;
 pub mod ddl;
 pub mod history;

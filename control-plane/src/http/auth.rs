@@ -3,7 +3,6 @@
 
 use super::body::{normalize_email, Fields, JsonObject};
 use super::error::ApiError;
-use crate::crypto::{hash_password, random_token, token_hash, verify_password};
 use crate::db::admins::{self, Redeemed};
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, State};
@@ -11,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
 use model::jwt::{self, AdminClaims};
+use model::secret::{hash_password, random_token, token_hash, verify_password};
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;

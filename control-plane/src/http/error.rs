@@ -45,6 +45,12 @@ impl ApiError {
     }
 }
 
+impl From<Vec<Value>> for ApiError {
+    fn from(items: Vec<Value>) -> Self {
+        Self::Validation(items)
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         let code = e.as_database_error().and_then(|d| d.code());

@@ -2,8 +2,10 @@
 //! listed once, in [`routes`]: the app serves that list, and the admin OpenAPI document's test
 //! checks that it documents each path and method of it.
 
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod auth_settings;
 pub mod body;
 pub mod document;
 pub mod error;
@@ -78,6 +80,34 @@ pub fn routes() -> Vec<Route> {
         ),
         (p.into(), get(projects::get)),
         (format!("{p}/audit/schema-ops"), get(audit::schema_ops)),
+        (
+            format!("{p}/api-keys"),
+            post(api_keys::create).get(api_keys::list),
+        ),
+        (
+            format!("{p}/api-keys/{{api_key_id}}/revoke"),
+            post(api_keys::revoke),
+        ),
+        (
+            format!("{p}/settings/auth"),
+            get(auth_settings::get).put(auth_settings::put),
+        ),
+        (
+            format!("{p}/settings/auth/oauth"),
+            get(auth_settings::providers),
+        ),
+        (
+            format!("{p}/settings/auth/oauth/{{provider}}"),
+            axum::routing::put(auth_settings::put_provider).delete(auth_settings::delete_provider),
+        ),
+        (
+            format!("{p}/settings/auth/signing-keys"),
+            get(auth_settings::signing_keys),
+        ),
+        (
+            format!("{p}/settings/auth/signing-keys/rotate"),
+            post(auth_settings::rotate_signing_key),
+        ),
         (format!("{p}/schema/export"), get(document::export)),
         (format!("{p}/schema/import"), post(document::import)),
     ];

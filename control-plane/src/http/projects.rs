@@ -6,7 +6,7 @@ use super::body::{Fields, JsonObject};
 use super::error::ApiError;
 use super::member::{Member, Pushed};
 use crate::db::projects::{self, Project};
-use crate::db::{catalog, ddl};
+use crate::db::{auth, catalog, ddl};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -43,6 +43,8 @@ pub async fn create(
     let payload = json!({ "schema_name": project.db_schema });
     projects::log_schema_op(&mut *tx, id, None, "create_schema", payload, admin.id).await?;
     create_users_collection(&mut tx, &project, admin.id).await?;
+    auth::create_project_tables(&mut tx, &project).await?;
+    auth::rotate_signing_key(&mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(project.id = %id, "created project");
     let lagging = state.push_project(id).await?;

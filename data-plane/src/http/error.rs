@@ -42,6 +42,12 @@ pub enum ApiError {
     InBatch(usize, Box<ApiError>),
 }
 
+impl From<Vec<Value>> for ApiError {
+    fn from(items: Vec<Value>) -> Self {
+        Self::Validation(items)
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         let Some(db) = e.as_database_error() else {

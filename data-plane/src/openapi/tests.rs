@@ -131,6 +131,7 @@ fn project() -> (Project, Uuid) {
         members: vec![],
         collections: vec![users, order, customers],
         views: vec![view],
+        auth: Default::default(),
     };
     (Project::new(config), id)
 }

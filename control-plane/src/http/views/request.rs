@@ -121,11 +121,7 @@ pub fn update(body: JsonObject) -> Result<UpdateRequest, ApiError> {
 
 /// Every 422 item of both readers, or `Ok`.
 fn finish(f: Fields, r: Reader) -> Result<(), ApiError> {
-    let mut items = match f.finish() {
-        Ok(()) => Vec::new(),
-        Err(ApiError::Validation(items)) => items,
-        Err(other) => return Err(other),
-    };
+    let mut items = f.finish().err().unwrap_or_default();
     items.extend(r.errors);
     if items.is_empty() {
         Ok(())
