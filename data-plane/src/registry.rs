@@ -4,7 +4,7 @@
 
 use arc_swap::ArcSwap;
 use model::sql::quote_ident;
-use model::{CollectionConfig, FieldType, ProjectConfig, ViewConfig};
+use model::{ApiKeyConfig, CollectionConfig, FieldType, ProjectConfig, ViewConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -81,6 +81,8 @@ pub struct Project {
     pub reverse: HashMap<Uuid, Vec<Reverse>>,
     /// Active views by name.
     pub views: HashMap<String, Arc<ViewConfig>>,
+    /// Live API keys by prefix (several keys may share one; each is then compared by hash).
+    pub api_keys: HashMap<String, Vec<ApiKeyConfig>>,
     /// `BEGIN; SET LOCAL ROLE …; SET LOCAL search_path TO …` for this project (names from the
     /// config, quoted).
     pub begin_sql: String,
@@ -139,6 +141,10 @@ impl Project {
             quote_ident(&config.db_role),
             quote_ident(&config.db_schema)
         );
+        let mut api_keys: HashMap<String, Vec<ApiKeyConfig>> = HashMap::new();
+        for k in &config.auth.api_keys {
+            api_keys.entry(k.prefix.clone()).or_default().push(k.clone());
+        }
         let set_role_sql = format!("SET ROLE {}", quote_ident(&config.db_role));
         Self {
             config,
@@ -146,7 +152,7 @@ impl Project {
             by_id,
             reverse,
             views,
-            auth: Default::default(),
+            api_keys,
             begin_sql,
             set_role_sql,
         }
