@@ -195,8 +195,11 @@ export CONTROL_HTTP_ADDR="$CONTROL_HTTP" CONTROL_GRPC_ADDR="$CONTROL_GRPC"
 export CONTROL_PLANE_HTTP_URL="http://$CONTROL_HTTP" CONTROL_PLANE_GRPC_URL="http://$CONTROL_GRPC"
 export CONSOLE_DIR="$ROOT/console/dist"
 export LOG="${LOG:-info}"
-# Reserved: outbound allow-list (webhooks, workflows); loopback only in local runs.
+# Outbound calls (SMTP, OAuth providers, later webhooks) may reach loopback only in local runs.
 export EGRESS_ALLOW=loopback
+# Development mode: app-auth responses carry verification/reset tokens and one-time codes, and
+# the trust-the-caller OAuth callback works. Never set it in production.
+export BACKENDIFY_DEV="${BACKENDIFY_DEV:-1}"
 
 # Starts a binary in the background, in its own session so that a Ctrl-C in the terminal reaches
 # only this script, which then stops the services in order. Sets STARTED_PID.

@@ -42,4 +42,30 @@ pub struct Config {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+    /// Development mode: app-auth responses include the secrets they would otherwise only mail
+    /// (verification and reset tokens, one-time codes), and the trust-the-caller OAuth callback
+    /// works. Never in production.
+    #[arg(long, env = "BACKENDIFY_DEV", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub dev: bool,
+    /// Redis for rate-limit counters shared by every worker; without it, counters are per process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Turns rate limits off (conformance runs, load tests).
+    #[arg(long, env = "RATE_LIMIT_DISABLED", value_parser = clap::builder::BoolishValueParser::new(), default_value = "false")]
+    pub rate_limit_disabled: bool,
+    /// SMTP server for app-user mail, `smtp://user:pass@host:port` or `smtps://…`; without it,
+    /// mail is logged with its secret redacted.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender address of app-user mail.
+    #[arg(long, env = "SMTP_FROM", default_value = "Backendify <no-reply@localhost>")]
+    pub smtp_from: String,
+    /// Where outbound calls (SMTP, OAuth providers) may go: comma-separated `public`, `private`,
+    /// `loopback`, `any` or CIDRs.
+    #[arg(long, env = "EGRESS_ALLOW", default_value = "public")]
+    pub egress_allow: String,
+    /// Peers whose `X-Forwarded-For` / `X-Forwarded-Host` are believed (the router): same
+    /// syntax as `EGRESS_ALLOW`.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "loopback")]
+    pub trusted_proxies: String,
 }

@@ -78,6 +78,35 @@ fn is_permission_denied(e: &sqlx::Error) -> bool {
         .is_some_and(|c| c == "42501")
 }
 
+/// The app user behind an access token, if it is still enabled and its session live:
+/// `(email, verified)`. One read statement.
+pub async fn live_principal(
+    pool: &PgPool,
+    project: &Project,
+    user: &str,
+    session: uuid::Uuid,
+) -> Result<Option<(String, bool)>, sqlx::Error> {
+    let schema = model::sql::quote_ident(&project.config.db_schema);
+    let json = read(pool, project, || {
+        let mut qb = QueryBuilder::new(READ_PREFIX);
+        qb.push(format_args!(
+            "SELECT json_build_object('email', u.\"email\", 'verified', u.\"is_email_verified\")::text
+             FROM {schema}.\"_users\" u JOIN {schema}.\"_auth_sessions\" s ON s.\"user_id\" = u.\"id\"
+             WHERE NOT u.\"is_disabled\" AND s.\"revoked_at\" IS NULL AND u.\"id\" = "
+        ));
+        qb.push_bind(user.to_owned());
+        qb.push(" AND s.\"id\" = ");
+        qb.push_bind(session);
+        qb.push(")");
+        qb
+    })
+    .await?;
+    Ok(json.and_then(|j| {
+        let v: serde_json::Value = serde_json::from_str(&j).ok()?;
+        Some((v["email"].as_str()?.to_owned(), v["verified"].as_bool()?))
+    }))
+}
+
 /// A record id from the path, typed for its collection.
 #[derive(Debug, Clone)]
 pub enum RecordId {

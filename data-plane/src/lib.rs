@@ -2,6 +2,7 @@
 //! role, from compiled configs it watches from the control plane. Stateless: any worker of a cell
 //! can serve any request.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod http;
@@ -13,6 +14,10 @@ pub mod watch;
 use anyhow::Context;
 pub use config::Config;
 pub use http::app;
+use outbound::egress::Egress;
+use outbound::mail::Mailer;
+use outbound::oauth::OAuthClient;
+use ratelimit::RateLimiter;
 use registry::Registry;
 use sqlx::PgPool;
 use std::net::SocketAddr;
@@ -33,7 +38,51 @@ pub struct Inner {
     pub db: PgPool,
     /// Loaded project configs.
     pub registry: Arc<Registry>,
+    /// Development mode (`BACKENDIFY_DEV`).
+    pub dev_mode: bool,
+    /// App-auth rate limits.
+    pub limiter: RateLimiter,
+    /// App-user mail.
+    pub mailer: Mailer,
+    /// OAuth provider calls.
+    pub oauth: OAuthClient,
+    /// Peers whose forwarding headers are believed.
+    pub trusted_proxies: Egress,
     synced: std::sync::atomic::AtomicBool,
+}
+
+/// The outside world a worker talks to, besides Postgres.
+pub struct Services {
+    /// Development mode.
+    pub dev_mode: bool,
+    /// Rate limits.
+    pub limiter: RateLimiter,
+    /// Mail.
+    pub mailer: Mailer,
+    /// OAuth.
+    pub oauth: OAuthClient,
+    /// Trusted proxies.
+    pub trusted_proxies: Egress,
+}
+
+impl Services {
+    /// From the worker's settings (connects to Redis when configured).
+    pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let egress = Egress::parse(&config.egress_allow).context("EGRESS_ALLOW")?;
+        let limiter = match (&config.redis_url, config.rate_limit_disabled) {
+            (_, true) => RateLimiter::disabled(),
+            (Some(url), false) => RateLimiter::redis(url).await.context("REDIS_URL")?,
+            (None, false) => RateLimiter::in_process(),
+        };
+        Ok(Self {
+            dev_mode: config.dev,
+            limiter,
+            mailer: Mailer::new(config.smtp_url.as_deref(), &config.smtp_from, egress.clone())
+                .context("SMTP_URL")?,
+            oauth: OAuthClient::new(egress),
+            trusted_proxies: Egress::parse(&config.trusted_proxies).context("TRUSTED_PROXIES")?,
+        })
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -44,11 +93,16 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// State over a pool and a registry.
-    pub fn new(db: PgPool, registry: Arc<Registry>) -> Self {
+    /// State over a pool, a registry and the outside services.
+    pub fn new(db: PgPool, registry: Arc<Registry>, services: Services) -> Self {
         Self(Arc::new(Inner {
             db,
             registry,
+            dev_mode: services.dev_mode,
+            limiter: services.limiter,
+            mailer: services.mailer,
+            oauth: services.oauth,
+            trusted_proxies: services.trusted_proxies,
             synced: false.into(),
         }))
     }
@@ -106,8 +160,19 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .worker_id
         .clone()
         .unwrap_or_else(|| format!("worker-{}", &uuid::Uuid::new_v4().to_string()[..8]));
+    let services = Services::from_config(&config).await?;
+    info!(
+        dev_mode = services.dev_mode,
+        rate_limits = services.limiter.kind(),
+        mail = services.mailer.kind(),
+        egress = %config.egress_allow,
+        "worker settings"
+    );
+    if services.dev_mode {
+        tracing::warn!("development mode: app-auth responses include tokens and codes (BACKENDIFY_DEV)");
+    }
     let registry = Arc::new(Registry::default());
-    let state = AppState::new(db, registry.clone());
+    let state = AppState::new(db, registry.clone(), services);
     let (stop, _) = signal::channel(false);
 
     let me = watch::Identity {
@@ -132,6 +197,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let signal = async move {
             let _ = on_stop.wait_for(|s| *s).await;
         };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await

@@ -120,6 +120,18 @@ impl Outgoing {
                 .headers
                 .insert(HeaderName::from_static("x-forwarded-for"), ip);
         }
+        // What the client addressed, for absolute URLs built upstream (never the client's own
+        // forwarding headers: these are overwritten).
+        match parts.headers.get(header::HOST).cloned() {
+            Some(host) => parts
+                .headers
+                .insert(HeaderName::from_static("x-forwarded-host"), host),
+            None => parts.headers.remove("x-forwarded-host"),
+        };
+        parts.headers.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static("http"),
+        );
         Ok(Self { parts, body })
     }
 

@@ -46,9 +46,38 @@ impl Res {
 
 const LOCAL: &str = "127.0.0.1:0";
 
+/// How the workers of a [`TestEnv`] are set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `BACKENDIFY_DEV`: secrets in app-auth responses, the trust-the-caller OAuth callback.
+    pub dev: bool,
+    /// Rate limits on (off by default, as conformance runs need).
+    pub rate_limits: bool,
+    /// Shared rate-limit counters.
+    pub redis_url: Option<String>,
+    /// App-user mail.
+    pub smtp_url: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            dev: true,
+            rate_limits: false,
+            redis_url: None,
+            smtp_url: None,
+        }
+    }
+}
+
 impl TestEnv {
     /// Starts everything over a fresh database and waits until the router knows both workers.
     pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    /// Starts everything with these worker options.
+    pub async fn start_with(options: Options) -> Self {
         let db_url = pg::fresh_database().await;
         let cp_config = control_plane::Config {
             database_url: db_url.clone(),
@@ -85,6 +114,14 @@ impl TestEnv {
                 cell: "default".into(),
                 db_max_connections: 5,
                 max_body_bytes: 1 << 20,
+                dev: options.dev,
+                redis_url: options.redis_url.clone(),
+                rate_limit_disabled: !options.rate_limits,
+                smtp_url: options.smtp_url.clone(),
+                smtp_from: "Backendify tests <tests@example.com>".into(),
+                // Outbound calls (SMTP, OAuth providers) reach only servers the tests start.
+                egress_allow: "loopback".into(),
+                trusted_proxies: "loopback".into(),
             };
             workers.push(data_plane::start(config).await.expect("start worker"));
         }
@@ -153,6 +190,17 @@ impl TestEnv {
         if let Some(b) = body {
             req = req.json(&b);
         }
+        finish(req.send().await.expect("request reaches the router")).await
+    }
+
+    /// A request through the router, to add headers to before [`TestEnv::send`].
+    pub fn request(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Sends a request made by [`TestEnv::request`].
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Res {
         finish(req.send().await.expect("request reaches the router")).await
     }
 

@@ -31,6 +31,12 @@ pub enum ApiError {
     /// 422 with the validation list.
     #[error("validation failed")]
     Validation(Vec<Value>),
+    /// 429 with the seconds until the client may retry (`spec/rate-limits.md`).
+    #[error("Rate limit exceeded. Try again in {0} seconds.")]
+    RateLimited(u64),
+    /// 502: an upstream (an OAuth provider) failed.
+    #[error("{0}")]
+    BadGateway(String),
     /// 503: this worker has no config for the project yet.
     #[error("{0}")]
     Unavailable(&'static str),
@@ -115,6 +121,8 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::InBatch(_, inner) => inner.status_code(),
@@ -138,6 +146,12 @@ impl IntoResponse for ApiError {
             body["operation"] = json!(i);
         }
         let mut res = (status, Json(body)).into_response();
+        if let Self::RateLimited(secs) = &self {
+            let h = res.headers_mut();
+            h.insert("x-ratelimit-remaining", 0.into());
+            h.insert("x-ratelimit-reset", (*secs).into());
+            h.insert(axum::http::header::RETRY_AFTER, (*secs).into());
+        }
         let cause = match self {
             Self::Internal(cause) => Some(cause),
             Self::InBatch(_, inner) => match *inner {

@@ -1,5 +1,6 @@
 //! The data API's routes: thin handlers over `query` and `db`.
 
+pub mod auth;
 pub mod batch;
 pub mod context;
 pub mod error;
@@ -27,6 +28,7 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
             "/api/projects/{project_id}/openapi.json",
             get(openapi::document),
         )
+        .merge(auth::routes())
         .route(data, get(records::list).post(records::create))
         .route(&format!("{data}/_aggregate"), get(records::aggregate))
         .route(

@@ -38,15 +38,15 @@ pub fn record_id(c: &Collection, raw: &str) -> Result<RecordId, ApiError> {
     }
 }
 
-/// The permission check. Until access policies exist, the default of spec/policies.md holds:
-/// only admins (and, later, API keys) may act.
+/// The permission check. Until access policies exist, the default of spec/policies.md for a
+/// collection without policies holds: admins and API keys may act, app users may not.
 fn authorize(caller: &Caller, action: &str) -> Result<(), ApiError> {
     match caller {
-        Caller::Admin(_) => Ok(()),
-        Caller::Anonymous => {
-            let _ = action;
-            Err(ApiError::Unauthorized("Authentication required"))
-        }
+        Caller::Admin(_) | Caller::ApiKey(_) => Ok(()),
+        Caller::AppUser(_) => Err(ApiError::Forbidden(format!(
+            "Permission denied for action: {action}"
+        ))),
+        Caller::Anonymous => Err(ApiError::Unauthorized("Authentication required")),
     }
 }
 
@@ -115,8 +115,10 @@ pub async fn create_in(
 ) -> Result<String, ApiError> {
     authorize(&ctx.caller, "create")?;
     let mut values = values_from(c, body)?;
-    if let Caller::Admin(id) = ctx.caller {
-        values.push(system_value(c, "created_by_user_id", id.to_string()));
+    match &ctx.caller {
+        Caller::Admin(id) => values.push(system_value(c, "created_by_user_id", id.to_string())),
+        Caller::AppUser(u) => values.push(system_value(c, "created_by_app_user_id", u.id.clone())),
+        Caller::ApiKey(_) | Caller::Anonymous => {}
     }
     if c.config.id_kind == IdKind::Uuid {
         prepare_app_user(c, &mut values)?;

@@ -1,0 +1,12 @@
+//! App-user authentication on a worker (`spec/app-auth.md`): everything runs from the compiled
+//! config and the project's own schema (`_users` and the `_auth_*` tables), as the project's role.
+//!
+//! - [`tokens`]: access tokens (HS256 with the project's key id, the project as audience, the
+//!   session id) and the token-pair body;
+//! - [`password`]: argon2id off the async threads, with bounded concurrency;
+//! - [`store`]: the SQL of users, sessions (refresh-token families with reuse detection),
+//!   one-time tokens, codes, OAuth identities and auth audit events.
+
+pub mod password;
+pub mod store;
+pub mod tokens;

@@ -1,0 +1,210 @@
+//! App-user access tokens: HS256, signed with the project's current key and naming it (`kid`),
+//! with the project as audience and the session they belong to. Verification pins the algorithm,
+//! picks the key by id among the project's keys only, and checks audience and project.
+
+use model::jwt::{self, AppClaims, JwtError};
+use model::ProjectConfig;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Why an app-user token was refused, with the contract's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Bad signature, expired, malformed, unknown key, no `sub`.
+    Invalid,
+    /// Not an app-user token (e.g. an admin token).
+    WrongType,
+    /// An app-user token of another project.
+    OtherProject,
+}
+
+impl Refusal {
+    /// The 401 detail.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Self::Invalid => "Invalid token",
+            Self::WrongType => "Invalid token type",
+            Self::OtherProject => "Token not valid for this project",
+        }
+    }
+}
+
+/// A verified app-user token.
+#[derive(Debug, Clone)]
+pub struct AppToken {
+    /// App-user id.
+    pub user_id: String,
+    /// Session id.
+    pub session_id: Uuid,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Signs an access token for `user` in `session`; `None` when the project has no signing key
+/// (a config older than app auth).
+pub fn issue(config: &ProjectConfig, user: &str, session: Uuid) -> Option<String> {
+    let key = config.auth.signing_keys.first()?;
+    let iat = now();
+    let claims = AppClaims {
+        sub: user.to_owned(),
+        project_id: config.project_id.to_string(),
+        kind: "app_user".into(),
+        aud: config.project_id.to_string(),
+        iat,
+        exp: iat + i64::from(config.auth.settings.access_ttl_minutes) * 60,
+        sid: session.to_string(),
+    };
+    Some(jwt::sign_with_kid(&claims, &key.kid, key.secret.as_bytes()))
+}
+
+/// Verifies an app-user token for this project.
+pub fn verify(config: &ProjectConfig, token: &str) -> Result<AppToken, Refusal> {
+    let (kid, payload) = jwt::peek(token).ok_or(Refusal::Invalid)?;
+    if payload.get("type").and_then(Value::as_str) != Some("app_user") {
+        return Err(Refusal::WrongType);
+    }
+    let project = config.project_id.to_string();
+    let claimed_here = payload.get("project_id").and_then(Value::as_str) == Some(&project);
+    let key = kid.and_then(|kid| config.auth.signing_keys.iter().find(|k| k.kid == kid));
+    let Some(key) = key else {
+        // No key of ours signed it: either another project's token, or a forgery.
+        return Err(if claimed_here {
+            Refusal::Invalid
+        } else {
+            Refusal::OtherProject
+        });
+    };
+    let claims: AppClaims = jwt::verify(token, key.secret.as_bytes(), now()).map_err(|e| {
+        debug_assert!(matches!(
+            e,
+            JwtError::Malformed | JwtError::BadSignature | JwtError::Expired
+        ));
+        Refusal::Invalid
+    })?;
+    if claims.project_id != project || claims.aud != project {
+        return Err(Refusal::OtherProject);
+    }
+    if claims.kind != "app_user" || claims.sub.is_empty() {
+        return Err(Refusal::Invalid);
+    }
+    let session_id = Uuid::parse_str(&claims.sid).map_err(|_| Refusal::Invalid)?;
+    Ok(AppToken {
+        user_id: claims.sub,
+        session_id,
+    })
+}
+
+/// The contract's `AppUserTokenPair`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenPair {
+    /// JWT.
+    pub access_token: String,
+    /// 64-character opaque token.
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+}
+
+impl TokenPair {
+    /// The pair as its JSON body.
+    pub fn body(access_token: String, refresh_token: String, config: &ProjectConfig) -> Value {
+        json!({
+            "access_token": access_token,
+            "refresh_token": refresh_token,
+            "token_type": "bearer",
+            "expires_in": i64::from(config.auth.settings.access_ttl_minutes) * 60,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::SigningKey;
+
+    fn config(keys: &[(&str, &str)]) -> ProjectConfig {
+        let mut c: ProjectConfig = serde_json::from_value(json!({
+            "project_id": Uuid::new_v4(), "version": 1, "name": "p", "db_schema": "s",
+            "db_role": "r", "admin_token_key": "admin", "members": [], "collections": []
+        }))
+        .unwrap();
+        c.auth.signing_keys = keys
+            .iter()
+            .map(|(kid, secret)| SigningKey {
+                kid: (*kid).into(),
+                secret: (*secret).into(),
+            })
+            .collect();
+        c
+    }
+
+    #[test]
+    fn issue_and_verify() {
+        let c = config(&[("k1", "s1")]);
+        let sid = Uuid::new_v4();
+        let t = issue(&c, "u1", sid).unwrap();
+        let v = verify(&c, &t).unwrap();
+        assert_eq!((v.user_id.as_str(), v.session_id), ("u1", sid));
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_and_other_projects_are_refused() {
+        let old = config(&[("k1", "s1")]);
+        let t = issue(&old, "u1", Uuid::new_v4()).unwrap();
+        let mut rotated = old.clone();
+        rotated.auth.signing_keys.insert(
+            0,
+            SigningKey {
+                kid: "k2".into(),
+                secret: "s2".into(),
+            },
+        );
+        assert!(verify(&rotated, &t).is_ok(), "old key still verifies");
+        assert!(issue(&rotated, "u1", Uuid::new_v4())
+            .unwrap()
+            .starts_with(&jwt::sign_with_kid(&json!({}), "k2", b"x")[..20]));
+        // Another project, even one that happens to use the same key id and secret.
+        let other = config(&[("k1", "s1")]);
+        assert_eq!(verify(&other, &t).unwrap_err(), Refusal::OtherProject);
+    }
+
+    #[test]
+    fn forgeries_are_refused() {
+        let c = config(&[("k1", "s1")]);
+        let t = issue(&c, "u1", Uuid::new_v4()).unwrap();
+        // Tampered payload, same signature.
+        let (head, rest) = t.split_once('.').unwrap();
+        let (_, sig) = rest.split_once('.').unwrap();
+        let mut claims = jwt::peek(&t).unwrap().1;
+        claims["sub"] = json!("someone-else");
+        let forged = format!(
+            "{head}.{}.{sig}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                claims.to_string()
+            )
+        );
+        assert_eq!(verify(&c, &forged).unwrap_err(), Refusal::Invalid);
+        // Signed with a key the project does not have, under the project's key id.
+        assert_eq!(
+            verify(&c, &jwt::sign_with_kid(&claims, "k1", b"guess")).unwrap_err(),
+            Refusal::Invalid
+        );
+        // Expired.
+        let mut expired = jwt::peek(&t).unwrap().1;
+        expired["exp"] = json!(1);
+        assert_eq!(
+            verify(&c, &jwt::sign_with_kid(&expired, "k1", b"s1")).unwrap_err(),
+            Refusal::Invalid
+        );
+        // An admin token (no `type`).
+        let admin = jwt::sign(&json!({"sub": "a", "exp": i64::MAX}), b"admin");
+        assert_eq!(verify(&c, &admin).unwrap_err(), Refusal::WrongType);
+        assert_eq!(verify(&c, "not.a.token").unwrap_err(), Refusal::Invalid);
+    }
+}
