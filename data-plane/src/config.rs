@@ -58,7 +58,11 @@ pub struct Config {
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// Sender address of app-user mail.
-    #[arg(long, env = "SMTP_FROM", default_value = "Backendify <no-reply@localhost>")]
+    #[arg(
+        long,
+        env = "SMTP_FROM",
+        default_value = "Backendify <no-reply@localhost>"
+    )]
     pub smtp_from: String,
     /// Where outbound calls (SMTP, OAuth providers) may go: comma-separated `public`, `private`,
     /// `loopback`, `any` or CIDRs.

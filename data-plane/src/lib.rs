@@ -77,8 +77,12 @@ impl Services {
         Ok(Self {
             dev_mode: config.dev,
             limiter,
-            mailer: Mailer::new(config.smtp_url.as_deref(), &config.smtp_from, egress.clone())
-                .context("SMTP_URL")?,
+            mailer: Mailer::new(
+                config.smtp_url.as_deref(),
+                &config.smtp_from,
+                egress.clone(),
+            )
+            .context("SMTP_URL")?,
             oauth: OAuthClient::new(egress),
             trusted_proxies: Egress::parse(&config.trusted_proxies).context("TRUSTED_PROXIES")?,
         })
@@ -169,7 +173,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         "worker settings"
     );
     if services.dev_mode {
-        tracing::warn!("development mode: app-auth responses include tokens and codes (BACKENDIFY_DEV)");
+        tracing::warn!(
+            "development mode: app-auth responses include tokens and codes (BACKENDIFY_DEV)"
+        );
     }
     let registry = Arc::new(Registry::default());
     let state = AppState::new(db, registry.clone(), services);

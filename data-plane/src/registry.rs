@@ -143,7 +143,10 @@ impl Project {
         );
         let mut api_keys: HashMap<String, Vec<ApiKeyConfig>> = HashMap::new();
         for k in &config.auth.api_keys {
-            api_keys.entry(k.prefix.clone()).or_default().push(k.clone());
+            api_keys
+                .entry(k.prefix.clone())
+                .or_default()
+                .push(k.clone());
         }
         let set_role_sql = format!("SET ROLE {}", quote_ident(&config.db_role));
         Self {

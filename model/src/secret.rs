@@ -32,11 +32,7 @@ pub fn hash_password(password: &str) -> String {
 
 /// Checks a password against a stored PHC string.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        argon2()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
 }
 
 /// A new opaque token: 64 URL-safe characters.
@@ -50,7 +46,9 @@ pub fn random_token() -> String {
 pub fn random_digits(n: usize) -> String {
     use rand::Rng;
     let mut rng = rand::rngs::OsRng;
-    (0..n).map(|_| char::from(b'0' + rng.gen_range(0..10))).collect()
+    (0..n)
+        .map(|_| char::from(b'0' + rng.gen_range(0..10)))
+        .collect()
 }
 
 /// Compares two secrets in time that depends only on their lengths.

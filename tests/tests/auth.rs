@@ -17,7 +17,8 @@ async fn register(env: &TestEnv, project: &str, email: &str, password: &str) -> 
 
 async fn login(env: &TestEnv, project: &str, email: &str, password: &str) -> Res {
     let body = json!({ "email": email, "password": password });
-    env.call("POST", &auth(project, "login"), None, Some(body)).await
+    env.call("POST", &auth(project, "login"), None, Some(body))
+        .await
 }
 
 fn token(res: &Res, key: &str) -> String {
@@ -28,7 +29,8 @@ fn token(res: &Res, key: &str) -> String {
 }
 
 async fn me(env: &TestEnv, project: &str, access: &str) -> Res {
-    env.call("GET", &auth(project, "me"), Some(access), None).await
+    env.call("GET", &auth(project, "me"), Some(access), None)
+        .await
 }
 
 async fn refresh(env: &TestEnv, project: &str, refresh_token: &str) -> Res {
@@ -60,12 +62,18 @@ async fn register_login_me_and_the_current_user_guard() {
 
     // Same email in any case: 409. Weak password, bad email: 422.
     let res = register(&env, &p, "alice@example.COM", "password123").await;
-    assert_eq!((res.status, res.detail().contains("already exists")), (409, true));
+    assert_eq!(
+        (res.status, res.detail().contains("already exists")),
+        (409, true)
+    );
     let res = register(&env, &p, "bob@example.com", "short").await;
     assert_eq!(res.status, 422);
     assert_eq!(res.body["detail"][0]["loc"], json!(["body", "password"]));
     let res = register(&env, &p, "not-an-email", "password123").await;
-    assert_eq!((res.status, res.body["detail"][0]["loc"].clone()), (422, json!(["body", "email"])));
+    assert_eq!(
+        (res.status, res.body["detail"][0]["loc"].clone()),
+        (422, json!(["body", "email"]))
+    );
     let res = env
         .call_raw("POST", &auth(&p, "register"), None, b"{nope".to_vec())
         .await;
@@ -79,51 +87,106 @@ async fn register_login_me_and_the_current_user_guard() {
     // The guard, in the contract's order.
     let res = env.call("GET", &auth(&p, "me"), None, None).await;
     assert_eq!(res.status, 422);
-    assert_eq!(res.body["detail"][0]["loc"], json!(["header", "authorization"]));
+    assert_eq!(
+        res.body["detail"][0]["loc"],
+        json!(["header", "authorization"])
+    );
     let res = env
-        .send(env.request("GET", &auth(&p, "me")).header("authorization", format!("Token {access}")))
+        .send(
+            env.request("GET", &auth(&p, "me"))
+                .header("authorization", format!("Token {access}")),
+        )
         .await;
-    assert_eq!((res.status, res.detail()), (401, "Invalid authorization header".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Invalid authorization header".into())
+    );
     let res = me(&env, &p, "garbage").await;
     assert_eq!((res.status, res.detail()), (401, "Invalid token".into()));
     let res = me(&env, &p, &admin).await;
-    assert_eq!((res.status, res.detail()), (401, "Invalid token type".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Invalid token type".into())
+    );
 
     // Login: right, wrong, unknown; unknown and wrong read the same.
     let res = login(&env, &p, "ALICE@example.com", "password123").await;
     assert_eq!(res.status, 200, "{res:?}");
     let res = login(&env, &p, "alice@example.com", "wrong-password").await;
-    assert_eq!((res.status, res.detail()), (401, "Invalid credentials".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Invalid credentials".into())
+    );
     let res = login(&env, &p, "nobody@example.com", "password123").await;
-    assert_eq!((res.status, res.detail()), (401, "Invalid credentials".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Invalid credentials".into())
+    );
 
     // Another project: same email, its own password; tokens do not cross.
     let q = env.project(&admin, "other").await;
-    assert_eq!(register(&env, &q, "alice@example.com", "different-pw").await.status, 201);
-    assert_eq!(login(&env, &q, "alice@example.com", "password123").await.status, 401);
-    assert_eq!(login(&env, &q, "alice@example.com", "different-pw").await.status, 200);
+    assert_eq!(
+        register(&env, &q, "alice@example.com", "different-pw")
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        login(&env, &q, "alice@example.com", "password123")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        login(&env, &q, "alice@example.com", "different-pw")
+            .await
+            .status,
+        200
+    );
     let res = me(&env, &q, &access).await;
-    assert_eq!((res.status, res.detail()), (401, "Token not valid for this project".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Token not valid for this project".into())
+    );
 
     // Unknown project: 404 before anything else.
     let res = register(&env, "00000000-0000-4000-8000-000000000000", "x", "y").await;
-    assert_eq!((res.status, res.detail()), (404, "Project not found".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (404, "Project not found".into())
+    );
 
     // Email/password off: 400; public signup off: 403.
     let settings = format!("/api/projects/{p}/settings/auth");
     let res = env
-        .call("PUT", &settings, Some(&admin), Some(json!({"allow_public_signup": false})))
+        .call(
+            "PUT",
+            &settings,
+            Some(&admin),
+            Some(json!({"allow_public_signup": false})),
+        )
         .await;
-    assert_eq!((res.status, res.body["allow_public_signup"].clone()), (200, json!(false)));
+    assert_eq!(
+        (res.status, res.body["allow_public_signup"].clone()),
+        (200, json!(false))
+    );
     let res = register(&env, &p, "carol@example.com", "password123").await;
     assert_eq!(res.status, 403);
     assert!(res.detail().contains("not allowed"));
-    env.call("PUT", &settings, Some(&admin), Some(json!({"enable_email_password": false})))
-        .await;
+    env.call(
+        "PUT",
+        &settings,
+        Some(&admin),
+        Some(json!({"enable_email_password": false})),
+    )
+    .await;
     let res = login(&env, &p, "alice@example.com", "password123").await;
     assert_eq!(
         (res.status, res.detail()),
-        (400, "Email/password authentication is not enabled for this project".into())
+        (
+            400,
+            "Email/password authentication is not enabled for this project".into()
+        )
     );
     env.shutdown().await;
 }
@@ -134,7 +197,10 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session() {
     let admin = env.admin("owner@example.com").await;
     let p = env.project(&admin, "app").await;
     let first = register(&env, &p, "u@example.com", "password123").await;
-    let (access, r1) = (token(&first, "access_token"), token(&first, "refresh_token"));
+    let (access, r1) = (
+        token(&first, "access_token"),
+        token(&first, "refresh_token"),
+    );
 
     let res = refresh(&env, &p, &r1).await;
     assert_eq!(res.status, 200, "{res:?}");
@@ -145,7 +211,10 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session() {
 
     // r1 again: refused, and the whole session (r2 and its access tokens) is over.
     let res = refresh(&env, &p, &r1).await;
-    assert_eq!((res.status, res.detail()), (401, "Invalid refresh token".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Invalid refresh token".into())
+    );
     assert_eq!(refresh(&env, &p, &r2).await.status, 401);
     assert_eq!(me(&env, &p, &access).await.status, 401);
     assert_eq!(me(&env, &p, &access2).await.status, 401);
@@ -156,13 +225,27 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session() {
     let (access3, r3) = (token(&res, "access_token"), token(&res, "refresh_token"));
     assert_eq!(me(&env, &p, &access3).await.status, 200);
     let res = env
-        .call("POST", &auth(&p, "logout"), None, Some(json!({"refresh_token": r3})))
+        .call(
+            "POST",
+            &auth(&p, "logout"),
+            None,
+            Some(json!({"refresh_token": r3})),
+        )
         .await;
     assert_eq!(res.status, 204);
     assert_eq!(refresh(&env, &p, &r3).await.status, 401);
-    assert_eq!(me(&env, &p, &access3).await.status, 401, "logout ends the access token too");
+    assert_eq!(
+        me(&env, &p, &access3).await.status,
+        401,
+        "logout ends the access token too"
+    );
     let res = env
-        .call("POST", &auth(&p, "logout"), None, Some(json!({"refresh_token": "unknown"})))
+        .call(
+            "POST",
+            &auth(&p, "logout"),
+            None,
+            Some(json!({"refresh_token": "unknown"})),
+        )
         .await;
     assert_eq!(res.status, 204);
 
@@ -170,28 +253,59 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session() {
     let a = login(&env, &p, "u@example.com", "password123").await;
     let b = login(&env, &p, "u@example.com", "password123").await;
     let res = env
-        .call("POST", &auth(&p, "logout/all"), Some(&token(&a, "access_token")), None)
+        .call(
+            "POST",
+            &auth(&p, "logout/all"),
+            Some(&token(&a, "access_token")),
+            None,
+        )
         .await;
     assert_eq!(res.status, 204);
-    assert_eq!(refresh(&env, &p, &token(&a, "refresh_token")).await.status, 401);
-    assert_eq!(refresh(&env, &p, &token(&b, "refresh_token")).await.status, 401);
+    assert_eq!(
+        refresh(&env, &p, &token(&a, "refresh_token")).await.status,
+        401
+    );
+    assert_eq!(
+        refresh(&env, &p, &token(&b, "refresh_token")).await.status,
+        401
+    );
 
     // Password change: the old one stops working, sessions stay.
     let c = login(&env, &p, "u@example.com", "password123").await;
     let ca = token(&c, "access_token");
-    let change = |current: &str| {
-        json!({"current_password": current, "new_password": "newpassword123"})
-    };
+    let change =
+        |current: &str| json!({"current_password": current, "new_password": "newpassword123"});
     let res = env
-        .call("POST", &auth(&p, "password/change"), Some(&ca), Some(change("wrong")))
+        .call(
+            "POST",
+            &auth(&p, "password/change"),
+            Some(&ca),
+            Some(change("wrong")),
+        )
         .await;
-    assert_eq!((res.status, res.detail()), (401, "Current password is incorrect".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Current password is incorrect".into())
+    );
     let res = env
-        .call("POST", &auth(&p, "password/change"), Some(&ca), Some(change("password123")))
+        .call(
+            "POST",
+            &auth(&p, "password/change"),
+            Some(&ca),
+            Some(change("password123")),
+        )
         .await;
     assert_eq!(res.status, 204);
-    assert_eq!(login(&env, &p, "u@example.com", "password123").await.status, 401);
-    assert_eq!(login(&env, &p, "u@example.com", "newpassword123").await.status, 200);
+    assert_eq!(
+        login(&env, &p, "u@example.com", "password123").await.status,
+        401
+    );
+    assert_eq!(
+        login(&env, &p, "u@example.com", "newpassword123")
+            .await
+            .status,
+        200
+    );
     assert_eq!(me(&env, &p, &ca).await.status, 200);
 
     // The audit log has the auth events, and no password anywhere.
@@ -204,18 +318,25 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session() {
     .await
     .unwrap();
     let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
-    for a in ["auth.register", "auth.refresh", "auth.login", "auth.logout", "auth.password_change"] {
+    for a in [
+        "auth.register",
+        "auth.refresh",
+        "auth.login",
+        "auth.logout",
+        "auth.password_change",
+    ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
     let all = format!("{rows:?}");
     assert!(!all.contains("password123") && !all.contains("newpassword123"));
-    let hashes: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT password_hash FROM \"{schema}\"._users"
-    ))
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert!(hashes.iter().all(|h| h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")));
+    let hashes: Vec<String> =
+        sqlx::query_scalar(&format!("SELECT password_hash FROM \"{schema}\"._users"))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(hashes
+        .iter()
+        .all(|h| h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")));
     env.shutdown().await;
 }
 
@@ -228,101 +349,263 @@ async fn email_verification_password_reset_and_one_time_codes() {
     let access = token(&res, "access_token");
 
     // Verification.
-    let res = env.call("POST", &auth(&p, "verify/send"), Some(&access), None).await;
-    assert_eq!((res.status, res.body["message"].clone()), (200, json!("Verification email sent")));
+    let res = env
+        .call("POST", &auth(&p, "verify/send"), Some(&access), None)
+        .await;
+    assert_eq!(
+        (res.status, res.body["message"].clone()),
+        (200, json!("Verification email sent"))
+    );
     let t = token(&res, "token");
     let res = env
-        .call("POST", &auth(&p, "verify/confirm?token=invalid_token"), None, None)
+        .call(
+            "POST",
+            &auth(&p, "verify/confirm?token=invalid_token"),
+            None,
+            None,
+        )
         .await;
-    assert_eq!((res.status, res.detail()), (400, "Invalid or expired verification token".into()));
-    let res = env.call("POST", &auth(&p, "verify/confirm"), None, None).await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (400, "Invalid or expired verification token".into())
+    );
+    let res = env
+        .call("POST", &auth(&p, "verify/confirm"), None, None)
+        .await;
     assert_eq!(res.status, 422);
     let res = env
-        .call("POST", &auth(&p, &format!("verify/confirm?token={t}")), None, None)
+        .call(
+            "POST",
+            &auth(&p, &format!("verify/confirm?token={t}")),
+            None,
+            None,
+        )
         .await;
     assert_eq!(res.status, 200, "{res:?}");
-    assert_eq!(res.body, json!({"message": "Email verified successfully", "email": "v@example.com"}));
+    assert_eq!(
+        res.body,
+        json!({"message": "Email verified successfully", "email": "v@example.com"})
+    );
     assert_eq!(me(&env, &p, &access).await.body["is_email_verified"], true);
-    let res = env.call("POST", &auth(&p, "verify/send"), Some(&access), None).await;
+    let res = env
+        .call("POST", &auth(&p, "verify/send"), Some(&access), None)
+        .await;
     assert_eq!(res.status, 400);
     assert!(res.detail().contains("already verified"));
 
     // Password reset: a token only for an existing email; single use.
     let res = env
-        .call("POST", &auth(&p, "password/reset/send?email=nobody@example.com"), None, None)
+        .call(
+            "POST",
+            &auth(&p, "password/reset/send?email=nobody@example.com"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(res.status, 200);
     assert!(res.body.get("token").is_none());
     let res = env
-        .call("POST", &auth(&p, "password/reset/send?email=V@example.com"), None, None)
+        .call(
+            "POST",
+            &auth(&p, "password/reset/send?email=V@example.com"),
+            None,
+            None,
+        )
         .await;
     let t = token(&res, "token");
     let confirm = format!("password/reset/confirm?token={t}&new_password=newpassword123");
-    let res = env.call("POST", &auth(&p, &format!("password/reset/confirm?token={t}&new_password=short")), None, None).await;
+    let res = env
+        .call(
+            "POST",
+            &auth(
+                &p,
+                &format!("password/reset/confirm?token={t}&new_password=short"),
+            ),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(res.status, 422);
     let res = env.call("POST", &auth(&p, &confirm), None, None).await;
-    assert_eq!((res.status, res.body.clone()), (200, json!({"message": "Password reset successfully"})));
+    assert_eq!(
+        (res.status, res.body.clone()),
+        (200, json!({"message": "Password reset successfully"}))
+    );
     let res = env.call("POST", &auth(&p, &confirm), None, None).await;
-    assert_eq!((res.status, res.detail()), (400, "Invalid or expired reset token".into()));
-    assert_eq!(login(&env, &p, "v@example.com", "newpassword123").await.status, 200);
+    assert_eq!(
+        (res.status, res.detail()),
+        (400, "Invalid or expired reset token".into())
+    );
+    assert_eq!(
+        login(&env, &p, "v@example.com", "newpassword123")
+            .await
+            .status,
+        200
+    );
 
     // One-time codes: off by default.
-    let res = env.call("POST", &auth(&p, "otp/send?email=v@example.com"), None, None).await;
+    let res = env
+        .call(
+            "POST",
+            &auth(&p, "otp/send?email=v@example.com"),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(res.status, 400);
     assert!(res.detail().contains("not enabled"));
     let settings = format!("/api/projects/{p}/settings/auth");
     let res = env
-        .call("PUT", &settings, Some(&admin), Some(json!({"enable_otp": true, "enable_magic_link": null})))
+        .call(
+            "PUT",
+            &settings,
+            Some(&admin),
+            Some(json!({"enable_otp": true, "enable_magic_link": null})),
+        )
         .await;
-    assert_eq!((res.status, res.body["enable_otp"].clone(), res.body["enable_magic_link"].clone()), (200, json!(true), json!(false)));
-    let res = env.call("POST", &auth(&p, "otp/send?email=v@example.com"), None, None).await;
+    assert_eq!(
+        (
+            res.status,
+            res.body["enable_otp"].clone(),
+            res.body["enable_magic_link"].clone()
+        ),
+        (200, json!(true), json!(false))
+    );
+    let res = env
+        .call(
+            "POST",
+            &auth(&p, "otp/send?email=v@example.com"),
+            None,
+            None,
+        )
+        .await;
     let code = token(&res, "code");
     assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()));
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let res = env
-        .call("POST", &auth(&p, &format!("otp/verify?email=v@example.com&code={wrong}")), None, None)
+        .call(
+            "POST",
+            &auth(&p, &format!("otp/verify?email=v@example.com&code={wrong}")),
+            None,
+            None,
+        )
         .await;
     assert_eq!((res.status, res.detail()), (400, "Invalid OTP code".into()));
     let res = env
-        .call("POST", &auth(&p, &format!("otp/verify?email=V@example.com&code={code}")), None, None)
+        .call(
+            "POST",
+            &auth(&p, &format!("otp/verify?email=V@example.com&code={code}")),
+            None,
+            None,
+        )
         .await;
     assert_eq!(res.status, 200, "{res:?}");
     assert_eq!(me(&env, &p, &token(&res, "access_token")).await.status, 200);
     let res = env
-        .call("POST", &auth(&p, &format!("otp/verify?email=v@example.com&code={code}")), None, None)
+        .call(
+            "POST",
+            &auth(&p, &format!("otp/verify?email=v@example.com&code={code}")),
+            None,
+            None,
+        )
         .await;
-    assert_eq!((res.status, res.detail()), (400, "Invalid or expired OTP code".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (400, "Invalid or expired OTP code".into())
+    );
     // Unknown email without magic links: no code, no account.
-    let res = env.call("POST", &auth(&p, "otp/send?email=new@example.com"), None, None).await;
+    let res = env
+        .call(
+            "POST",
+            &auth(&p, "otp/send?email=new@example.com"),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(res.status, 200);
     assert!(res.body.get("code").is_none());
     // Five wrong guesses burn a code.
-    let res = env.call("POST", &auth(&p, "otp/send?email=v@example.com"), None, None).await;
+    let res = env
+        .call(
+            "POST",
+            &auth(&p, "otp/send?email=v@example.com"),
+            None,
+            None,
+        )
+        .await;
     let code = token(&res, "code");
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
-        env.call("POST", &auth(&p, &format!("otp/verify?email=v@example.com&code={wrong}")), None, None)
-            .await;
+        env.call(
+            "POST",
+            &auth(&p, &format!("otp/verify?email=v@example.com&code={wrong}")),
+            None,
+            None,
+        )
+        .await;
     }
     let res = env
-        .call("POST", &auth(&p, &format!("otp/verify?email=v@example.com&code={code}")), None, None)
+        .call(
+            "POST",
+            &auth(&p, &format!("otp/verify?email=v@example.com&code={code}")),
+            None,
+            None,
+        )
         .await;
-    assert_eq!((res.status, res.detail()), (400, "Too many attempts. Please request a new code.".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (400, "Too many attempts. Please request a new code.".into())
+    );
 
     // Magic link: an unknown email gets an account, listed for admins.
-    env.call("PUT", &settings, Some(&admin), Some(json!({"enable_magic_link": true})))
+    env.call(
+        "PUT",
+        &settings,
+        Some(&admin),
+        Some(json!({"enable_magic_link": true})),
+    )
+    .await;
+    let res = env
+        .call(
+            "POST",
+            &auth(&p, "otp/send?email=magic@example.com"),
+            None,
+            None,
+        )
         .await;
-    let res = env.call("POST", &auth(&p, "otp/send?email=magic@example.com"), None, None).await;
     let code = token(&res, "code");
     let res = env
-        .call("POST", &auth(&p, &format!("otp/verify?email=magic@example.com&code={code}")), None, None)
+        .call(
+            "POST",
+            &auth(
+                &p,
+                &format!("otp/verify?email=magic@example.com&code={code}"),
+            ),
+            None,
+            None,
+        )
         .await;
     assert_eq!(res.status, 200);
     let users = env
-        .call("GET", &format!("/api/projects/{p}/settings/auth/users"), Some(&admin), None)
+        .call(
+            "GET",
+            &format!("/api/projects/{p}/settings/auth/users"),
+            Some(&admin),
+            None,
+        )
         .await;
-    let emails: Vec<&str> = users.body.as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
-    assert_eq!(emails, ["magic@example.com", "v@example.com"], "newest first");
+    let emails: Vec<&str> = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        ["magic@example.com", "v@example.com"],
+        "newest first"
+    );
     assert_eq!(users.body[0]["is_email_verified"], true);
     env.shutdown().await;
 }
@@ -336,9 +619,13 @@ async fn api_keys_principals_and_disabled_users() {
     env.field(&admin, &p, "notes", "title", "string").await;
     let keys = format!("/api/projects/{p}/api-keys");
 
-    let res = env.call("POST", &keys, None, Some(json!({"name": "server"}))).await;
+    let res = env
+        .call("POST", &keys, None, Some(json!({"name": "server"})))
+        .await;
     assert_eq!(res.status, 401);
-    let res = env.call("POST", &keys, Some(&admin), Some(json!({"name": "server"}))).await;
+    let res = env
+        .call("POST", &keys, Some(&admin), Some(json!({"name": "server"})))
+        .await;
     assert_eq!(res.status, 201, "{res:?}");
     let key = token(&res, "api_key");
     let key_id = token(&res, "id");
@@ -351,7 +638,10 @@ async fn api_keys_principals_and_disabled_users() {
 
     // Another admin's view of this project: 404.
     let stranger = env.admin("stranger@example.com").await;
-    assert_eq!(env.call("GET", &keys, Some(&stranger), None).await.status, 404);
+    assert_eq!(
+        env.call("GET", &keys, Some(&stranger), None).await.status,
+        404
+    );
 
     // The key works on data routes, on every worker, and nowhere once revoked.
     let data = format!("/api/projects/{p}/data/notes");
@@ -371,16 +661,28 @@ async fn api_keys_principals_and_disabled_users() {
         assert_eq!(res.status(), 200, "{base}");
     }
     let res = env
-        .send(env.request("POST", &data).header("x-api-key", &key).json(&json!({"title": "hi"})))
+        .send(
+            env.request("POST", &data)
+                .header("x-api-key", &key)
+                .json(&json!({"title": "hi"})),
+        )
         .await;
     assert_eq!(res.status, 201, "{res:?}");
     // A wrong key with the right prefix is nobody.
     let forged = format!("{}{}", &key[..8], "A".repeat(56));
-    let res = env.send(env.request("GET", &data).header("x-api-key", forged)).await;
-    assert_eq!((res.status, res.detail()), (401, "Authentication required".into()));
+    let res = env
+        .send(env.request("GET", &data).header("x-api-key", forged))
+        .await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Authentication required".into())
+    );
     // API keys do not open admin endpoints.
     let res = env
-        .send(env.request("GET", &format!("/api/projects/{p}/settings/auth/users")).header("x-api-key", &key))
+        .send(
+            env.request("GET", &format!("/api/projects/{p}/settings/auth/users"))
+                .header("x-api-key", &key),
+        )
         .await;
     assert_eq!(res.status, 401);
 
@@ -388,11 +690,21 @@ async fn api_keys_principals_and_disabled_users() {
     let q = env.project(&admin, "other").await;
     env.collection(&admin, &q, "notes").await;
     let res = env
-        .send(env.request("GET", &format!("/api/projects/{q}/data/notes")).header("x-api-key", &key))
+        .send(
+            env.request("GET", &format!("/api/projects/{q}/data/notes"))
+                .header("x-api-key", &key),
+        )
         .await;
     assert_eq!(res.status, 401);
 
-    let res = env.call("POST", &format!("{keys}/{key_id}/revoke"), Some(&admin), None).await;
+    let res = env
+        .call(
+            "POST",
+            &format!("{keys}/{key_id}/revoke"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(res.status, 204);
     for base in &bases {
         let res = with_key(&key, &data, base).send().await.unwrap();
@@ -400,27 +712,56 @@ async fn api_keys_principals_and_disabled_users() {
     }
     let res = env.call("GET", &keys, Some(&admin), None).await;
     assert_eq!(res.body[0]["revoked"], true);
-    let res = env.call("POST", &format!("{keys}/nonexistent-id/revoke"), Some(&admin), None).await;
-    assert_eq!((res.status, res.detail()), (404, "API key not found".into()));
+    let res = env
+        .call(
+            "POST",
+            &format!("{keys}/nonexistent-id/revoke"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (404, "API key not found".into())
+    );
 
     // App users: no policies yet, so data is closed to them (403, not 401: they are someone).
     let res = register(&env, &p, "app@example.com", "password123").await;
     let access = token(&res, "access_token");
     let res = env.call("GET", &data, Some(&access), None).await;
-    assert_eq!((res.status, res.detail()), (403, "Permission denied for action: list".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (403, "Permission denied for action: list".into())
+    );
     // A bad app token degrades to anonymous.
-    let res = env.call("GET", &data, Some(&format!("{access}x")), None).await;
+    let res = env
+        .call("GET", &data, Some(&format!("{access}x")), None)
+        .await;
     assert_eq!(res.status, 401);
 
     // Disabling a user ends their live access token on every worker at once.
     let users = format!("/api/projects/{p}/settings/auth/users");
-    let id = me(&env, &p, &access).await.body["id"].as_str().unwrap().to_owned();
+    let id = me(&env, &p, &access).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let res = env
-        .call("PATCH", &format!("{users}/{id}"), Some(&admin), Some(json!({"is_disabled": true})))
+        .call(
+            "PATCH",
+            &format!("{users}/{id}"),
+            Some(&admin),
+            Some(json!({"is_disabled": true})),
+        )
         .await;
-    assert_eq!((res.status, res.body["is_disabled"].clone()), (200, json!(true)));
+    assert_eq!(
+        (res.status, res.body["is_disabled"].clone()),
+        (200, json!(true))
+    );
     let res = me(&env, &p, &access).await;
-    assert_eq!((res.status, res.detail()), (403, "User account is disabled".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (403, "User account is disabled".into())
+    );
     for base in &bases {
         let res = reqwest::Client::new()
             .get(format!("{base}{data}"))
@@ -454,7 +795,9 @@ async fn admins_manage_app_users_and_settings() {
         json!({"session_mode": "token"}),
         json!({"enable_otp": "yes"}),
     ] {
-        let res = env.call("PUT", &settings, Some(&admin), Some(bad.clone())).await;
+        let res = env
+            .call("PUT", &settings, Some(&admin), Some(bad.clone()))
+            .await;
         assert_eq!(res.status, 422, "{bad}");
     }
     let res = env
@@ -467,7 +810,11 @@ async fn admins_manage_app_users_and_settings() {
         .await;
     assert_eq!(res.status, 200);
     assert_eq!(
-        (res.body["enable_magic_link"].clone(), res.body["access_ttl_minutes"].clone(), res.body["require_email_verification"].clone()),
+        (
+            res.body["enable_magic_link"].clone(),
+            res.body["access_ttl_minutes"].clone(),
+            res.body["require_email_verification"].clone()
+        ),
         (json!(true), json!(30), json!(true))
     );
     // The new lifetime reaches the workers at once.
@@ -475,7 +822,10 @@ async fn admins_manage_app_users_and_settings() {
     assert_eq!(res.body["expires_in"], 1800);
     // Verification is now required to log in.
     let res = login(&env, &p, "a@example.com", "password123").await;
-    assert_eq!((res.status, res.detail()), (403, "Email verification required".into()));
+    assert_eq!(
+        (res.status, res.detail()),
+        (403, "Email verification required".into())
+    );
 
     let res = env
         .call("POST", &users, Some(&admin), Some(json!({"email": "B@example.com", "password": "password123", "is_email_verified": true})))
@@ -484,45 +834,112 @@ async fn admins_manage_app_users_and_settings() {
     assert_eq!(res.body["email"], "b@example.com");
     let b = token(&res, "id");
     let res = env
-        .call("POST", &users, Some(&admin), Some(json!({"email": "b@example.com"})))
+        .call(
+            "POST",
+            &users,
+            Some(&admin),
+            Some(json!({"email": "b@example.com"})),
+        )
         .await;
     assert_eq!(res.status, 409);
-    assert_eq!(login(&env, &p, "b@example.com", "password123").await.status, 200);
-    let res = env.call("GET", &format!("{users}/{b}"), Some(&admin), None).await;
-    assert_eq!((res.status, res.body["is_disabled"].clone()), (200, json!(false)));
-    let res = env.call("GET", &format!("{users}/nope"), Some(&admin), None).await;
-    assert_eq!((res.status, res.detail()), (404, "App user not found".into()));
+    assert_eq!(
+        login(&env, &p, "b@example.com", "password123").await.status,
+        200
+    );
     let res = env
-        .call("PATCH", &format!("{users}/{b}"), Some(&admin), Some(json!({"email": "a@example.com"})))
+        .call("GET", &format!("{users}/{b}"), Some(&admin), None)
+        .await;
+    assert_eq!(
+        (res.status, res.body["is_disabled"].clone()),
+        (200, json!(false))
+    );
+    let res = env
+        .call("GET", &format!("{users}/nope"), Some(&admin), None)
+        .await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (404, "App user not found".into())
+    );
+    let res = env
+        .call(
+            "PATCH",
+            &format!("{users}/{b}"),
+            Some(&admin),
+            Some(json!({"email": "a@example.com"})),
+        )
         .await;
     assert_eq!(res.status, 409);
     let res = env
-        .call("PATCH", &format!("{users}/{b}"), Some(&admin), Some(json!({"password": "changed-password"})))
+        .call(
+            "PATCH",
+            &format!("{users}/{b}"),
+            Some(&admin),
+            Some(json!({"password": "changed-password"})),
+        )
         .await;
     assert_eq!(res.status, 200);
-    assert_eq!(login(&env, &p, "b@example.com", "changed-password").await.status, 200);
+    assert_eq!(
+        login(&env, &p, "b@example.com", "changed-password")
+            .await
+            .status,
+        200
+    );
 
     // Revoke sessions: refresh tokens and access tokens stop.
     let s = login(&env, &p, "b@example.com", "changed-password").await;
-    let res = env.call("POST", &format!("{users}/{b}/revoke-sessions"), Some(&admin), None).await;
+    let res = env
+        .call(
+            "POST",
+            &format!("{users}/{b}/revoke-sessions"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(res.status, 204);
-    assert_eq!(refresh(&env, &p, &token(&s, "refresh_token")).await.status, 401);
+    assert_eq!(
+        refresh(&env, &p, &token(&s, "refresh_token")).await.status,
+        401
+    );
     assert_eq!(me(&env, &p, &token(&s, "access_token")).await.status, 401);
 
     // Only member admins: app users and strangers are turned away.
     let s = login(&env, &p, "b@example.com", "changed-password").await;
-    let res = env.call("GET", &users, Some(&token(&s, "access_token")), None).await;
+    let res = env
+        .call("GET", &users, Some(&token(&s, "access_token")), None)
+        .await;
     assert_eq!(res.status, 401);
     let stranger = env.admin("stranger@example.com").await;
-    assert_eq!(env.call("GET", &users, Some(&stranger), None).await.status, 404);
-    assert_eq!(env.call("GET", &settings, Some(&stranger), None).await.status, 404);
+    assert_eq!(
+        env.call("GET", &users, Some(&stranger), None).await.status,
+        404
+    );
+    assert_eq!(
+        env.call("GET", &settings, Some(&stranger), None)
+            .await
+            .status,
+        404
+    );
     assert_eq!(env.call("GET", &users, None, None).await.status, 401);
 
-    let res = env.call("DELETE", &format!("{users}/{b}"), Some(&admin), None).await;
+    let res = env
+        .call("DELETE", &format!("{users}/{b}"), Some(&admin), None)
+        .await;
     assert_eq!(res.status, 204);
-    assert_eq!(env.call("DELETE", &format!("{users}/{b}"), Some(&admin), None).await.status, 404);
-    assert_eq!(login(&env, &p, "b@example.com", "changed-password").await.status, 401);
-    let res = env.call("GET", &format!("{users}?limit=0"), Some(&admin), None).await;
+    assert_eq!(
+        env.call("DELETE", &format!("{users}/{b}"), Some(&admin), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        login(&env, &p, "b@example.com", "changed-password")
+            .await
+            .status,
+        401
+    );
+    let res = env
+        .call("GET", &format!("{users}?limit=0"), Some(&admin), None)
+        .await;
     assert_eq!(res.status, 422);
     env.shutdown().await;
 }
@@ -536,21 +953,32 @@ async fn signing_keys_rotate_without_logging_anyone_out() {
     let old = token(&res, "access_token");
     let kid = |t: &str| -> Value {
         let header = t.split('.').next().unwrap();
-        let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap();
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+                .unwrap();
         serde_json::from_slice::<Value>(&bytes).unwrap()["kid"].clone()
     };
     let keys = format!("/api/projects/{p}/settings/auth/signing-keys");
-    let res = env.call("POST", &format!("{keys}/rotate"), Some(&admin), None).await;
+    let res = env
+        .call("POST", &format!("{keys}/rotate"), Some(&admin), None)
+        .await;
     assert_eq!(res.status, 201, "{res:?}");
     let new_kid = res.body["kid"].clone();
     assert_ne!(kid(&old), new_kid);
-    assert_eq!(me(&env, &p, &old).await.status, 200, "old tokens keep working");
+    assert_eq!(
+        me(&env, &p, &old).await.status,
+        200,
+        "old tokens keep working"
+    );
     let res = login(&env, &p, "k@example.com", "password123").await;
     assert_eq!(kid(&token(&res, "access_token")), new_kid);
     let res = env.call("GET", &keys, Some(&admin), None).await;
     let list = res.body.as_array().unwrap();
     assert_eq!(list.len(), 2);
-    assert_eq!((list[0]["kid"].clone(), list[0]["current"].clone()), (new_kid, json!(true)));
+    assert_eq!(
+        (list[0]["kid"].clone(), list[0]["current"].clone()),
+        (new_kid, json!(true))
+    );
     assert!(list.iter().all(|k| k.get("secret").is_none()));
     env.shutdown().await;
 }

@@ -5,6 +5,7 @@
 //! shared components.
 
 mod admin;
+mod auth_config;
 mod evolution;
 mod schema;
 mod views;
@@ -32,10 +33,16 @@ pub async fn docs_page() -> Html<&'static str> {
 /// The admin API document.
 pub fn document_value() -> Value {
     let mut paths = Map::new();
-    let ops: Vec<Op> = [admin::ops(), schema::ops(), evolution::ops(), views::ops()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let ops: Vec<Op> = [
+        admin::ops(),
+        auth_config::ops(),
+        schema::ops(),
+        evolution::ops(),
+        views::ops(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     for op in ops {
         let (method, path, body) = op.finish();
         let entry = paths.entry(path).or_insert_with(|| json!({}));
@@ -360,6 +367,7 @@ fn schemas() -> Map<String, Value> {
     );
     for (name, schema) in [
         admin::schemas(),
+        auth_config::schemas(),
         schema::schemas(),
         evolution::schemas(),
         views::schemas(),

@@ -7,9 +7,8 @@ use tokio::sync::Semaphore;
 
 fn permits() -> &'static Semaphore {
     static PERMITS: OnceLock<Semaphore> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-    })
+    PERMITS
+        .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
 }
 
 /// Hashes a password (PHC string).
@@ -32,7 +31,8 @@ pub async fn verify(password: &str, stored: Option<&str>) -> anyhow::Result<bool
             .clone(),
     };
     let password = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || model::secret::verify_password(&password, &stored))
-        .await?;
+    let ok =
+        tokio::task::spawn_blocking(move || model::secret::verify_password(&password, &stored))
+            .await?;
     Ok(ok && known)
 }

@@ -85,7 +85,9 @@ impl FromRequestParts<AppState> for Ctx {
         let mut caller = None;
         if let Some(token) = bearer(parts) {
             caller = match jwt::peek(token) {
-                Some((_, claims)) if claims.get("type").and_then(|t| t.as_str()) == Some("app_user") => {
+                Some((_, claims))
+                    if claims.get("type").and_then(|t| t.as_str()) == Some("app_user") =>
+                {
                     app_user(state, &project, token).await?
                 }
                 _ => admin(&project, token)?,

@@ -26,7 +26,9 @@ fn mail(st: &AppState, p: &Project, to: &str, subject: &str, text: &str, secret:
     let mail = Mail {
         to: to.to_owned(),
         subject: format!("{subject} ({})", p.config.name),
-        body: format!("{text}\n\n    {secret}\n\nIf you did not ask for this, ignore this message.\n"),
+        body: format!(
+            "{text}\n\n    {secret}\n\nIf you did not ask for this, ignore this message.\n"
+        ),
         secret: secret.to_owned(),
     };
     let mailer = st.mailer.clone();
@@ -96,7 +98,14 @@ pub async fn confirm_verification(
         .await?
         .ok_or_else(|| ApiError::BadRequest("User not found".into()))?;
     let details = json!({ "email": user.email, "success": true });
-    store::audit(&mut tx, "auth.email_verify", Some(&user.id), &details, &origin).await?;
+    store::audit(
+        &mut tx,
+        "auth.email_verify",
+        Some(&user.id),
+        &details,
+        &origin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(
         json!({ "message": "Email verified successfully", "email": user.email }),
@@ -149,9 +158,15 @@ pub async fn confirm_reset(
     let n = new.chars().count();
     if !(8..=128).contains(&n) {
         let (kind, msg) = if n < 8 {
-            ("string_too_short", "String should have at least 8 characters")
+            (
+                "string_too_short",
+                "String should have at least 8 characters",
+            )
         } else {
-            ("string_too_long", "String should have at most 128 characters")
+            (
+                "string_too_long",
+                "String should have at most 128 characters",
+            )
         };
         return Err(ApiError::Validation(vec![validation_item(
             kind,
@@ -168,7 +183,9 @@ pub async fn confirm_reset(
     tx.commit().await?;
     let user_id = match redeemed {
         Redeemed::Invalid => {
-            return Err(ApiError::BadRequest("Invalid or expired reset token".into()))
+            return Err(ApiError::BadRequest(
+                "Invalid or expired reset token".into(),
+            ))
         }
         Redeemed::Expired => return Err(ApiError::BadRequest("Reset token has expired".into())),
         Redeemed::User(id) => id,
@@ -183,7 +200,14 @@ pub async fn confirm_reset(
         .await?
         .ok_or_else(|| ApiError::BadRequest("User not found".into()))?;
     let details = json!({ "email": user.email, "success": true });
-    store::audit(&mut tx, "auth.password_reset", Some(&user.id), &details, &origin).await?;
+    store::audit(
+        &mut tx,
+        "auth.password_reset",
+        Some(&user.id),
+        &details,
+        &origin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(json!({ "message": "Password reset successfully" })))
 }

@@ -37,11 +37,20 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{a}/logout"), post(session::logout))
         .route(&format!("{a}/logout/all"), post(session::logout_all))
         .route(&format!("{a}/me"), get(session::me))
-        .route(&format!("{a}/password/change"), post(session::change_password))
+        .route(
+            &format!("{a}/password/change"),
+            post(session::change_password),
+        )
         .route(&format!("{a}/verify/send"), post(email::send_verification))
-        .route(&format!("{a}/verify/confirm"), post(email::confirm_verification))
+        .route(
+            &format!("{a}/verify/confirm"),
+            post(email::confirm_verification),
+        )
         .route(&format!("{a}/password/reset/send"), post(email::send_reset))
-        .route(&format!("{a}/password/reset/confirm"), post(email::confirm_reset))
+        .route(
+            &format!("{a}/password/reset/confirm"),
+            post(email::confirm_reset),
+        )
         .route(&format!("{a}/otp/send"), post(email::send_otp))
         .route(&format!("{a}/otp/verify"), post(email::verify_otp))
         .route(&format!("{a}/oauth/callback"), post(oauth::callback))

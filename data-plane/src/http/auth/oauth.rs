@@ -56,7 +56,12 @@ fn provider(p: &Project, name: &str, style_of_url: bool) -> Result<Option<Provid
         "github" => s.enable_oauth_github,
         _ => true,
     };
-    let configured = p.config.auth.oauth_providers.iter().find(|c| c.name == name);
+    let configured = p
+        .config
+        .auth
+        .oauth_providers
+        .iter()
+        .find(|c| c.name == name);
     if !enabled {
         // The two endpoints word it differently in the contract.
         let msg = if style_of_url {
@@ -69,7 +74,9 @@ fn provider(p: &Project, name: &str, style_of_url: bool) -> Result<Option<Provid
     let Some(c) = configured else {
         return match name {
             "google" | "github" => Ok(None),
-            _ => Err(ApiError::BadRequest(format!("Unknown OAuth provider: {name}"))),
+            _ => Err(ApiError::BadRequest(format!(
+                "Unknown OAuth provider: {name}"
+            ))),
         };
     };
     let kind = match c.kind.as_str() {
@@ -89,7 +96,12 @@ fn provider(p: &Project, name: &str, style_of_url: bool) -> Result<Option<Provid
     }))
 }
 
-fn sign_state(p: &Project, provider: &str, redirect_uri: &str, sid: Uuid) -> Result<String, ApiError> {
+fn sign_state(
+    p: &Project,
+    provider: &str,
+    redirect_uri: &str,
+    sid: Uuid,
+) -> Result<String, ApiError> {
     let key = p
         .config
         .auth
@@ -138,7 +150,10 @@ pub async fn url(
     let Some(provider) = configured else {
         // A built-in provider without credentials: the contract's placeholder URL.
         let (base, scope) = if name == "google" {
-            ("https://accounts.google.com/o/oauth2/v2/auth", "email%20profile")
+            (
+                "https://accounts.google.com/o/oauth2/v2/auth",
+                "email%20profile",
+            )
         } else {
             ("https://github.com/login/oauth/authorize", "user:email")
         };
@@ -162,7 +177,9 @@ pub async fn url(
         .authorize_url(&provider, redirect_uri, &state, &pkce.challenge)
         .await
         .map_err(|e| ApiError::BadGateway(format!("OAuth provider unavailable: {e}")))?;
-    Ok(Json(json!({ "provider": name, "auth_url": auth_url, "state": state })))
+    Ok(Json(
+        json!({ "provider": name, "auth_url": auth_url, "state": state }),
+    ))
 }
 
 fn form_urlencoded_component(s: &str) -> String {
@@ -226,7 +243,11 @@ pub async fn callback(
         "google" | "github" => {
             provider(&p, &name, false)?;
         }
-        _ => return Err(ApiError::BadRequest(format!("Unknown OAuth provider: {name}"))),
+        _ => {
+            return Err(ApiError::BadRequest(format!(
+                "Unknown OAuth provider: {name}"
+            )))
+        }
     }
     let email = opt_param(&params, "email").map(str::to_lowercase);
     let who = Identity {
@@ -326,17 +347,26 @@ async fn sign_in(
                     }
                     let user = store::insert_user(&mut tx, email, None, who.email_verified, false)
                         .await?
-                        .ok_or_else(|| ApiError::Conflict("User with this email already exists".into()))?;
+                        .ok_or_else(|| {
+                            ApiError::Conflict("User with this email already exists".into())
+                        })?;
                     let details = json!({ "email": user.email, "method": method, "success": true });
-                    store::audit(&mut tx, "auth.register", Some(&user.id), &details, origin).await?;
+                    store::audit(&mut tx, "auth.register", Some(&user.id), &details, origin)
+                        .await?;
                     user
                 }
             };
             if user.is_disabled {
                 return Err(disabled());
             }
-            store::link_identity(&mut tx, who.provider, who.provider_user_id, &user.id, Some(email))
-                .await?;
+            store::link_identity(
+                &mut tx,
+                who.provider,
+                who.provider_user_id,
+                &user.id,
+                Some(email),
+            )
+            .await?;
             user
         }
     };

@@ -222,7 +222,14 @@ pub async fn change_password(
     };
     store::update_user(&mut tx, &user.id, &change).await?;
     let details = json!({ "email": user.email, "success": true });
-    store::audit(&mut tx, "auth.password_change", Some(&user.id), &details, &origin).await?;
+    store::audit(
+        &mut tx,
+        "auth.password_change",
+        Some(&user.id),
+        &details,
+        &origin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
