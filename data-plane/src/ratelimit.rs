@@ -1,6 +1,10 @@
 //! Rate limits of the app-user auth endpoints (spec/rate-limits.md): a sliding log per key, kept
-//! in this process (correct for one worker). Handlers call [`RateLimiter::check`]; building the 429 response is theirs.
+//! in this process (correct for one worker) or in Redis (one limit shared by every worker of a
+//! cell). Handlers call [`RateLimiter::check`]; building the 429 response is theirs.
 
+mod redis;
+
+use self::redis::RedisLog;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -99,6 +103,7 @@ pub struct RateLimiter(Arc<Backend>);
 enum Backend {
     Disabled,
     InProcess(Log),
+    Redis(Box<RedisLog>),
 }
 
 impl RateLimiter {
@@ -110,6 +115,14 @@ impl RateLimiter {
     /// Counters in this process: correct for one instance.
     pub fn in_process() -> Self {
         Self(Arc::new(Backend::InProcess(Log::default())))
+    }
+
+    /// Counters in Redis at `url` (redis://host:port[/db]), shared by every worker using it.
+    /// A bad URL is an error; an unreachable Redis is not (checks fall back to this process
+    /// until it answers).
+    pub async fn redis(url: &str) -> anyhow::Result<Self> {
+        let log = RedisLog::connect(url).await?;
+        Ok(Self(Arc::new(Backend::Redis(Box::new(log)))))
     }
 
     /// Checks `keys` in order for `bucket` within `project`; each allowed key is recorded, the
@@ -137,14 +150,16 @@ impl RateLimiter {
         match &*self.0 {
             Backend::Disabled => Ok(()),
             Backend::InProcess(log) => log.check(&keys, rule, Instant::now()),
+            Backend::Redis(redis) => redis.check(&keys, rule).await,
         }
     }
 
-    /// "disabled" or "in-process", for the start-up log line.
+    /// "disabled", "in-process" or "redis", for the start-up log line.
     pub fn kind(&self) -> &'static str {
         match *self.0 {
             Backend::Disabled => "disabled",
             Backend::InProcess(_) => "in-process",
+            Backend::Redis(_) => "redis",
         }
     }
 }
@@ -158,7 +173,7 @@ impl fmt::Debug for RateLimiter {
 /// Checks between two sweeps of expired keys.
 const SWEEP_EVERY: u32 = 1024;
 
-/// Sliding logs kept in this process.
+/// Sliding logs kept in this process: the in-process limiter, and the Redis limiter's fallback.
 #[derive(Default)]
 struct Log(Mutex<Logs>);
 

@@ -1,6 +1,11 @@
-//! The limiter in process.
+//! The limiter in process and against a real `redis-server` that each Redis test starts itself.
 
+use super::redis::KEY_PREFIX;
 use super::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 
 const ALL: [Bucket; 4] = [
     Bucket::Register,
@@ -17,7 +22,7 @@ fn keys(keys: &[&str]) -> Vec<String> {
     keys.iter().map(|k| k.to_string()).collect()
 }
 
-// ---- behaviour any backend must show ---------------------------------------------------------
+// ---- behaviour shared by both backends ---------------------------------------------------------
 
 /// Each bucket lets its limit through, then refuses until the first request leaves its window.
 async fn each_bucket_has_its_limit(limiter: &RateLimiter) {
@@ -219,4 +224,220 @@ fn in_process_sweep_forgets_idle_keys() {
     let later = t0 + secs(61);
     assert_eq!(log.check(&keys(&["new"]), short, later), Ok(()));
     assert_eq!(size(), 2);
+}
+
+// ---- Redis ------------------------------------------------------------------------------------
+
+/// A private `redis-server` on a free loopback port, in a temporary folder, without persistence;
+/// killed on drop. The Debian package's own service, if any, plays no part.
+struct RedisServer {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    fn start_on(port: u16) -> Self {
+        let bin = redis_server_bin();
+        let dir = std::env::temp_dir().join(format!("ratelimit-redis-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("create the Redis test folder");
+        let spawned = Command::new(&bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--logfile")
+            .arg(dir.join("redis.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = spawned.unwrap_or_else(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!("start {}: {e}", bin.display())
+        });
+        let mut server = Self { child, dir, port };
+        server.wait_until_ready();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("poll redis-server") {
+                panic!("redis-server exited ({status}): {}", self.log());
+            }
+            if self.answers_ping() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not answer within 10 s: {}", self.log());
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut reply = [0u8; 7];
+        stream.set_read_timeout(Some(secs(1))).is_ok()
+            && stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
+    }
+
+    /// How many requests Redis holds for `key` of the login bucket of `project`.
+    async fn logins(&self, project: Uuid, key: &str) -> i64 {
+        let client = ::redis::Client::open(self.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        ::redis::cmd("ZCARD")
+            .arg(format!("{KEY_PREFIX}{project}:login:{key}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `redis-server` on PATH or at /usr/bin; its absence fails the test, it is never skipped.
+fn redis_server_bin() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .map(|dir| dir.join("redis-server"))
+        .chain([PathBuf::from("/usr/bin/redis-server")])
+        .find(|bin| bin.is_file())
+        .expect(
+            "redis-server not found on PATH or at /usr/bin/redis-server: run scripts/deps.sh \
+             (it installs the Debian package redis-server)",
+        )
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+async fn redis_limiter(server: &RedisServer) -> RateLimiter {
+    RateLimiter::redis(&server.url())
+        .await
+        .expect("a Redis limiter")
+}
+
+#[tokio::test]
+async fn redis_bad_url_is_an_error() {
+    for url in [
+        "not a url",
+        "http://127.0.0.1:6379/",
+        "redis://127.0.0.1:6379/db",
+    ] {
+        assert!(RateLimiter::redis(url).await.is_err(), "{url}");
+    }
+}
+
+#[tokio::test]
+async fn redis_workers_share_one_limit() {
+    let server = RedisServer::start();
+    let worker_a = redis_limiter(&server).await;
+    let worker_b = redis_limiter(&server).await;
+    assert_eq!(worker_a.kind(), "redis");
+    let project = Uuid::new_v4();
+    let keys = ["10.0.0.1", "email:a@x.io"];
+    for n in 0..5 {
+        let worker = if n % 2 == 0 { &worker_a } else { &worker_b };
+        let passed = worker.check(Bucket::Login, project, &keys).await;
+        assert_eq!(passed, Ok(()), "login {}", n + 1);
+    }
+    for worker in [&worker_a, &worker_b] {
+        let refused = worker.check(Bucket::Login, project, &keys).await;
+        let expected = Limited {
+            retry_after_secs: 60,
+        };
+        assert_eq!(refused, Err(expected), "the sixth login");
+    }
+    assert_eq!(server.logins(project, "10.0.0.1").await, 5);
+}
+
+#[tokio::test]
+async fn redis_each_bucket_has_its_limit() {
+    let server = RedisServer::start();
+    each_bucket_has_its_limit(&redis_limiter(&server).await).await;
+}
+
+#[tokio::test]
+async fn redis_projects_and_buckets_are_independent() {
+    let server = RedisServer::start();
+    projects_and_buckets_are_independent(&redis_limiter(&server).await).await;
+}
+
+#[tokio::test]
+async fn redis_ip_is_recorded_before_email() {
+    let server = RedisServer::start();
+    ip_is_recorded_before_email(&redis_limiter(&server).await).await;
+}
+
+#[tokio::test]
+async fn redis_short_window_slides() {
+    let server = RedisServer::start();
+    short_window_slides(&redis_limiter(&server).await).await;
+}
+
+#[tokio::test]
+async fn redis_gone_falls_back_in_process_then_comes_back() {
+    let server = RedisServer::start();
+    let port = server.port;
+    let limiter = redis_limiter(&server).await;
+    let project = Uuid::new_v4();
+    let login = || limiter.check(Bucket::Login, project, &["10.0.0.1"]);
+    assert_eq!(login().await, Ok(()));
+    assert_eq!(server.logins(project, "10.0.0.1").await, 1);
+    drop(server);
+
+    // Checks keep answering, against limits kept in this process.
+    for n in 0..5 {
+        assert_eq!(login().await, Ok(()), "login {} without Redis", n + 1);
+    }
+    assert!(login().await.is_err(), "the sixth login without Redis");
+
+    // Once Redis is back (empty: it saved nothing), checks go to it again.
+    let server = RedisServer::start_on(port);
+    tokio::time::sleep(super::redis::RECONNECT_AFTER + Duration::from_millis(100)).await;
+    assert_eq!(login().await, Ok(()));
+    assert_eq!(server.logins(project, "10.0.0.1").await, 1);
+}
+
+#[tokio::test]
+async fn redis_unreachable_at_start_falls_back_in_process() {
+    let url = format!("redis://127.0.0.1:{}/", free_port());
+    let limiter = RateLimiter::redis(&url)
+        .await
+        .expect("a limiter all the same");
+    let project = Uuid::new_v4();
+    for _ in 0..3 {
+        let passed = limiter.check(Bucket::Register, project, &["ip"]).await;
+        assert_eq!(passed, Ok(()));
+    }
+    let refused = limiter.check(Bucket::Register, project, &["ip"]).await;
+    assert!(refused.is_err());
 }
