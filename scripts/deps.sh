@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the system tools that `make run` and `make test` need are present:
-# cargo, and the PostgreSQL server binaries (initdb, pg_ctl, postgres).
+# cargo, the PostgreSQL server binaries (initdb, pg_ctl, postgres) and redis-server (the rate
+# limiter's Redis tests start their own one).
 # Idempotent and quick when everything is there. Messages go to stderr; stdout carries only the
 # PostgreSQL bin folder that was found, so callers can do: PG_BIN="$(scripts/deps.sh)".
 set -euo pipefail
@@ -51,6 +52,43 @@ if [[ -z "$pg_bin" ]]; then
     if [[ -z "$pg_bin" ]]; then
         say "PostgreSQL server binaries (initdb) not found. Install them with:"
         say "  sudo apt-get update && sudo apt-get install -y postgresql"
+        exit 1
+    fi
+fi
+
+# --- redis-server ------------------------------------------------------------
+# Only the binary is used: tests start their own redis-server on a free port in a temporary folder,
+# without a config file. The Debian package's own service is never used, so it is kept from starting
+# while the package installs (a policy-rc.d that refuses, unless one is already there).
+find_redis_server() {
+    if command -v redis-server >/dev/null 2>&1; then
+        command -v redis-server
+    elif [[ -x /usr/bin/redis-server ]]; then
+        printf '%s\n' /usr/bin/redis-server
+    fi
+}
+
+if [[ -z "$(find_redis_server)" ]]; then
+    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "redis-server not found; installing it with apt-get (package: redis-server)"
+        export DEBIAN_FRONTEND=noninteractive
+        policy=/usr/sbin/policy-rc.d
+        own_policy=""
+        if [[ ! -e "$policy" ]]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy"
+            chmod 755 "$policy"
+            own_policy=1
+        fi
+        status=0
+        { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; } || status=$?
+        [[ -n "$own_policy" ]] && rm -f "$policy"
+        ((status == 0)) || say "apt-get install redis-server failed (exit $status)"
+    fi
+    if [[ -z "$(find_redis_server)" ]]; then
+        say "redis-server not found. Install it with:"
+        say "  sudo apt-get update && sudo apt-get install -y redis-server"
+        say "(only the binary is used; the package's own service may be disabled:"
+        say "  sudo systemctl disable --now redis-server)"
         exit 1
     fi
 fi

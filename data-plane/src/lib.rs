@@ -8,6 +8,7 @@ pub mod db;
 pub mod http;
 pub mod openapi;
 pub mod query;
+pub mod ratelimit;
 pub mod registry;
 pub mod watch;
 
