@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod pg;
+pub mod redis;
 
 use serde_json::Value;
 use std::net::SocketAddr;

@@ -65,6 +65,8 @@ pub struct Target {
     pub project: String,
     /// Bearer token.
     pub token: String,
+    /// Send this API key (`X-API-Key`) instead of the bearer token.
+    pub api_key: Option<String>,
     /// Ids `1..=rows` exist.
     pub rows: i64,
 }
@@ -127,8 +129,11 @@ fn request(t: &Target, kind: Kind, rng: &mut StdRng) -> Request<Full<Bytes>> {
     let builder = Request::builder()
         .method(method)
         .uri(uri)
-        .header(HOST, t.addr.to_string())
-        .header(AUTHORIZATION, format!("Bearer {}", t.token));
+        .header(HOST, t.addr.to_string());
+    let builder = match &t.api_key {
+        Some(key) => builder.header("x-api-key", key),
+        None => builder.header(AUTHORIZATION, format!("Bearer {}", t.token)),
+    };
     match body {
         Some(b) => builder
             .header(CONTENT_TYPE, "application/json")

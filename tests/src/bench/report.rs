@@ -49,6 +49,10 @@ pub struct Report {
     pub latency: Vec<(Kind, Stats)>,
     /// The list request on the bigger table.
     pub growth: Growth,
+    /// App-user logins per second and the connections used (argon2id bounds them).
+    pub logins: Option<(f64, usize)>,
+    /// `get` by caller kind, measured back to back: `(caller, stats)`, the admin first.
+    pub callers: Vec<(&'static str, Stats)>,
     /// Peak memory (KiB) per process, in [`NAMES`] order.
     pub peak_kib: [Option<u64>; 6],
     /// CPU seconds during our measurements, in [`NAMES`] order.
@@ -101,6 +105,7 @@ impl Report {
         self.throughput_table(&mut s);
         self.latency_table(&mut s);
         self.growth_table(&mut s);
+        self.callers_table(&mut s);
         self.resource_table(&mut s);
         for note in &self.notes {
             let _ = writeln!(s, "- {note}");
@@ -154,6 +159,41 @@ impl Report {
             );
         }
         s.push('\n');
+    }
+
+    fn callers_table(&self, s: &mut String) {
+        let Some((_, admin)) = self.callers.first() else {
+            return;
+        };
+        let _ = writeln!(
+            s,
+            "`get` by caller, {} connections, measured back to back:\n",
+            self.connections
+        );
+        let _ = writeln!(s, "| caller | req/s | p50 | p99 | non-2xx | vs admin |");
+        let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
+        for (name, st) in &self.callers {
+            let _ = writeln!(
+                s,
+                "| {name} | {} | {} | {} | {} | {:.2} |",
+                count(st.rps()),
+                ms(st.percentile(0.5)),
+                ms(st.percentile(0.99)),
+                st.non_2xx,
+                st.rps() / admin.rps()
+            );
+        }
+        let _ = writeln!(s);
+        if let Some((rate, conns)) = self.logins {
+            let (m, t, p) = model::secret::ARGON2_PARAMS;
+            let _ = writeln!(
+                s,
+                "App-user login (`POST …/auth/login`), {conns} connections: {:.1} logins/s. \
+                 Passwords are argon2id with m = {m} KiB, t = {t}, p = {p} (the OWASP minimum), \
+                 one hash per core at a time.\n",
+                rate
+            );
+        }
     }
 
     fn growth_table(&self, s: &mut String) {

@@ -16,6 +16,8 @@ pub struct Project {
     pub id: String,
     /// The admin's bearer token (the only caller kind the data API has today).
     pub token: String,
+    /// An API key of the project.
+    pub api_key: String,
     /// The admin's id (written to `created_by_user_id`, as the API does).
     pub admin_id: String,
     /// Postgres schema (and role) of the project.
@@ -98,6 +100,17 @@ pub async fn create_project(base: &str) -> anyhow::Result<Project> {
         .context("project id")?
         .to_owned();
     let p = format!("/api/projects/{id}");
+    let res = call(
+        &http,
+        Method::POST,
+        url(&format!("{p}/api-keys")),
+        t,
+        Some(json!({"name": "bench"})),
+    );
+    let api_key = expect("create API key", 201, res.await?)?["api_key"]
+        .as_str()
+        .context("api_key")?
+        .to_owned();
     let posts = json!({"name": "posts", "display_name": "Posts"});
     let res = call(
         &http,
@@ -130,6 +143,7 @@ pub async fn create_project(base: &str) -> anyhow::Result<Project> {
     Ok(Project {
         id,
         token,
+        api_key,
         admin_id,
         schema,
         table,

@@ -46,11 +46,22 @@ impl Run {
         connections: usize,
         rows: i64,
     ) -> anyhow::Result<load::Stats> {
+        self.ours_as(kind, connections, rows, None).await
+    }
+
+    async fn ours_as(
+        &mut self,
+        kind: Kind,
+        connections: usize,
+        rows: i64,
+        api_key: Option<String>,
+    ) -> anyhow::Result<load::Stats> {
         seed::reset(&self.pool, &self.project, rows).await?;
         let target = Target {
             addr: self.stack.router_addr,
             project: self.project.id.clone(),
             token: self.project.token.clone(),
+            api_key,
             rows,
         };
         let before = self.meter.cpu();
@@ -102,6 +113,38 @@ impl Run {
         ));
         Ok(m)
     }
+}
+
+/// App-user logins per second through the router: one user, `CONNS` clients in a loop.
+async fn logins(run: &Run) -> anyhow::Result<(f64, usize)> {
+    const CONNS: usize = 4;
+    let base = format!("{}/api/projects/{}/auth", run.stack.base, run.project.id);
+    let http = reqwest::Client::new();
+    let creds = serde_json::json!({"email": "app@example.com", "password": "app-password-1"});
+    let res = http.post(format!("{base}/register")).json(&creds).send().await?;
+    anyhow::ensure!(res.status() == 201, "register an app user: {}", res.status());
+    say(&format!("app-user logins, {CONNS} connections"));
+    let until = std::time::Instant::now() + run.opts.duration;
+    let start = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONNS {
+        let (http, url, creds) = (http.clone(), format!("{base}/login"), creds.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0u64;
+            while std::time::Instant::now() < until {
+                let res = http.post(&url).json(&creds).send().await;
+                ok += u64::from(res.is_ok_and(|r| r.status() == 200));
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await?;
+    }
+    let rate = ok as f64 / start.elapsed().as_secs_f64();
+    say(&format!("{rate:.1} logins/s"));
+    Ok((rate, CONNS))
 }
 
 fn commit() -> String {
@@ -166,6 +209,16 @@ async fn measure(run: &mut Run) -> anyhow::Result<Report> {
             issued,
         });
     }
+    say("get by caller: admin token, then API key");
+    let callers = vec![
+        ("admin token", run.ours(Kind::Get, conns, rows).await?),
+        (
+            "API key",
+            run.ours_as(Kind::Get, conns, rows, Some(run.project.api_key.clone()))
+                .await?,
+        ),
+    ];
+    let logins = Some(logins(run).await?);
     let big = run.opts.big_rows;
     say(&format!("growing the table to {big} rows"));
     seed::reset(&run.pool, &run.project, rows).await?;
@@ -185,6 +238,8 @@ async fn measure(run: &mut Run) -> anyhow::Result<Report> {
         throughput,
         latency,
         growth,
+        callers,
+        logins,
         peak_kib: run.meter.peak_kib(),
         cpu_ours: run.cpu_ours,
         cpu_pgbench: run.cpu_pgbench,
@@ -198,8 +253,8 @@ fn notes(run: &Run) -> Vec<String> {
          with `&skip_total=true`, whose floor is the page query alone."
             .into(),
         format!(
-            "Caller: an admin bearer token. API keys and app users do not exist yet, so the \
-             policy path is not in the measurement. Index on `created_at` made with SQL \
+            "Caller: an admin bearer token, and for the caller table also an API key. App-user \
+             tokens are not measured: without access policies app users may not read. Index on `created_at` made with SQL \
              (`CREATE INDEX ON {} (created_at)`): the schema builder cannot index system columns.",
             run.project.table
         ),
