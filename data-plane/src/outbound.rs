@@ -3,5 +3,7 @@
 //! a project's settings cannot point the worker at the cell's internal network.
 
 pub mod egress;
+pub mod mail;
 
 pub use egress::Egress;
+pub use mail::{Mail, Mailer};
