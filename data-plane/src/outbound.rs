@@ -4,6 +4,8 @@
 
 pub mod egress;
 pub mod mail;
+pub mod oauth;
 
 pub use egress::Egress;
 pub use mail::{Mail, Mailer};
+pub use oauth::{Identity, OAuthClient, Pkce, Provider, ProviderKind};
