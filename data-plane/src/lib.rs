@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod openapi;
+pub mod outbound;
 pub mod query;
 pub mod ratelimit;
 pub mod registry;
