@@ -121,8 +121,16 @@ async fn logins(run: &Run) -> anyhow::Result<(f64, usize)> {
     let base = format!("{}/api/projects/{}/auth", run.stack.base, run.project.id);
     let http = reqwest::Client::new();
     let creds = serde_json::json!({"email": "app@example.com", "password": "app-password-1"});
-    let res = http.post(format!("{base}/register")).json(&creds).send().await?;
-    anyhow::ensure!(res.status() == 201, "register an app user: {}", res.status());
+    let res = http
+        .post(format!("{base}/register"))
+        .json(&creds)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        res.status() == 201,
+        "register an app user: {}",
+        res.status()
+    );
     say(&format!("app-user logins, {CONNS} connections"));
     let until = std::time::Instant::now() + run.opts.duration;
     let start = std::time::Instant::now();
