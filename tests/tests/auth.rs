@@ -108,6 +108,26 @@ async fn register_login_me_and_the_current_user_guard() {
         (res.status, res.detail()),
         (401, "Invalid token type".into())
     );
+    // The same claims unsigned (`alg: none`) are refused.
+    let enc = |v: &Value| {
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            v.to_string(),
+        )
+    };
+    let claims: Value = {
+        let part = access.split('.').nth(1).unwrap();
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, part)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    let unsigned = format!(
+        "{}.{}.",
+        enc(&json!({"alg": "none", "typ": "JWT"})),
+        enc(&claims)
+    );
+    let res = me(&env, &p, &unsigned).await;
+    assert_eq!((res.status, res.detail()), (401, "Invalid token".into()));
 
     // Login: right, wrong, unknown; unknown and wrong read the same.
     let res = login(&env, &p, "ALICE@example.com", "password123").await;
@@ -685,6 +705,41 @@ async fn api_keys_principals_and_disabled_users() {
         )
         .await;
     assert_eq!(res.status, 401);
+
+    // An API key may create app users, but not lift their restrictions.
+    let users_data = format!("/api/projects/{p}/data/_users");
+    let res = env
+        .send(
+            env.request("POST", &users_data)
+                .header("x-api-key", &key)
+                .json(&json!({"email": "k@example.com", "is_email_verified": true})),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (
+            403,
+            "Field 'is_email_verified' can only be changed by an admin".into()
+        )
+    );
+    let res = env
+        .send(
+            env.request("POST", &users_data)
+                .header("x-api-key", &key)
+                .json(&json!({"email": "k@example.com"})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{res:?}");
+    assert!(res.body.get("password_hash").is_none());
+    let kid = token(&res, "id");
+    let res = env
+        .send(
+            env.request("PATCH", &format!("{users_data}/{kid}"))
+                .header("x-api-key", &key)
+                .json(&json!({"is_disabled": false})),
+        )
+        .await;
+    assert_eq!(res.status, 403);
 
     // A key of this project is nobody on another project.
     let q = env.project(&admin, "other").await;

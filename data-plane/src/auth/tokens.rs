@@ -202,6 +202,13 @@ mod tests {
             verify(&c, &jwt::sign_with_kid(&expired, "k1", b"s1")).unwrap_err(),
             Refusal::Invalid
         );
+        // Signed by the project's key, but for another audience.
+        let mut other_aud = jwt::peek(&t).unwrap().1;
+        other_aud["aud"] = json!(Uuid::new_v4().to_string());
+        assert_eq!(
+            verify(&c, &jwt::sign_with_kid(&other_aud, "k1", b"s1")).unwrap_err(),
+            Refusal::OtherProject
+        );
         // An admin token (no `type`).
         let admin = jwt::sign(&json!({"sub": "a", "exp": i64::MAX}), b"admin");
         assert_eq!(verify(&c, &admin).unwrap_err(), Refusal::WrongType);

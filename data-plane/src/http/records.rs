@@ -114,6 +114,7 @@ pub async fn create_in(
     body: Map<String, Value>,
 ) -> Result<String, ApiError> {
     authorize(&ctx.caller, "create")?;
+    guard_account_flags(ctx, c, &body)?;
     let mut values = values_from(c, body)?;
     match &ctx.caller {
         Caller::Admin(id) => values.push(system_value(c, "created_by_user_id", id.to_string())),
@@ -135,12 +136,19 @@ pub async fn update_in(
     body: Map<String, Value>,
 ) -> Result<String, ApiError> {
     // Checked after the record and the permission, as the contract orders it.
+    let body_keys: Map<String, Value> = body
+        .iter()
+        .filter(|(k, _)| ACCOUNT_FLAGS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let values = values_from(c, body);
     db::get_for_update(tx, c, id)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
     authorize(&ctx.caller, "update")?;
-    db::update(tx, c, id, &values?)
+    let values = values?;
+    guard_account_flags(ctx, c, &body_keys)?;
+    db::update(tx, c, id, &values)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))
 }
@@ -158,6 +166,28 @@ pub async fn delete_in(
     authorize(&ctx.caller, "delete")?;
     db::delete(tx, c, id).await?;
     Ok(())
+}
+
+/// Columns of `_users` that decide who may sign in.
+const ACCOUNT_FLAGS: [&str; 2] = ["is_disabled", "is_email_verified"];
+
+/// Only admins change whether an app user is disabled or verified through the data API
+/// (spec/users-collection.md, Recommended): an API key or app user that could would lift its
+/// own restrictions.
+fn guard_account_flags(
+    ctx: &Ctx,
+    c: &Collection,
+    body: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    if !c.config.is_system || matches!(ctx.caller, Caller::Admin(_)) {
+        return Ok(());
+    }
+    match ACCOUNT_FLAGS.iter().find(|f| body.contains_key(**f)) {
+        Some(flag) => Err(ApiError::Forbidden(format!(
+            "Field '{flag}' can only be changed by an admin"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `_users` rows get a server-made UUID and a required, lower-cased email.
