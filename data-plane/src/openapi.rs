@@ -53,6 +53,10 @@ pub fn document(project: &Project) -> Value {
     if views {
         tags.push(json!({ "name": "views", "description": "Saved queries." }));
     }
+    paths.extend(auth::paths(cfg, &base));
+    schemas.extend(auth::schemas());
+    tags.push(json!({ "name": "auth", "description": "App-user sign-up, sign-in and sessions." }));
+    tags.push(json!({ "name": "app-users", "description": "Admins' management of app users." }));
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -118,6 +122,7 @@ fn errors(codes: &[u16]) -> Map<String, Value> {
                 403 => "Forbidden",
                 404 => "NotFound",
                 409 => "Conflict",
+                429 => "TooManyRequests",
                 _ => "ValidationFailed",
             };
             (code.to_string(), response_ref(name))
@@ -527,6 +532,15 @@ fn error_responses() -> Value {
         "Forbidden": e("The policy denies this caller (`Permission denied for action: …`)."),
         "NotFound": e("Project, collection, view or record not found."),
         "Conflict": e("A unique value is taken, or the record is still referenced."),
+        "TooManyRequests": {
+            "description": "Rate limited: retry after `Retry-After` seconds.",
+            "headers": {
+                "Retry-After": { "schema": { "type": "integer" } },
+                "X-RateLimit-Remaining": { "schema": { "type": "integer" } },
+                "X-RateLimit-Reset": { "schema": { "type": "integer" } },
+            },
+            "content": json_content(schema_ref("Error")),
+        },
         "ValidationFailed": {
             "description": "The request's shape: malformed JSON, a body that is not an object, a bad `limit` or `offset`.",
             "content": json_content(schema_ref("ValidationError")),
@@ -534,5 +548,6 @@ fn error_responses() -> Value {
     })
 }
 
+mod auth;
 #[cfg(test)]
 mod tests;
