@@ -1,14 +1,14 @@
 //! Password hashing for app users: argon2id with the OWASP minimum parameters (19 MiB, 2
 //! passes, 1 lane; `model::secret`), on a few dedicated threads (one per core). Requests queue
 //! for them, so a login storm never stalls request handling, and memory stays bounded: each
-//! hash needs 19 MiB, and on ever-new blocking threads the allocator would keep one such block
-//! per thread it ever used (hundreds of MiB after a burst), while a fixed set of threads reuses
-//! theirs.
+//! thread keeps one 19 MiB block for all its hashes (allocated at its first hash). Allocating a
+//! block per hash instead made the allocator hold hundreds of MiB after a burst of logins.
 
+use model::secret::{self, Scratch};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 
-type Job = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 
 fn hashers() -> &'static mpsc::Sender<Job> {
     static QUEUE: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
@@ -20,14 +20,17 @@ fn hashers() -> &'static mpsc::Sender<Job> {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+                .spawn(move || {
+                    let mut scratch = Scratch::default();
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut scratch),
+                            Err(_) => return,
+                        }
                     }
                 })
                 .expect("spawn a password-hashing thread");
@@ -37,11 +40,13 @@ fn hashers() -> &'static mpsc::Sender<Job> {
 }
 
 /// Runs `f` on a hashing thread.
-async fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+async fn on_hasher<T: Send + 'static>(
+    f: impl FnOnce(&mut Scratch) -> T + Send + 'static,
+) -> anyhow::Result<T> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     hashers()
-        .send(Box::new(move || {
-            let _ = tx.send(f());
+        .send(Box::new(move |scratch: &mut Scratch| {
+            let _ = tx.send(f(scratch));
         }))
         .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
     Ok(rx.await?)
@@ -50,7 +55,7 @@ async fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
 /// Hashes a password (PHC string).
 pub async fn hash(password: &str) -> anyhow::Result<String> {
     let password = password.to_owned();
-    on_hasher(move || model::secret::hash_password(&password)).await
+    on_hasher(move |scratch| secret::hash_password_with(&password, scratch)).await
 }
 
 /// Checks a password. With no stored hash (unknown user, or a user without a password) the
@@ -60,13 +65,13 @@ pub async fn verify(password: &str, stored: Option<&str>) -> anyhow::Result<bool
     let known = stored.is_some();
     let stored = stored.map(str::to_owned);
     let password = password.to_owned();
-    let ok = on_hasher(move || {
+    let ok = on_hasher(move |scratch| {
         let stored = stored.unwrap_or_else(|| {
             DUMMY
-                .get_or_init(|| model::secret::hash_password("not a password"))
+                .get_or_init(|| secret::hash_password("not a password"))
                 .clone()
         });
-        model::secret::verify_password(&password, &stored)
+        secret::verify_password_with(&password, &stored, scratch)
     })
     .await?;
     Ok(ok && known)
