@@ -4,7 +4,7 @@ use clap::Parser;
 use std::net::SocketAddr;
 
 /// Worker settings.
-#[derive(Parser, Clone, Debug)]
+#[derive(Parser, Clone)]
 #[command(
     name = "data-plane",
     about = "Backendify data-plane worker: serves project data APIs"

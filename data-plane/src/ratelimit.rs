@@ -22,6 +22,9 @@ pub enum Bucket {
     OtpSend,
     /// `POST …/auth/password/reset/send`, keyed by client IP and e-mail.
     PasswordReset,
+    /// `POST …/auth/otp/verify`, keyed by client IP and e-mail (beyond the contract: a resend
+    /// starts a fresh code with fresh attempts, so guesses must be limited across codes).
+    OtpVerify,
 }
 
 impl Bucket {
@@ -32,6 +35,7 @@ impl Bucket {
             Self::Login => "login",
             Self::OtpSend => "otp_send",
             Self::PasswordReset => "password_reset",
+            Self::OtpVerify => "otp_verify",
         }
     }
 
@@ -51,6 +55,7 @@ impl Bucket {
             Self::Login => (5, 60),
             Self::OtpSend => (3, 300),
             Self::PasswordReset => (3, 300),
+            Self::OtpVerify => (10, 300),
         };
         Rule {
             limit,

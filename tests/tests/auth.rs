@@ -462,6 +462,18 @@ async fn email_verification_password_reset_and_one_time_codes() {
             .status,
         200
     );
+    // A reset signs out the sessions from before it.
+    assert_eq!(me(&env, &p, &access).await.status, 401);
+    // A NUL in a query value is a clear 422, never a database error.
+    let res = env
+        .call(
+            "POST",
+            &auth(&p, "password/reset/send?email=a%00b"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 422, "{res:?}");
 
     // One-time codes: off by default.
     let res = env
@@ -740,6 +752,27 @@ async fn api_keys_principals_and_disabled_users() {
         )
         .await;
     assert_eq!(res.status, 403);
+    // Nor change their address (sign-ins trust it); an admin may, and it stays lower-cased.
+    let res = env
+        .send(
+            env.request("PATCH", &format!("{users_data}/{kid}"))
+                .header("x-api-key", &key)
+                .json(&json!({"email": "other@example.com"})),
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    let res = env
+        .call(
+            "PATCH",
+            &format!("{users_data}/{kid}"),
+            Some(&admin),
+            Some(json!({"email": "New@Example.com"})),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.body["email"].clone()),
+        (200, json!("new@example.com"))
+    );
 
     // A key of this project is nobody on another project.
     let q = env.project(&admin, "other").await;

@@ -173,7 +173,8 @@ async fn unverified_provider_email_never_links() {
 
     let res = register(&env, &p, "bob@example.com", "bobs-password-1").await;
     assert_eq!(res.status, 201, "{res:?}");
-    let bob = me(&env, &p, &token(&res, "access_token")).await;
+    let registered_session = token(&res, "access_token");
+    let bob = me(&env, &p, &registered_session).await;
     assert_eq!(bob.body["is_email_verified"], false);
     let bob = token(&bob, "id");
 
@@ -201,15 +202,21 @@ async fn unverified_provider_email_never_links() {
     let user = me(&env, &p, &token(&res, "access_token")).await;
     assert_eq!(user.body["id"], bob);
     assert_eq!(user.body["is_email_verified"], true);
-    // From now on the identity itself signs bob in, and his password still works.
+    // What was set up on the account before its address was proven is not trusted (anyone
+    // could have registered bob's address): its password and sessions are gone.
+    let res = env
+        .call("GET", &auth(&p, "me"), Some(&registered_session), None)
+        .await;
+    assert_eq!(res.status, 401, "{res:?}");
+    let res = login(&env, &p, "bob@example.com", "bobs-password-1").await;
+    assert_eq!(res.status, 401, "{res:?}");
+    // From now on the identity itself signs bob in.
     let res = oauth_sign_in(&env, &p, "acme", &provider, claim).await;
     assert_eq!(res.status, 200, "{res:?}");
     assert_eq!(
         me(&env, &p, &token(&res, "access_token")).await.body["id"],
         bob
     );
-    let res = login(&env, &p, "bob@example.com", "bobs-password-1").await;
-    assert_eq!(res.status, 200, "{res:?}");
     assert_eq!(users(&env, &admin, &p).await.len(), 1);
 
     env.shutdown().await;

@@ -98,6 +98,7 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
             )"
         ),
         format!("CREATE INDEX IF NOT EXISTS \"ix__auth_refresh_tokens_session\" ON {s}.\"_auth_refresh_tokens\" (\"session_id\")"),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__auth_refresh_tokens_live\" ON {s}.\"_auth_refresh_tokens\" (\"user_id\") WHERE NOT \"revoked\""),
         format!(
             "CREATE TABLE IF NOT EXISTS {s}.\"_auth_tokens\" (
                 \"token_hash\" text PRIMARY KEY,
@@ -139,6 +140,7 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
                 \"expires_at\" timestamptz NOT NULL
             )"
         ),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__auth_oauth_states_expiry\" ON {s}.\"_auth_oauth_states\" (\"expires_at\")"),
         format!(
             "CREATE TABLE IF NOT EXISTS {s}.\"_audit_events\" (
                 \"seq\" bigserial PRIMARY KEY,

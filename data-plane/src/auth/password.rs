@@ -10,10 +10,19 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 
-fn hashers() -> &'static mpsc::Sender<Job> {
-    static QUEUE: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
-    QUEUE.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Job>();
+/// More sign-ins are waiting for a hashing thread than the queue holds.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing queue is full")]
+pub struct Busy;
+
+/// Waiting hashes beyond the running ones; past this, sign-ins are refused (503) rather than
+/// queued for ever.
+const QUEUE: usize = 256;
+
+fn hashers() -> &'static mpsc::SyncSender<Job> {
+    static SENDER: OnceLock<mpsc::SyncSender<Job>> = OnceLock::new();
+    SENDER.get_or_init(|| {
+        let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let n = std::thread::available_parallelism().map_or(2, |n| n.get());
         for i in 0..n {
@@ -45,10 +54,15 @@ async fn on_hasher<T: Send + 'static>(
 ) -> anyhow::Result<T> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     hashers()
-        .send(Box::new(move |scratch: &mut Scratch| {
+        .try_send(Box::new(move |scratch: &mut Scratch| {
             let _ = tx.send(f(scratch));
         }))
-        .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
+        .map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => anyhow::Error::new(Busy),
+            mpsc::TrySendError::Disconnected(_) => {
+                anyhow::anyhow!("password hashing threads are gone")
+            }
+        })?;
     Ok(rx.await?)
 }
 

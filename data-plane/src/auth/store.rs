@@ -13,8 +13,8 @@ use serde_json::Value;
 use sqlx::Row;
 use uuid::Uuid;
 
-/// An app user.
-#[derive(Debug, Clone)]
+/// An app user. Its `Debug` leaves the password hash out.
+#[derive(Clone)]
 pub struct User {
     /// UUID string.
     pub id: String,
@@ -28,6 +28,16 @@ pub struct User {
     pub is_disabled: bool,
     /// Created.
     pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("is_email_verified", &self.is_email_verified)
+            .field("is_disabled", &self.is_disabled)
+            .finish_non_exhaustive()
+    }
 }
 
 const USER_COLUMNS: &str =
@@ -144,6 +154,27 @@ pub async fn update_user(
     Ok(row.map(user))
 }
 
+/// The owner of the address just proved it (a one-time code, or a provider that verified it).
+/// If the account was unverified, whatever was set up on it before is not trusted: anyone could
+/// have registered that address. Its password is cleared and its sessions end (so an account
+/// registered in someone else's name cannot be kept once they sign in), then it is verified.
+pub async fn prove_email(tx: &mut Tx, user: &User) -> Result<(), sqlx::Error> {
+    if user.is_email_verified {
+        return Ok(());
+    }
+    if user.password_hash.is_some() {
+        end_all_sessions(tx, &user.id, "email proven by its owner").await?;
+    }
+    sqlx::query(
+        "UPDATE \"_users\" SET \"password_hash\" = NULL, \"is_email_verified\" = true,
+            \"updated_at\" = now() WHERE \"id\" = $1",
+    )
+    .bind(&user.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Deletes a user with its sessions, tokens and identities (cascade); false when unknown.
 pub async fn delete_user(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
     let n = sqlx::query("DELETE FROM \"_users\" WHERE \"id\" = $1")
@@ -210,7 +241,6 @@ async fn issue_refresh(
 }
 
 /// What presenting a refresh token did.
-#[derive(Debug)]
 pub enum Rotation {
     /// Rotated: the user and the new refresh token of the same session.
     Rotated {

@@ -4,7 +4,6 @@
 
 use model::jwt::{self, AppClaims, JwtError};
 use model::ProjectConfig;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -98,17 +97,7 @@ pub fn verify(config: &ProjectConfig, token: &str) -> Result<AppToken, Refusal> 
 }
 
 /// The contract's `AppUserTokenPair`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TokenPair {
-    /// JWT.
-    pub access_token: String,
-    /// 64-character opaque token.
-    pub refresh_token: String,
-    /// Always `bearer`.
-    pub token_type: String,
-    /// Access-token lifetime in seconds.
-    pub expires_in: i64,
-}
+pub struct TokenPair;
 
 impl TokenPair {
     /// The pair as its JSON body.

@@ -138,7 +138,7 @@ pub async fn update_in(
     // Checked after the record and the permission, as the contract orders it.
     let body_keys: Map<String, Value> = body
         .iter()
-        .filter(|(k, _)| ACCOUNT_FLAGS.contains(&k.as_str()))
+        .filter(|(k, _)| ACCOUNT_FLAGS.contains(&k.as_str()) || k.as_str() == "email")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let values = values_from(c, body);
@@ -146,8 +146,18 @@ pub async fn update_in(
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
     authorize(&ctx.caller, "update")?;
-    let values = values?;
+    let mut values = values?;
     guard_account_flags(ctx, c, &body_keys)?;
+    if c.config.id_kind == IdKind::Uuid && body_keys.contains_key("email") {
+        // A verified address is what sign-ins trust: only admins change it, and it stays a
+        // lower-cased address, as sign-in looks it up.
+        if !matches!(ctx.caller, Caller::Admin(_)) {
+            return Err(ApiError::Forbidden(
+                "Field 'email' can only be changed by an admin".into(),
+            ));
+        }
+        normalize_app_user_email(&mut values)?;
+    }
     db::update(tx, c, id, &values)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))
@@ -192,17 +202,23 @@ fn guard_account_flags(
 
 /// `_users` rows get a server-made UUID and a required, lower-cased email.
 fn prepare_app_user(c: &Collection, values: &mut Values) -> Result<(), ApiError> {
-    let email = values.iter_mut().find(|(col, _)| col.sql == "\"email\"");
-    match email {
-        Some((_, Some(e))) if e.contains('@') => *e = e.to_lowercase(),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "Field 'email' is required and must be an email address".into(),
-            ))
-        }
-    }
+    normalize_app_user_email(values)?;
     values.push(system_value(c, "id", uuid::Uuid::new_v4().to_string()));
     Ok(())
+}
+
+/// An app user's email must be an address, and is stored lower-cased.
+fn normalize_app_user_email(values: &mut Values) -> Result<(), ApiError> {
+    let email = values.iter_mut().find(|(col, _)| col.sql == "\"email\"");
+    match email {
+        Some((_, Some(e))) if model::fields::normalize_email(e).is_some() => {
+            *e = e.to_lowercase();
+            Ok(())
+        }
+        _ => Err(ApiError::BadRequest(
+            "Field 'email' is required and must be an email address".into(),
+        )),
+    }
 }
 
 /// `GET …/data/{collection}`

@@ -44,8 +44,8 @@ pub enum ProviderKind {
     Oidc,
 }
 
-/// One provider of one project.
-#[derive(Clone, Debug)]
+/// One provider of one project. Its `Debug` leaves the client secret out.
+#[derive(Clone)]
 pub struct Provider {
     /// Protocol.
     pub kind: ProviderKind,
@@ -64,6 +64,16 @@ pub struct Provider {
     pub userinfo_url: Option<String>,
     /// Space-separated scopes; default "openid email profile" (GitHub "read:user user:email").
     pub scopes: Option<String>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("kind", &self.kind)
+            .field("client_id", &self.client_id)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A PKCE pair: the verifier stays with the worker (inside the signed state), the challenge

@@ -7,11 +7,12 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-const ALL: [Bucket; 4] = [
+const ALL: [Bucket; 5] = [
     Bucket::Register,
     Bucket::Login,
     Bucket::OtpSend,
     Bucket::PasswordReset,
+    Bucket::OtpVerify,
 ];
 
 fn secs(s: u64) -> Duration {

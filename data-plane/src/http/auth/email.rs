@@ -190,7 +190,7 @@ pub async fn confirm_reset(
         Redeemed::Expired => return Err(ApiError::BadRequest("Reset token has expired".into())),
         Redeemed::User(id) => id,
     };
-    let hash = password::hash(new).await.map_err(ApiError::Internal)?;
+    let hash = password::hash(new).await.map_err(super::hashing)?;
     let mut tx = db::begin(&st.db, &p).await?;
     let change = UserChange {
         password_hash: Some(&hash),
@@ -199,6 +199,9 @@ pub async fn confirm_reset(
     let user = store::update_user(&mut tx, &user_id, &change)
         .await?
         .ok_or_else(|| ApiError::BadRequest("User not found".into()))?;
+    // Whoever reset the password proved they own the address: other sessions end (they may be
+    // the reason for the reset).
+    store::end_all_sessions(&mut tx, &user.id, "password reset").await?;
     let details = json!({ "email": user.email, "success": true });
     store::audit(
         &mut tx,
@@ -274,6 +277,7 @@ pub async fn verify_otp(
     let email = query_param(&params, "email")?.to_lowercase();
     let code = query_param(&params, "code")?;
     let origin = origin(&parts, &st);
+    limit(&st, &p, Bucket::OtpVerify, &origin, Some(&email)).await?;
     let bad = |m: &str| ApiError::BadRequest(m.to_owned());
     let mut tx = db::begin(&st.db, &p).await?;
     let Some(otp) = store::otp(&mut tx, &email).await? else {
@@ -301,11 +305,7 @@ pub async fn verify_otp(
         return Err(ApiError::Forbidden("User account is disabled".into()));
     }
     store::delete_otp(&mut tx, &email).await?;
-    let change = UserChange {
-        is_email_verified: Some(true),
-        ..Default::default()
-    };
-    store::update_user(&mut tx, &user.id, &change).await?;
+    store::prove_email(&mut tx, &user).await?;
     let pair = issue_pair(&mut tx, &p, &user.id, &origin).await?;
     let details = json!({ "email": user.email, "method": "otp", "success": true });
     store::audit(&mut tx, "auth.login", Some(&user.id), &details, &origin).await?;

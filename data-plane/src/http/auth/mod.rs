@@ -115,9 +115,10 @@ pub async fn limit(
         .map_err(|l| ApiError::RateLimited(l.retry_after_secs))
 }
 
-/// A required query parameter (422 in the contract's shape when missing).
+/// A required query parameter (422 in the contract's shape when missing, or when it holds a NUL
+/// character, which no stored value can contain).
 pub fn query_param<'a>(params: &'a [(String, String)], name: &str) -> Result<&'a str, ApiError> {
-    params
+    let value = params
         .iter()
         .rev()
         .find(|(k, _)| k == name)
@@ -129,16 +130,35 @@ pub fn query_param<'a>(params: &'a [(String, String)], name: &str) -> Result<&'a
                 "Field required",
                 Value::Null,
             )])
-        })
+        })?;
+    if value.contains('\0') {
+        return Err(ApiError::Validation(vec![validation_item(
+            "string_nul",
+            &["query", name],
+            "String should not contain NUL characters",
+            json!(value),
+        )]));
+    }
+    Ok(value)
 }
 
-/// An optional query parameter.
+/// Maps a password-hashing failure: a full queue is a 503 (try again), anything else a 500.
+pub fn hashing(e: anyhow::Error) -> ApiError {
+    if e.is::<crate::auth::password::Busy>() {
+        ApiError::Unavailable("Too many sign-ins at once; try again in a moment")
+    } else {
+        ApiError::Internal(e)
+    }
+}
+
+/// An optional query parameter (one holding a NUL character counts as absent).
 pub fn opt_param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .rev()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+        .filter(|v| !v.contains('\0'))
 }
 
 /// A body email, validated and lower-cased (app-user emails compare case-insensitively).

@@ -8,7 +8,7 @@
 //! parameters) exists only in development mode.
 
 use super::{issue_pair, opt_param, origin, query_param};
-use crate::auth::store::{self, Origin, UserChange};
+use crate::auth::store::{self, Origin};
 use crate::db;
 use crate::http::context::ProjectOf;
 use crate::http::error::ApiError;
@@ -144,6 +144,11 @@ pub async fn url(
     Query(params): Params,
 ) -> Result<Json<Value>, ApiError> {
     let redirect_uri = query_param(&params, "redirect_uri")?;
+    if redirect_uri.len() > 2048 || redirect_uri.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "redirect_uri must be a URL of at most 2048 characters".into(),
+        ));
+    }
     let configured = provider(&p, &name, true)?;
     let sid = Uuid::new_v4();
     let state = sign_state(&p, &name, redirect_uri, sid)?;
@@ -373,12 +378,8 @@ async fn sign_in(
     if user.is_disabled {
         return Err(disabled());
     }
-    if who.email_verified && !user.is_email_verified && who.email == Some(user.email.as_str()) {
-        let change = UserChange {
-            is_email_verified: Some(true),
-            ..Default::default()
-        };
-        store::update_user(&mut tx, &user.id, &change).await?;
+    if who.email_verified && who.email == Some(user.email.as_str()) {
+        store::prove_email(&mut tx, &user).await?;
     }
     let pair = issue_pair(&mut tx, p, &user.id, origin).await?;
     let details = json!({ "email": user.email, "method": method, "success": true });

@@ -55,7 +55,7 @@ pub async fn register(
     }
     let exists = || ApiError::Conflict("User with this email already exists".into());
     // No database connection is held while argon2 works.
-    let hash = password::hash(&pw).await.map_err(ApiError::Internal)?;
+    let hash = password::hash(&pw).await.map_err(super::hashing)?;
     let mut tx = db::begin(&st.db, &p).await?;
     let user = store::insert_user(&mut tx, &email, Some(&hash), false, false)
         .await?
@@ -76,7 +76,7 @@ pub async fn login(
 ) -> Result<Json<Value>, ApiError> {
     let mut f = Fields::new(body);
     let email = email_of(&mut f, "email");
-    let pw = f.string("password", 0, 1024);
+    let pw = f.string("password", 0, usize::MAX);
     f.finish()?;
     let (email, pw) = (email.unwrap_or_default(), pw.unwrap_or_default());
     let origin = origin(&parts, &st);
@@ -92,7 +92,7 @@ pub async fn login(
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let ok = password::verify(&pw, stored)
         .await
-        .map_err(ApiError::Internal)?;
+        .map_err(super::hashing)?;
     let Some(user) = user.filter(|_| ok) else {
         return Err(ApiError::Unauthorized("Invalid credentials"));
     };
@@ -112,7 +112,7 @@ pub async fn login(
 
 fn refresh_token_of(body: serde_json::Map<String, Value>) -> Result<String, ApiError> {
     let mut f = Fields::new(body);
-    let token = f.string("refresh_token", 0, 1024);
+    let token = f.string("refresh_token", 0, usize::MAX);
     f.finish()?;
     Ok(token.unwrap_or_default())
 }
@@ -148,7 +148,8 @@ pub async fn refresh(
         return Err(ApiError::Unauthorized("Invalid refresh token"));
     };
     if user.is_disabled {
-        // The presented token stays revoked.
+        // The presented token stays revoked, and its successor is never handed out.
+        store::logout(&mut tx, &refresh).await?;
         tx.commit().await?;
         return Err(ApiError::Forbidden("User account is disabled".into()));
     }
@@ -198,7 +199,7 @@ pub async fn change_password(
 ) -> Result<StatusCode, ApiError> {
     let (user, _) = current_user(&st, &parts, &p).await?;
     let mut f = Fields::new(body);
-    let current = f.string("current_password", 0, 1024);
+    let current = f.string("current_password", 0, usize::MAX);
     let new = f.string("new_password", 8, 128);
     f.finish()?;
     let (current, new) = (current.unwrap_or_default(), new.unwrap_or_default());
@@ -209,11 +210,11 @@ pub async fn change_password(
     };
     if !password::verify(&current, Some(stored))
         .await
-        .map_err(ApiError::Internal)?
+        .map_err(super::hashing)?
     {
         return Err(ApiError::Unauthorized("Current password is incorrect"));
     }
-    let hash = password::hash(&new).await.map_err(ApiError::Internal)?;
+    let hash = password::hash(&new).await.map_err(super::hashing)?;
     let origin = origin(&parts, &st);
     let mut tx = db::begin(&st.db, &p).await?;
     let change = UserChange {

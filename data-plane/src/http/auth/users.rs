@@ -28,6 +28,9 @@ fn email_taken() -> ApiError {
 }
 
 async fn find(tx: &mut Tx, id: &str) -> Result<User, ApiError> {
+    if id.contains('\0') {
+        return Err(not_found());
+    }
     store::user_by_id(tx, id).await?.ok_or_else(not_found)
 }
 
@@ -41,7 +44,7 @@ fn password_of(f: &mut Fields) -> Option<String> {
 
 async fn hash_of(pw: Option<&str>) -> Result<Option<String>, ApiError> {
     match pw {
-        Some(pw) => Ok(Some(password::hash(pw).await.map_err(ApiError::Internal)?)),
+        Some(pw) => Ok(Some(password::hash(pw).await.map_err(super::hashing)?)),
         None => Ok(None),
     }
 }
@@ -122,9 +125,12 @@ pub async fn update(
     let disabled = f.opt_bool("is_disabled");
     let verified = f.opt_bool("is_email_verified");
     f.finish()?;
-    let hash = hash_of(pw.as_deref()).await?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
     find(&mut tx, &id).await?;
+    tx.commit().await?;
+    // No connection is held while argon2 works.
+    let hash = hash_of(pw.as_deref()).await?;
+    let mut tx = db::begin(&st.db, &ctx.project).await?;
     if let Some(e) = &email {
         if store::user_by_email(&mut tx, e)
             .await?
@@ -154,6 +160,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     require_admin(&ctx)?;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
+    find(&mut tx, &id).await?;
     if !store::delete_user(&mut tx, &id).await? {
         return Err(not_found());
     }
