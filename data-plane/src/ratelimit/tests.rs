@@ -127,6 +127,7 @@ fn buckets_follow_the_spec() {
             ("login", 5, 60),
             ("otp_send", 3, 300),
             ("password_reset", 3, 300),
+            ("otp_verify", 10, 300),
         ]
     );
 }
