@@ -25,6 +25,11 @@ pub enum Bucket {
     /// `POST …/auth/otp/verify`, keyed by client IP and e-mail (beyond the contract: a resend
     /// starts a fresh code with fresh attempts, so guesses must be limited across codes).
     OtpVerify,
+    /// `POST …/auth/verify/send`, keyed by client IP and e-mail (each call sends a mail).
+    VerifySend,
+    /// `GET …/auth/oauth/{provider}/url`, keyed by client IP (each call stores a pending
+    /// authorization).
+    OAuthStart,
 }
 
 impl Bucket {
@@ -36,6 +41,8 @@ impl Bucket {
             Self::OtpSend => "otp_send",
             Self::PasswordReset => "password_reset",
             Self::OtpVerify => "otp_verify",
+            Self::VerifySend => "verify_send",
+            Self::OAuthStart => "oauth_start",
         }
     }
 
@@ -56,6 +63,8 @@ impl Bucket {
             Self::OtpSend => (3, 300),
             Self::PasswordReset => (3, 300),
             Self::OtpVerify => (10, 300),
+            Self::VerifySend => (3, 300),
+            Self::OAuthStart => (30, 60),
         };
         Rule {
             limit,

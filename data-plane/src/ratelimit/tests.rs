@@ -7,12 +7,14 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-const ALL: [Bucket; 5] = [
+const ALL: [Bucket; 7] = [
     Bucket::Register,
     Bucket::Login,
     Bucket::OtpSend,
     Bucket::PasswordReset,
     Bucket::OtpVerify,
+    Bucket::VerifySend,
+    Bucket::OAuthStart,
 ];
 
 fn secs(s: u64) -> Duration {
@@ -128,6 +130,8 @@ fn buckets_follow_the_spec() {
             ("otp_send", 3, 300),
             ("password_reset", 3, 300),
             ("otp_verify", 10, 300),
+            ("verify_send", 3, 300),
+            ("oauth_start", 30, 60),
         ]
     );
 }

@@ -47,6 +47,8 @@ pub async fn send_verification(
     if user.is_email_verified {
         return Err(ApiError::BadRequest("Email already verified".into()));
     }
+    let origin = origin(&parts, &st);
+    limit(&st, &p, Bucket::VerifySend, &origin, Some(&user.email)).await?;
     let mut tx = db::begin(&st.db, &p).await?;
     let token = store::new_one_time_token(&mut tx, &user.id, VERIFY_EMAIL, 24 * 60).await?;
     tx.commit().await?;

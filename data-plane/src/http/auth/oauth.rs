@@ -141,9 +141,12 @@ pub async fn url(
     State(st): State<AppState>,
     ProjectOf(p): ProjectOf,
     Path((_, name)): Path<(String, String)>,
+    parts: Parts,
     Query(params): Params,
 ) -> Result<Json<Value>, ApiError> {
     let redirect_uri = query_param(&params, "redirect_uri")?;
+    let origin = origin(&parts, &st);
+    super::limit(&st, &p, crate::ratelimit::Bucket::OAuthStart, &origin, None).await?;
     if redirect_uri.len() > 2048 || redirect_uri.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(
             "redirect_uri must be a URL of at most 2048 characters".into(),
