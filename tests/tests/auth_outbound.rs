@@ -66,22 +66,33 @@ async fn put_provider(env: &TestEnv, admin: &str, project: &str, name: &str, set
     assert!(!res.body.to_string().contains(OAuthProvider::CLIENT_SECRET));
 }
 
-/// `GET …/oauth/{name}/url`: the answer's `auth_url` and `state`.
-async fn start_sign_in(env: &TestEnv, project: &str, name: &str) -> (String, String) {
+/// `GET …/oauth/{name}/url`: the answer's `auth_url`, `state` and `flow`.
+async fn start_sign_in(env: &TestEnv, project: &str, name: &str) -> (String, String, String) {
     let req = env
         .request("GET", &auth(project, &format!("oauth/{name}/url")))
         .query(&[("redirect_uri", REDIRECT)]);
     let res = env.send(req).await;
     assert_eq!(res.status, 200, "{res:?}");
     assert_eq!(res.body["provider"], name);
-    (token(&res, "auth_url"), token(&res, "state"))
+    (
+        token(&res, "auth_url"),
+        token(&res, "state"),
+        token(&res, "flow"),
+    )
 }
 
-/// `GET …/oauth/{name}/callback?code=&state=`
-async fn callback(env: &TestEnv, project: &str, name: &str, code: &str, state: &str) -> Res {
+/// `GET …/oauth/{name}/callback?code=&state=&flow=`
+async fn callback(
+    env: &TestEnv,
+    project: &str,
+    name: &str,
+    code: &str,
+    state: &str,
+    flow: &str,
+) -> Res {
     let req = env
         .request("GET", &auth(project, &format!("oauth/{name}/callback")))
-        .query(&[("code", code), ("state", state)]);
+        .query(&[("code", code), ("state", state), ("flow", flow)]);
     env.send(req).await
 }
 
@@ -93,9 +104,9 @@ async fn oauth_sign_in(
     provider: &OAuthProvider,
     who: Identity,
 ) -> Res {
-    let (auth_url, _) = start_sign_in(env, project, name).await;
+    let (auth_url, _, flow) = start_sign_in(env, project, name).await;
     let grant = provider.authorize(&auth_url, who);
-    callback(env, project, name, &grant.code, &grant.state).await
+    callback(env, project, name, &grant.code, &grant.state, &flow).await
 }
 
 #[tokio::test]
@@ -107,7 +118,7 @@ async fn oidc_sign_in_with_pkce() {
     put_provider(&env, &admin, &p, "acme", provider.oidc_settings()).await;
 
     // The authorize URL is the discovered endpoint with everything a PKCE flow needs.
-    let (auth_url, state) = start_sign_in(&env, &p, "acme").await;
+    let (auth_url, state, flow) = start_sign_in(&env, &p, "acme").await;
     assert!(
         auth_url.starts_with(&format!("{}/authorize?", provider.base())),
         "{auth_url}"
@@ -121,8 +132,28 @@ async fn oidc_sign_in_with_pkce() {
         "{auth_url}"
     );
 
+    // Only the app that started the sign-in can finish it: the redirect's code and state are not
+    // enough without its `flow`, and a wrong one leaves the authorization to its owner.
+    let res = callback(
+        &env,
+        &p,
+        "acme",
+        &grant.code,
+        &grant.state,
+        "stolen-redirect",
+    )
+    .await;
+    assert_eq!(res.status, 400, "{res:?}");
+    let res = env
+        .request("GET", &auth(&p, "oauth/acme/callback"))
+        .query(&[
+            ("code", grant.code.as_str()),
+            ("state", grant.state.as_str()),
+        ]);
+    assert_eq!(env.send(res).await.status, 422);
+    assert_eq!(provider.token_requests(), 0);
     // The worker exchanges the code with the verifier behind that challenge.
-    let res = callback(&env, &p, "acme", &grant.code, &grant.state).await;
+    let res = callback(&env, &p, "acme", &grant.code, &grant.state, &flow).await;
     assert_eq!(res.status, 200, "{res:?}");
     assert_eq!(res.body["token_type"], "bearer");
     assert_eq!(token(&res, "refresh_token").len(), 64);
@@ -133,7 +164,7 @@ async fn oidc_sign_in_with_pkce() {
     assert_eq!(provider.token_requests(), 1);
 
     // A state is spent by its first use: the replay stops before the provider is asked.
-    let res = callback(&env, &p, "acme", &grant.code, &grant.state).await;
+    let res = callback(&env, &p, "acme", &grant.code, &grant.state, &flow).await;
     assert_eq!(res.status, 400, "{res:?}");
     assert!(res.detail().contains("state"), "{res:?}");
     assert_eq!(provider.token_requests(), 1);
@@ -149,9 +180,9 @@ async fn oidc_sign_in_with_pkce() {
     assert_eq!(users(&env, &admin, &p).await.len(), 1);
 
     // A code the provider never issued: refused, and nobody is created.
-    let (auth_url, _) = start_sign_in(&env, &p, "acme").await;
+    let (auth_url, _, flow) = start_sign_in(&env, &p, "acme").await;
     let grant = provider.authorize(&auth_url, Identity::verified("acme-2", "eve@example.com"));
-    let res = callback(&env, &p, "acme", "code-made-up", &grant.state).await;
+    let res = callback(&env, &p, "acme", "code-made-up", &grant.state, &flow).await;
     assert_eq!(res.status, 400, "{res:?}");
     assert!(res.detail().contains("refused"), "{res:?}");
     assert_eq!(provider.refusals(), ["unknown code"]);
@@ -234,14 +265,15 @@ async fn state_is_bound_to_its_project() {
         put_provider(&env, &admin, p, "acme", provider.oidc_settings()).await;
     }
 
-    let (auth_url, _) = start_sign_in(&env, &a, "acme").await;
+    let (auth_url, _, flow) = start_sign_in(&env, &a, "acme").await;
     let grant = provider.authorize(&auth_url, Identity::verified("acme-1", "ada@example.com"));
-    let res = callback(&env, &b, "acme", &grant.code, &grant.state).await;
+    let res = callback(&env, &b, "acme", &grant.code, &grant.state, &flow).await;
     assert_eq!(res.status, 400, "{res:?}");
     assert!(res.detail().contains("state"), "{res:?}");
     assert!(users(&env, &admin, &b).await.is_empty());
     // The generic callback with a JSON body is held to the same rule.
-    let body = json!({ "provider": "acme", "code": grant.code, "state": grant.state });
+    let body =
+        json!({ "provider": "acme", "code": grant.code, "state": grant.state, "flow": flow });
     let res = env
         .call("POST", &auth(&b, "oauth/callback"), None, Some(body))
         .await;
@@ -249,7 +281,7 @@ async fn state_is_bound_to_its_project() {
     assert_eq!(provider.token_requests(), 0);
 
     // Back home the same state and code still work: only the project was wrong.
-    let res = callback(&env, &a, "acme", &grant.code, &grant.state).await;
+    let res = callback(&env, &a, "acme", &grant.code, &grant.state, &flow).await;
     assert_eq!(res.status, 200, "{res:?}");
     assert_eq!(users(&env, &admin, &a).await.len(), 1);
     assert!(users(&env, &admin, &b).await.is_empty());
@@ -267,14 +299,15 @@ async fn github_sign_in_through_endpoint_overrides() {
     put_settings(&env, &admin, &p, json!({"enable_oauth_github": true})).await;
     put_provider(&env, &admin, &p, "github", provider.github_settings()).await;
 
-    let (auth_url, _) = start_sign_in(&env, &p, "github").await;
+    let (auth_url, _, flow) = start_sign_in(&env, &p, "github").await;
     assert!(
         auth_url.starts_with(&format!("{}/login/oauth/authorize?", provider.base())),
         "{auth_url}"
     );
     let grant = provider.authorize(&auth_url, Identity::verified("583231", "Gil@Example.com"));
     // The generic callback, with code, state and provider in a JSON body.
-    let body = json!({ "provider": "github", "code": grant.code, "state": grant.state });
+    let body =
+        json!({ "provider": "github", "code": grant.code, "state": grant.state, "flow": flow });
     let res = env
         .call("POST", &auth(&p, "oauth/callback"), None, Some(body))
         .await;
@@ -285,7 +318,7 @@ async fn github_sign_in_through_endpoint_overrides() {
 
     // GitHub off again: its callback is refused.
     put_settings(&env, &admin, &p, json!({"enable_oauth_github": false})).await;
-    let res = callback(&env, &p, "github", "any", "any").await;
+    let res = callback(&env, &p, "github", "any", "any", "any").await;
     assert_eq!(res.status, 400, "{res:?}");
     assert!(res.detail().contains("not enabled"), "{res:?}");
 

@@ -62,7 +62,7 @@ pub fn create_users_table(schema: &str) -> String {
 
 /// Version of [`create_auth_tables`]; `control.projects.auth_tables_version` records what each
 /// project has.
-pub const AUTH_TABLES_VERSION: i32 = 1;
+pub const AUTH_TABLES_VERSION: i32 = 2;
 
 /// The tables app-user auth keeps beside `_users` in a project's schema (names start with `_`,
 /// which no collection name can): sessions (one per login; a refresh-token family), their
@@ -141,6 +141,8 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
             )"
         ),
         format!("CREATE INDEX IF NOT EXISTS \"ix__auth_oauth_states_expiry\" ON {s}.\"_auth_oauth_states\" (\"expires_at\")"),
+        // Version 2: a started authorization is bound to the app that started it.
+        format!("ALTER TABLE {s}.\"_auth_oauth_states\" ADD COLUMN IF NOT EXISTS \"flow_hash\" text"),
         format!(
             "CREATE TABLE IF NOT EXISTS {s}.\"_audit_events\" (
                 \"seq\" bigserial PRIMARY KEY,

@@ -535,40 +535,47 @@ pub async fn link_identity(
     Ok(())
 }
 
-/// Remembers a started OAuth authorization (its PKCE verifier) for ten minutes.
+/// Remembers a started OAuth authorization (its PKCE verifier, and the flow secret that the app
+/// which started it must show to finish it) for ten minutes.
 pub async fn save_oauth_state(
     tx: &mut Tx,
     id: Uuid,
     provider: &str,
     redirect_uri: &str,
     verifier: &str,
+    flow: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM \"_auth_oauth_states\" WHERE \"expires_at\" < now()")
         .execute(&mut **tx)
         .await?;
     sqlx::query(
-        "INSERT INTO \"_auth_oauth_states\" (\"id\", \"provider\", \"redirect_uri\", \"verifier\", \"expires_at\")
-         VALUES ($1, $2, $3, $4, now() + interval '10 minutes')",
+        "INSERT INTO \"_auth_oauth_states\" (\"id\", \"provider\", \"redirect_uri\", \"verifier\", \"flow_hash\", \"expires_at\")
+         VALUES ($1, $2, $3, $4, $5, now() + interval '10 minutes')",
     )
     .bind(id)
     .bind(provider)
     .bind(redirect_uri)
     .bind(verifier)
+    .bind(token_hash(flow))
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Takes (once) a started authorization: `(provider, redirect_uri, verifier)`.
+/// Takes (once) a started authorization, if `flow` is the secret of the app that started it:
+/// `(provider, redirect_uri, verifier)`. A wrong flow leaves it in place for its owner.
 pub async fn take_oauth_state(
     tx: &mut Tx,
     id: Uuid,
+    flow: &str,
 ) -> Result<Option<(String, String, String)>, sqlx::Error> {
     let row = sqlx::query(
-        "DELETE FROM \"_auth_oauth_states\" WHERE \"id\" = $1 AND \"expires_at\" > now()
+        "DELETE FROM \"_auth_oauth_states\"
+         WHERE \"id\" = $1 AND \"flow_hash\" = $2 AND \"expires_at\" > now()
          RETURNING \"provider\", \"redirect_uri\", \"verifier\"",
     )
     .bind(id)
+    .bind(token_hash(flow))
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))

@@ -132,15 +132,15 @@ pub(super) fn paths(cfg: &ProjectConfig, base: &str) -> Vec<(String, Value)> {
         ),
         (
             format!("{a}/oauth/{{provider}}/url"),
-            json!({ "get": query(op("Start an OAuth sign-in", "The provider's authorization URL (PKCE, S256) and a signed `state` valid 10 minutes.", (200, ok("Where to send the user.", json!({ "type": "object", "properties": { "provider": { "type": "string" }, "auth_url": { "type": "string" }, "state": { "type": "string" } } }))), &[400, 422]), &[("redirect_uri", true, "Where the provider sends the user back.")]) }),
+            json!({ "get": query(op("Start an OAuth sign-in", "The provider's authorization URL (PKCE, S256), a signed `state` valid 10 minutes, and a `flow` secret the app keeps to finish the sign-in (it never goes through the browser).", (200, ok("Where to send the user.", json!({ "type": "object", "properties": { "provider": { "type": "string" }, "auth_url": { "type": "string" }, "state": { "type": "string" }, "flow": { "type": "string" } } }))), &[400, 422]), &[("redirect_uri", true, "Where the provider sends the user back.")]) }),
         ),
         (format!("{a}/oauth/{{provider}}/callback"), {
-            let o = query(op("Finish an OAuth sign-in", "Exchanges the code with the provider. An existing account is linked only when the provider confirms the email address (else 409).", (200, pair()), &[400, 403, 409, 422]), &[("code", true, "From the provider."), ("state", true, "From the URL step.")]);
+            let o = query(op("Finish an OAuth sign-in", "Exchanges the code with the provider. An existing account is linked only when the provider confirms the email address (else 409).", (200, pair()), &[400, 403, 409, 422]), &[("code", true, "From the provider."), ("state", true, "From the URL step."), ("flow", true, "From the URL step's answer: only the app that started the sign-in can finish it.")]);
             json!({ "get": o.clone(), "post": o })
         }),
         (
             format!("{a}/oauth/callback"),
-            json!({ "post": query(op("Finish an OAuth sign-in (contract form)", "`provider`, `code` and `state` in the query or a JSON body. The form with `provider_user_id` and `email` trusts the caller and works only in development mode.", (200, pair()), &[400, 403, 409, 422]), &[("provider", false, ""), ("code", false, ""), ("state", false, ""), ("provider_user_id", false, "Development mode only."), ("email", false, "Development mode only.")]) }),
+            json!({ "post": query(op("Finish an OAuth sign-in (contract form)", "`provider`, `code`, `state` and `flow` in the query or a JSON body. The form with `provider_user_id` and `email` trusts the caller and works only in development mode.", (200, pair()), &[400, 403, 409, 422]), &[("provider", false, ""), ("code", false, ""), ("state", false, ""), ("flow", false, "Required with `code`."), ("provider_user_id", false, "Development mode only."), ("email", false, "Development mode only.")]) }),
         ),
     ];
     let users = format!("{base}/settings/auth/users");

@@ -1,7 +1,9 @@
 //! OAuth sign-in. The real flow is the authorization-code grant with PKCE: `…/oauth/{provider}/url`
-//! stores a verifier and answers the provider's URL with a signed `state`; the app sends the
-//! `code` and `state` it got back to `…/oauth/{provider}/callback` (or `…/oauth/callback`), and
-//! the worker exchanges them with the provider itself. An identity is linked to an existing
+//! stores a verifier and answers the provider's URL with a signed `state` and a `flow` secret;
+//! the app sends the `code` and `state` it got back, with its `flow`, to
+//! `…/oauth/{provider}/callback` (or `…/oauth/callback`), and the worker exchanges them with the
+//! provider itself. The `flow` never travels through the browser, so whoever intercepts the
+//! redirect (or plants one, for a login CSRF) cannot finish the sign-in. An identity is linked to an existing
 //! account only when the provider confirms the email address.
 //!
 //! The contract's trust-the-caller callback (`provider_user_id` and `email` as query
@@ -177,8 +179,9 @@ pub async fn url(
         })));
     };
     let pkce = Pkce::new();
+    let flow = model::secret::random_token();
     let mut tx = db::begin(&st.db, &p).await?;
-    store::save_oauth_state(&mut tx, sid, &name, redirect_uri, &pkce.verifier).await?;
+    store::save_oauth_state(&mut tx, sid, &name, redirect_uri, &pkce.verifier, &flow).await?;
     tx.commit().await?;
     let auth_url = st
         .oauth
@@ -186,7 +189,7 @@ pub async fn url(
         .await
         .map_err(|e| ApiError::BadGateway(format!("OAuth provider unavailable: {e}")))?;
     Ok(Json(
-        json!({ "provider": name, "auth_url": auth_url, "state": state }),
+        json!({ "provider": name, "auth_url": auth_url, "state": state, "flow": flow }),
     ))
 }
 
@@ -211,8 +214,9 @@ pub async fn provider_callback(
 ) -> Result<Json<Value>, ApiError> {
     let code = query_param(&params, "code")?;
     let state = query_param(&params, "state")?;
+    let flow = query_param(&params, "flow")?;
     let origin = origin(&parts, &st);
-    complete(&st, &p, &name, code, state, &origin).await
+    complete(&st, &p, &name, code, state, flow, &origin).await
 }
 
 /// `POST …/auth/oauth/callback`: `code` and `state` (query or JSON body, with `provider`)
@@ -238,7 +242,8 @@ pub async fn callback(
     let origin = origin(&parts, &st);
     if let (Some(code), Some(state)) = (get("code"), get("state")) {
         let name = provider_name.ok_or_else(|| missing("provider"))?;
-        return complete(&st, &p, &name, &code, &state, &origin).await;
+        let flow = get("flow").ok_or_else(|| missing("flow"))?;
+        return complete(&st, &p, &name, &code, &state, &flow, &origin).await;
     }
     let name = query_param(&params, "provider")?.to_owned();
     let provider_user_id = query_param(&params, "provider_user_id")?.to_owned();
@@ -284,6 +289,7 @@ async fn complete(
     name: &str,
     code: &str,
     state: &str,
+    flow: &str,
     origin: &Origin,
 ) -> Result<Json<Value>, ApiError> {
     let Some(provider) = provider(p, name, false)? else {
@@ -294,7 +300,7 @@ async fn complete(
     };
     let sid = verify_state(p, state, name)?;
     let mut tx = db::begin(&st.db, p).await?;
-    let pending = store::take_oauth_state(&mut tx, sid).await?;
+    let pending = store::take_oauth_state(&mut tx, sid, flow).await?;
     tx.commit().await?;
     let (_, redirect_uri, verifier) =
         pending.ok_or_else(|| ApiError::BadRequest("Invalid or expired OAuth state".into()))?;
