@@ -1070,3 +1070,140 @@ async fn signing_keys_rotate_without_logging_anyone_out() {
     assert!(list.iter().all(|k| k.get("secret").is_none()));
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn auth_meta_and_the_development_oauth_callback() {
+    let env = TestEnv::start().await;
+    let admin = env.admin("owner@example.com").await;
+    let p = env.project(&admin, "app").await;
+
+    let res = env.call("GET", &auth(&p, "meta"), None, None).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body["project_id"], json!(p));
+    assert_eq!(res.body["providers"]["email_password"], true);
+    let names: Vec<&str> = res.body["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    for name in ["Get Providers", "Register", "Login", "Get Current User"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let register_url = res.body["endpoints"][1]["url"].as_str().unwrap();
+    assert!(
+        register_url.starts_with("http://") && register_url.ends_with(&auth(&p, "register")),
+        "{register_url}"
+    );
+    assert!(res.body["examples"]["curl"]["login"].is_string());
+    assert!(res.body["examples"]["fetch"]["me"].is_string());
+    for code in ["400", "401", "403", "409", "422"] {
+        assert!(res.body["error_codes"][code].is_string(), "{code}");
+    }
+
+    // The OAuth URL of a disabled or unknown provider.
+    let url = |provider: &str| {
+        auth(
+            &p,
+            &format!("oauth/{provider}/url?redirect_uri=https://app.example.com/cb"),
+        )
+    };
+    let res = env.call("GET", &url("google"), None, None).await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (400, "Google OAuth not enabled".into())
+    );
+    let res = env.call("GET", &url("myspace"), None, None).await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (400, "Unknown OAuth provider: myspace".into())
+    );
+
+    // The trust-the-caller callback (development mode): disabled provider, then a new user, the
+    // same identity again, and an existing email linked, never duplicated.
+    let cb = |q: &str| auth(&p, &format!("oauth/callback?{q}"));
+    let res = env
+        .call(
+            "POST",
+            &cb("provider=google&provider_user_id=g1&email=a@example.com"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    assert!(res.detail().contains("not enabled"));
+    let settings = format!("/api/projects/{p}/settings/auth");
+    env.call(
+        "PUT",
+        &settings,
+        Some(&admin),
+        Some(json!({"enable_oauth_google": true})),
+    )
+    .await;
+    let res = env
+        .call(
+            "POST",
+            &cb("provider=google&provider_user_id=g1&email=A@example.com"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{res:?}");
+    let first = me(&env, &p, &token(&res, "access_token")).await;
+    assert_eq!(
+        (
+            first.body["email"].clone(),
+            first.body["is_email_verified"].clone()
+        ),
+        (json!("a@example.com"), json!(true))
+    );
+    let res = env
+        .call(
+            "POST",
+            &cb("provider=google&provider_user_id=g1"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        me(&env, &p, &token(&res, "access_token")).await.body["id"],
+        first.body["id"]
+    );
+    assert_eq!(
+        register(&env, &p, "b@example.com", "password123")
+            .await
+            .status,
+        201
+    );
+    let res = env
+        .call(
+            "POST",
+            &cb("provider=google&provider_user_id=g2&email=b@example.com"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    let res = env
+        .call(
+            "POST",
+            &cb("provider=google&provider_user_id=g3"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (400, "Email is required".into())
+    );
+    let users = env
+        .call(
+            "GET",
+            &format!("/api/projects/{p}/settings/auth/users"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(users.body.as_array().unwrap().len(), 2, "{:?}", users.body);
+    env.shutdown().await;
+}

@@ -5,7 +5,7 @@
 use super::body::{Fields, JsonObject};
 use super::error::ApiError;
 use super::member::{Member, Pushed};
-use crate::db::{auth, projects};
+use crate::db::auth;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,20 +13,6 @@ use axum::Json;
 use model::secret::{random_token, token_hash};
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-/// Bumps the config version and pushes after the change committed.
-async fn publish(
-    state: &AppState,
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    m: &Member,
-) -> Result<Vec<String>, ApiError> {
-    projects::lock_for(&mut *tx, m.project.id, m.admin.id)
-        .await?
-        .ok_or(ApiError::NotFound("Project not found".into()))?;
-    projects::bump_version(&mut *tx, m.project.id).await?;
-    tx.commit().await?;
-    Ok(state.push_project(m.project.id).await?)
-}
 
 /// `POST …/api-keys`
 pub async fn create(
@@ -41,6 +27,7 @@ pub async fn create(
     let key = random_token();
     let prefix = &key[..8];
     let mut tx = state.db.begin().await?;
+    m.lock(&mut tx).await?;
     let id = auth::insert_api_key(
         &mut *tx,
         m.project.id,
@@ -50,7 +37,7 @@ pub async fn create(
         m.admin.id,
     )
     .await?;
-    let lagging = publish(&state, tx, &m).await?;
+    let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %m.project.id, api_key.id = %id, "created API key {prefix}…");
     let out = json!({ "id": id, "name": name, "prefix": prefix, "api_key": key });
     Ok(Pushed((StatusCode::CREATED, Json(out)), lagging))
@@ -78,10 +65,11 @@ pub async fn revoke(
     let not_found = || ApiError::NotFound("API key not found".into());
     let id = Uuid::parse_str(&key_id).map_err(|_| not_found())?;
     let mut tx = state.db.begin().await?;
+    m.lock(&mut tx).await?;
     if !auth::revoke_api_key(&mut *tx, m.project.id, id).await? {
         return Err(not_found());
     }
-    let lagging = publish(&state, tx, &m).await?;
+    let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %m.project.id, api_key.id = %id, "revoked API key");
     Ok(Pushed(StatusCode::NO_CONTENT, lagging))
 }

@@ -6,33 +6,13 @@
 use super::body::{Fields, JsonObject};
 use super::error::ApiError;
 use super::member::{Member, Pushed};
-use crate::db::{auth, projects};
+use crate::db::auth;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use model::{AuthSettings, OAuthProviderConfig};
 use serde_json::{json, Value};
-use sqlx::PgConnection;
-
-/// Locks the project row for a config change.
-async fn lock(tx: &mut PgConnection, m: &Member) -> Result<(), ApiError> {
-    projects::lock_for(&mut *tx, m.project.id, m.admin.id)
-        .await?
-        .ok_or(ApiError::NotFound("Project not found".into()))?;
-    Ok(())
-}
-
-/// Commits a config change and pushes it.
-async fn publish(
-    state: &AppState,
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-    m: &Member,
-) -> Result<Vec<String>, ApiError> {
-    projects::bump_version(&mut *tx, m.project.id).await?;
-    tx.commit().await?;
-    Ok(state.push_project(m.project.id).await?)
-}
 
 /// `GET …/settings/auth` (the row is created with the defaults on first use).
 pub async fn get(State(state): State<AppState>, m: Member) -> Result<Json<AuthSettings>, ApiError> {
@@ -72,7 +52,7 @@ pub async fn put(
     }
     f.finish()?;
     let mut tx = state.db.begin().await?;
-    lock(&mut tx, &m).await?;
+    m.lock(&mut tx).await?;
     let mut s = auth::settings(&mut *tx, m.project.id).await?;
     for (key, value) in flags {
         let Some(v) = value else { continue };
@@ -96,7 +76,7 @@ pub async fn put(
         s.session_mode = mode;
     }
     auth::save_settings(&mut *tx, m.project.id, &s).await?;
-    let lagging = publish(&state, tx, &m).await?;
+    let lagging = m.publish(&state, tx).await?;
     Ok(Pushed(Json(s), lagging))
 }
 
@@ -178,9 +158,9 @@ pub async fn put_provider(
         scopes,
     };
     let mut tx = state.db.begin().await?;
-    lock(&mut tx, &m).await?;
+    m.lock(&mut tx).await?;
     auth::save_oauth_provider(&mut *tx, m.project.id, &provider).await?;
-    let lagging = publish(&state, tx, &m).await?;
+    let lagging = m.publish(&state, tx).await?;
     Ok(Pushed(Json(provider_out(&provider)), lagging))
 }
 
@@ -191,11 +171,11 @@ pub async fn delete_provider(
     Path((_, name)): Path<(String, String)>,
 ) -> Result<Pushed<StatusCode>, ApiError> {
     let mut tx = state.db.begin().await?;
-    lock(&mut tx, &m).await?;
+    m.lock(&mut tx).await?;
     if !auth::delete_oauth_provider(&mut *tx, m.project.id, &name).await? {
         return Err(ApiError::NotFound("OAuth provider not found".into()));
     }
-    let lagging = publish(&state, tx, &m).await?;
+    let lagging = m.publish(&state, tx).await?;
     Ok(Pushed(StatusCode::NO_CONTENT, lagging))
 }
 
@@ -222,9 +202,9 @@ pub async fn rotate_signing_key(
     m: Member,
 ) -> Result<Pushed<(StatusCode, Json<Value>)>, ApiError> {
     let mut tx = state.db.begin().await?;
-    lock(&mut tx, &m).await?;
+    m.lock(&mut tx).await?;
     let kid = auth::rotate_signing_key(&mut tx, m.project.id).await?;
-    let lagging = publish(&state, tx, &m).await?;
+    let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %m.project.id, key.id = %kid, "rotated the app-token signing key");
     Ok(Pushed(
         (StatusCode::CREATED, Json(json!({ "kid": kid }))),

@@ -40,6 +40,28 @@ impl FromRequestParts<AppState> for Member {
     }
 }
 
+impl Member {
+    /// Locks the project row for a change to its config (serializes concurrent changes).
+    pub async fn lock(&self, tx: &mut sqlx::PgConnection) -> Result<(), ApiError> {
+        projects::lock_for(&mut *tx, self.project.id, self.admin.id)
+            .await?
+            .ok_or(ApiError::NotFound("Project not found".into()))?;
+        Ok(())
+    }
+
+    /// Ends a config change made under [`Member::lock`]: bumps the config version, commits and
+    /// pushes the new config. Returns the workers that had not applied it in time.
+    pub async fn publish(
+        &self,
+        state: &AppState,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> Result<Vec<String>, ApiError> {
+        projects::bump_version(&mut *tx, self.project.id).await?;
+        tx.commit().await?;
+        Ok(state.push_project(self.project.id).await?)
+    }
+}
+
 /// A response to a config change, with the workers that had not applied it when the bounded
 /// wait ended (header `X-Config-Lagging-Workers`; absent when every worker caught up).
 pub struct Pushed<T>(pub T, pub Vec<String>);

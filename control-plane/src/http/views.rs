@@ -8,8 +8,8 @@ mod request;
 use super::body::JsonObject;
 use super::error::ApiError;
 use super::member::{Member, Pushed};
+use crate::db::catalog;
 use crate::db::views::{self, BaseCollection, NewView, View, ViewVersion};
-use crate::db::{catalog, projects};
 use crate::names::is_valid_slug;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, State};
@@ -54,14 +54,6 @@ fn base_not_found() -> ApiError {
     ApiError::BadRequest("Base collection not found".into())
 }
 
-/// Locks the project row for a view change.
-async fn lock(tx: &mut PgConnection, m: &Member) -> Result<(), ApiError> {
-    projects::lock_for(&mut *tx, m.project.id, m.admin.id)
-        .await?
-        .ok_or(ApiError::NotFound("Project not found".into()))?;
-    Ok(())
-}
-
 /// The active base collection of the project, by id as sent.
 async fn find_base(
     db: &mut PgConnection,
@@ -98,7 +90,7 @@ pub async fn create(
         || ApiError::BadRequest(format!("View with name '{}' already exists", req.name));
     let p = &m.project;
     let mut tx = state.db.begin().await?;
-    lock(&mut tx, &m).await?;
+    m.lock(&mut tx).await?;
     if views::active_by_name(&mut *tx, p.id, &req.name)
         .await?
         .is_some()
@@ -129,10 +121,8 @@ pub async fn create(
     };
     let view = views::insert(&mut *tx, &new).await?.ok_or_else(duplicate)?;
     views::insert_version(&mut *tx, &view, m.admin.id).await?;
-    projects::bump_version(&mut *tx, p.id).await?;
-    tx.commit().await?;
+    let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %p.id, view.name = %view.name, "created view");
-    let lagging = state.push_project(p.id).await?;
     Ok(Pushed((StatusCode::CREATED, Json(view)), lagging))
 }
 
@@ -171,7 +161,7 @@ pub async fn update(
     let req = request::update(body)?;
     let p = &m.project;
     let mut tx = state.db.begin().await?;
-    lock(&mut tx, &m).await?;
+    m.lock(&mut tx).await?;
     let mut view = views::active_by_name(&mut *tx, p.id, &name)
         .await?
         .ok_or_else(view_not_found)?;
@@ -197,9 +187,7 @@ pub async fn update(
     req.apply(&mut view.def);
     let view = views::update(&mut *tx, &view).await?;
     views::insert_version(&mut *tx, &view, m.admin.id).await?;
-    projects::bump_version(&mut *tx, p.id).await?;
-    tx.commit().await?;
-    let lagging = state.push_project(p.id).await?;
+    let lagging = m.publish(&state, tx).await?;
     Ok(Pushed(Json(view), lagging))
 }
 
@@ -211,15 +199,13 @@ pub async fn delete(
 ) -> Result<Pushed<StatusCode>, ApiError> {
     let p = &m.project;
     let mut tx = state.db.begin().await?;
-    lock(&mut tx, &m).await?;
+    m.lock(&mut tx).await?;
     let view = views::active_by_name(&mut *tx, p.id, &name)
         .await?
         .ok_or_else(view_not_found)?;
     views::deactivate(&mut *tx, view.id).await?;
-    projects::bump_version(&mut *tx, p.id).await?;
-    tx.commit().await?;
+    let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %p.id, view.name = %view.name, "deleted view");
-    let lagging = state.push_project(p.id).await?;
     Ok(Pushed(StatusCode::NO_CONTENT, lagging))
 }
 

@@ -581,6 +581,22 @@ pub async fn take_oauth_state(
     Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
 }
 
+/// Appends a successful auth event of `user` (`spec/audit.md`): `new_data_json` is
+/// `{"email": …, "success": true}` plus the keys of `extra` (an object, or `null`).
+pub async fn audit_user(
+    tx: &mut Tx,
+    action: &str,
+    user: &User,
+    extra: Value,
+    origin: &Origin,
+) -> Result<(), sqlx::Error> {
+    let mut details = serde_json::json!({ "email": user.email, "success": true });
+    if let (Value::Object(d), Value::Object(extra)) = (&mut details, extra) {
+        d.extend(extra);
+    }
+    audit(tx, action, Some(&user.id), &details, origin).await
+}
+
 /// Appends an auth audit event (`spec/audit.md`): `new_data_json` is `details` as JSON text.
 pub async fn audit(
     tx: &mut Tx,

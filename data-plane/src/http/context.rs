@@ -84,13 +84,11 @@ impl FromRequestParts<AppState> for Ctx {
         let ProjectOf(project) = ProjectOf::from_request_parts(parts, state).await?;
         let mut caller = None;
         if let Some(token) = bearer(parts) {
-            caller = match jwt::peek(token) {
-                Some((_, claims))
-                    if claims.get("type").and_then(|t| t.as_str()) == Some("app_user") =>
-                {
-                    app_user(state, &project, token).await?
-                }
-                _ => admin(&project, token)?,
+            caller = match tokens::verify(&project.config, token) {
+                Ok(t) => app_user(state, &project, t).await?,
+                // Not an app-user token: maybe an admin's.
+                Err(tokens::Refusal::WrongType) => admin(&project, token)?,
+                Err(_) => None,
             };
         }
         let caller = match caller {
@@ -135,16 +133,13 @@ fn admin(project: &Project, token: &str) -> Result<Option<Caller>, ApiError> {
     }
 }
 
-/// An app-user token of this project whose user is enabled and whose session is live (one
+/// A verified app-user token of this project whose user is enabled and whose session is live (one
 /// statement, so disabling a user or ending a session takes effect on every worker at once).
 async fn app_user(
     state: &AppState,
     project: &Project,
-    token: &str,
+    t: tokens::AppToken,
 ) -> Result<Option<Caller>, ApiError> {
-    let Ok(t) = tokens::verify(&project.config, token) else {
-        return Ok(None);
-    };
     let live = db::live_principal(&state.db, project, &t.user_id, t.session_id).await?;
     Ok(live.map(|(email, verified)| {
         Caller::AppUser(AppUser {

@@ -114,7 +114,10 @@ pub async fn create_in(
     body: Map<String, Value>,
 ) -> Result<String, ApiError> {
     authorize(&ctx.caller, "create")?;
-    guard_account_flags(ctx, c, &body)?;
+    // A new app user needs its email, whoever creates it.
+    let mut admin_only = admin_only_fields(c, &body);
+    admin_only.retain(|f| *f != "email");
+    guard_admin_only(ctx, &admin_only)?;
     let mut values = values_from(c, body)?;
     match &ctx.caller {
         Caller::Admin(id) => values.push(system_value(c, "created_by_user_id", id.to_string())),
@@ -136,26 +139,15 @@ pub async fn update_in(
     body: Map<String, Value>,
 ) -> Result<String, ApiError> {
     // Checked after the record and the permission, as the contract orders it.
-    let body_keys: Map<String, Value> = body
-        .iter()
-        .filter(|(k, _)| ACCOUNT_FLAGS.contains(&k.as_str()) || k.as_str() == "email")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let admin_only = admin_only_fields(c, &body);
     let values = values_from(c, body);
     db::get_for_update(tx, c, id)
         .await?
         .ok_or(ApiError::NotFound("Record not found"))?;
     authorize(&ctx.caller, "update")?;
     let mut values = values?;
-    guard_account_flags(ctx, c, &body_keys)?;
-    if c.config.id_kind == IdKind::Uuid && body_keys.contains_key("email") {
-        // A verified address is what sign-ins trust: only admins change it, and it stays a
-        // lower-cased address, as sign-in looks it up.
-        if !matches!(ctx.caller, Caller::Admin(_)) {
-            return Err(ApiError::Forbidden(
-                "Field 'email' can only be changed by an admin".into(),
-            ));
-        }
+    guard_admin_only(ctx, &admin_only)?;
+    if admin_only.contains(&"email") {
         normalize_app_user_email(&mut values)?;
     }
     db::update(tx, c, id, &values)
@@ -178,25 +170,30 @@ pub async fn delete_in(
     Ok(())
 }
 
-/// Columns of `_users` that decide who may sign in.
-const ACCOUNT_FLAGS: [&str; 2] = ["is_disabled", "is_email_verified"];
+/// Columns of `_users` that only admins write through the data API (spec/users-collection.md,
+/// Recommended, extended to `email`): whether a user is disabled or verified, and the address
+/// sign-ins trust. An API key or app user that could write them would lift restrictions or take
+/// over an identity.
+const ADMIN_ONLY: [&str; 3] = ["is_disabled", "is_email_verified", "email"];
 
-/// Only admins change whether an app user is disabled or verified through the data API
-/// (spec/users-collection.md, Recommended): an API key or app user that could would lift its
-/// own restrictions.
-fn guard_account_flags(
-    ctx: &Ctx,
-    c: &Collection,
-    body: &Map<String, Value>,
-) -> Result<(), ApiError> {
-    if !c.config.is_system || matches!(ctx.caller, Caller::Admin(_)) {
-        return Ok(());
+/// The admin-only columns a body writes.
+fn admin_only_fields(c: &Collection, body: &Map<String, Value>) -> Vec<&'static str> {
+    if !c.config.is_system {
+        return Vec::new();
     }
-    match ACCOUNT_FLAGS.iter().find(|f| body.contains_key(**f)) {
-        Some(flag) => Err(ApiError::Forbidden(format!(
-            "Field '{flag}' can only be changed by an admin"
+    ADMIN_ONLY
+        .into_iter()
+        .filter(|f| body.contains_key(*f))
+        .collect()
+}
+
+/// 403 when someone other than an admin writes an admin-only column.
+fn guard_admin_only(ctx: &Ctx, fields: &[&str]) -> Result<(), ApiError> {
+    match fields.first() {
+        Some(f) if !matches!(ctx.caller, Caller::Admin(_)) => Err(ApiError::Forbidden(format!(
+            "Field '{f}' can only be changed by an admin"
         ))),
-        None => Ok(()),
+        _ => Ok(()),
     }
 }
 

@@ -99,15 +99,7 @@ pub async fn confirm_verification(
     let user = store::update_user(&mut tx, &user_id, &change)
         .await?
         .ok_or_else(|| ApiError::BadRequest("User not found".into()))?;
-    let details = json!({ "email": user.email, "success": true });
-    store::audit(
-        &mut tx,
-        "auth.email_verify",
-        Some(&user.id),
-        &details,
-        &origin,
-    )
-    .await?;
+    store::audit_user(&mut tx, "auth.email_verify", &user, Value::Null, &origin).await?;
     tx.commit().await?;
     Ok(Json(
         json!({ "message": "Email verified successfully", "email": user.email }),
@@ -204,15 +196,7 @@ pub async fn confirm_reset(
     // Whoever reset the password proved they own the address: other sessions end (they may be
     // the reason for the reset).
     store::end_all_sessions(&mut tx, &user.id, "password reset").await?;
-    let details = json!({ "email": user.email, "success": true });
-    store::audit(
-        &mut tx,
-        "auth.password_reset",
-        Some(&user.id),
-        &details,
-        &origin,
-    )
-    .await?;
+    store::audit_user(&mut tx, "auth.password_reset", &user, Value::Null, &origin).await?;
     tx.commit().await?;
     Ok(Json(json!({ "message": "Password reset successfully" })))
 }
@@ -309,8 +293,14 @@ pub async fn verify_otp(
     store::delete_otp(&mut tx, &email).await?;
     store::prove_email(&mut tx, &user).await?;
     let pair = issue_pair(&mut tx, &p, &user.id, &origin).await?;
-    let details = json!({ "email": user.email, "method": "otp", "success": true });
-    store::audit(&mut tx, "auth.login", Some(&user.id), &details, &origin).await?;
+    store::audit_user(
+        &mut tx,
+        "auth.login",
+        &user,
+        json!({ "method": "otp" }),
+        &origin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(pair))
 }

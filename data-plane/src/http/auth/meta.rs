@@ -17,10 +17,7 @@ fn base_url(parts: &Parts, st: &AppState) -> String {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let peer_trusted = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .is_some_and(|c| st.trusted_proxies.allows(c.0.ip()));
+    let peer_trusted = super::via_trusted_proxy(parts, st);
     let forwarded = |name: &str| header(name).filter(|_| peer_trusted);
     let host = forwarded("x-forwarded-host")
         .or_else(|| header("host"))

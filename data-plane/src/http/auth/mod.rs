@@ -74,15 +74,11 @@ pub fn routes() -> Router<AppState> {
 /// Where a request came from: the TCP peer, or the client address a trusted proxy (the
 /// router) put in `X-Forwarded-For`; and the `User-Agent`.
 pub fn origin(parts: &Parts, st: &AppState) -> Origin {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
     let forwarded = || {
         let header = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
         header.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
     };
-    let ip = match peer {
+    let ip = match peer(parts) {
         Some(p) if st.trusted_proxies.allows(p) => forwarded().or(Some(p)),
         other => other,
     };
@@ -95,6 +91,20 @@ pub fn origin(parts: &Parts, st: &AppState) -> Origin {
         ip: ip.map(|ip| ip.to_string()),
         user_agent,
     }
+}
+
+/// The TCP peer of the request.
+fn peer(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// True when the request came through a trusted proxy (the router), whose forwarding headers
+/// are believed.
+pub fn via_trusted_proxy(parts: &Parts, st: &AppState) -> bool {
+    peer(parts).is_some_and(|p| st.trusted_proxies.allows(p))
 }
 
 /// Applies a rate-limit bucket to the client IP and, when given, the email.

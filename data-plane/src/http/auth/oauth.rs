@@ -364,9 +364,14 @@ async fn sign_in(
                         .ok_or_else(|| {
                             ApiError::Conflict("User with this email already exists".into())
                         })?;
-                    let details = json!({ "email": user.email, "method": method, "success": true });
-                    store::audit(&mut tx, "auth.register", Some(&user.id), &details, origin)
-                        .await?;
+                    store::audit_user(
+                        &mut tx,
+                        "auth.register",
+                        &user,
+                        json!({ "method": method }),
+                        origin,
+                    )
+                    .await?;
                     user
                 }
             };
@@ -391,8 +396,14 @@ async fn sign_in(
         store::prove_email(&mut tx, &user).await?;
     }
     let pair = issue_pair(&mut tx, p, &user.id, origin).await?;
-    let details = json!({ "email": user.email, "method": method, "success": true });
-    store::audit(&mut tx, "auth.login", Some(&user.id), &details, origin).await?;
+    store::audit_user(
+        &mut tx,
+        "auth.login",
+        &user,
+        json!({ "method": method }),
+        origin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(pair)
 }

@@ -61,8 +61,7 @@ pub async fn register(
         .await?
         .ok_or_else(exists)?;
     let pair = issue_pair(&mut tx, &p, &user.id, &origin).await?;
-    let details = json!({ "email": user.email, "success": true });
-    store::audit(&mut tx, "auth.register", Some(&user.id), &details, &origin).await?;
+    store::audit_user(&mut tx, "auth.register", &user, Value::Null, &origin).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(pair)))
 }
@@ -104,8 +103,7 @@ pub async fn login(
     }
     let mut tx = db::begin(&st.db, &p).await?;
     let pair = issue_pair(&mut tx, &p, &user.id, &origin).await?;
-    let details = json!({ "email": user.email, "success": true });
-    store::audit(&mut tx, "auth.login", Some(&user.id), &details, &origin).await?;
+    store::audit_user(&mut tx, "auth.login", &user, Value::Null, &origin).await?;
     tx.commit().await?;
     Ok(Json(pair))
 }
@@ -154,8 +152,7 @@ pub async fn refresh(
         return Err(ApiError::Forbidden("User account is disabled".into()));
     }
     let access = tokens::issue(&p.config, &user.id, session).ok_or_else(no_signing_key)?;
-    let details = json!({ "email": user.email, "success": true });
-    store::audit(&mut tx, "auth.refresh", Some(&user.id), &details, &origin).await?;
+    store::audit_user(&mut tx, "auth.refresh", &user, Value::Null, &origin).await?;
     tx.commit().await?;
     Ok(Json(TokenPair::body(access, refresh, &p.config)))
 }
@@ -222,15 +219,7 @@ pub async fn change_password(
         ..Default::default()
     };
     store::update_user(&mut tx, &user.id, &change).await?;
-    let details = json!({ "email": user.email, "success": true });
-    store::audit(
-        &mut tx,
-        "auth.password_change",
-        Some(&user.id),
-        &details,
-        &origin,
-    )
-    .await?;
+    store::audit_user(&mut tx, "auth.password_change", &user, Value::Null, &origin).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -245,9 +234,14 @@ pub async fn logout_all(
     let origin = origin(&parts, &st);
     let mut tx = db::begin(&st.db, &p).await?;
     let n = store::end_all_sessions(&mut tx, &user.id, "logout all").await?;
-    let details =
-        json!({ "email": user.email, "all_sessions": true, "revoked_count": n, "success": true });
-    store::audit(&mut tx, "auth.logout", Some(&user.id), &details, &origin).await?;
+    store::audit_user(
+        &mut tx,
+        "auth.logout",
+        &user,
+        json!({ "all_sessions": true, "revoked_count": n }),
+        &origin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

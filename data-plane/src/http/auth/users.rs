@@ -181,9 +181,14 @@ pub async fn revoke_sessions(
     let mut tx = db::begin(&st.db, &ctx.project).await?;
     let user = find(&mut tx, &id).await?;
     let n = store::end_all_sessions(&mut tx, &user.id, "revoked by an admin").await?;
-    let details =
-        json!({ "email": user.email, "all_sessions": true, "revoked_count": n, "success": true });
-    store::audit(&mut tx, "auth.logout", Some(&user.id), &details, &origin).await?;
+    store::audit_user(
+        &mut tx,
+        "auth.logout",
+        &user,
+        json!({ "all_sessions": true, "revoked_count": n }),
+        &origin,
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
