@@ -65,6 +65,7 @@ pub async fn compile_project(
                     on_delete: f.relation_on_delete.clone(),
                     display_field: f.relation_display_field.clone(),
                 }),
+            rules: Vec::new(),
         });
     }
     let view_rows = views::list_active(&mut *tx, project).await?;
@@ -98,10 +99,12 @@ pub async fn compile_project(
                 name: c.name,
                 table: c.sql_table_name,
                 is_system: c.is_system,
+                policies: Vec::new(),
             })
             .collect(),
         views: view_rows.into_iter().filter_map(compile_view).collect(),
         auth,
+        roles: Vec::new(),
     }))
 }
 

@@ -305,6 +305,7 @@ mod tests {
             is_system: false,
             aliases: aliases.iter().map(|a| a.to_string()).collect(),
             relation: None,
+            rules: vec![],
         }
     }
 
@@ -317,6 +318,7 @@ mod tests {
             id_kind: IdKind::Int,
             fields,
             aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            policies: vec![],
         }
     }
 
@@ -344,6 +346,7 @@ mod tests {
             ],
             views: vec![],
             auth: Default::default(),
+            roles: vec![],
         };
         let p = Project::new(config);
         assert_eq!(p.collections["orders"].config.name, "orders");
@@ -386,6 +389,7 @@ pub mod sample {
                 on_delete: "RESTRICT".into(),
                 display_field: None,
             }),
+            rules: vec![],
         }
     }
 
@@ -399,6 +403,7 @@ pub mod sample {
             id_kind: IdKind::Int,
             fields,
             aliases: vec![],
+            policies: vec![],
         };
         Project::new(ProjectConfig {
             project_id: Uuid::new_v4(),
@@ -427,6 +432,7 @@ pub mod sample {
             ],
             views: vec![],
             auth: Default::default(),
+            roles: vec![],
         })
     }
 }

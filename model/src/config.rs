@@ -1,6 +1,7 @@
 //! The compiled `ProjectConfig`: everything a worker needs to serve one project without reading
 //! the control schema. The control plane builds it once per change; workers only read it.
 
+use crate::access::{PolicyConfig, RoleConfig, RuleConfig};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -29,6 +30,9 @@ pub struct ProjectConfig {
     /// App-user authentication: settings, signing keys, API keys, OAuth providers.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// The project's roles (spec/rbac.md).
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
 }
 
 impl ProjectConfig {
@@ -194,6 +198,9 @@ pub struct CollectionConfig {
     /// Former names that still resolve to this collection (until the alias expires).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Active access policies in evaluation order (spec/policies.md).
+    #[serde(default)]
+    pub policies: Vec<PolicyConfig>,
 }
 
 /// A field and its column.
@@ -223,6 +230,9 @@ pub struct FieldConfig {
     /// For relation fields: what the key points at.
     #[serde(default)]
     pub relation: Option<RelationConfig>,
+    /// Active validation rules in evaluation order (spec/validations.md).
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
 }
 
 /// The target of a many-to-one relation field.

@@ -2,6 +2,7 @@
 //! control plane to workers, JWT signing and claims, password and token hashing, request-field
 //! checks, SQL identifier quoting, and the contract's error-body builders. No I/O lives here.
 
+pub mod access;
 pub mod config;
 pub mod error_body;
 pub mod fields;
@@ -10,6 +11,7 @@ pub mod secret;
 pub mod sql;
 pub mod value;
 
+pub use access::{Action, Cond, PolicyConfig, PrincipalKind, RoleConfig, RuleConfig};
 pub use config::{
     ApiKeyConfig, AuthConfig, AuthSettings, CollectionConfig, FieldConfig, FieldType, IdKind,
     OAuthProviderConfig, ProjectConfig, RelationConfig, SigningKey, ViewConfig, ViewFilter,

@@ -20,6 +20,7 @@ fn field(name: &str, ty: FieldType, sql_type: &str) -> FieldConfig {
         is_system: false,
         aliases: vec![],
         relation: None,
+        rules: vec![],
     }
 }
 
@@ -32,6 +33,7 @@ fn relation(name: &str, target: Uuid, sql_type: &str, required: bool) -> FieldCo
             on_delete: "CASCADE".into(),
             display_field: None,
         }),
+        rules: vec![],
         ..field(name, FieldType::Relation, sql_type)
     }
 }
@@ -45,6 +47,7 @@ fn collection(name: &str, id_kind: IdKind, fields: Vec<FieldConfig>) -> Collecti
         id_kind,
         fields,
         aliases: vec!["old_name".into()],
+        policies: vec![],
     }
 }
 
@@ -132,6 +135,7 @@ fn project() -> (Project, Uuid) {
         collections: vec![users, order, customers],
         views: vec![view],
         auth: Default::default(),
+            roles: vec![],
     };
     (Project::new(config), id)
 }
