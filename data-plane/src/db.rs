@@ -7,10 +7,11 @@
 //!   otherwise (a fresh connection, or one last used for another project) it discards it, runs
 //!   `SET ROLE` and asks again. A read therefore costs one round trip.
 
+use crate::auth::principals::Seen;
 use crate::query::aggregate::{self, AggregatePlan};
 use crate::query::cursor;
 use crate::query::expand::{self, Node};
-use crate::query::filter::{push_order, push_where, Where};
+use crate::query::filter::{push_order, push_pred, push_pred_where, push_where, Pred, Where};
 use crate::query::list::ListPlan;
 use crate::query::view::ViewPlan;
 use crate::registry::{Collection, Column, Project};
@@ -37,26 +38,80 @@ pub async fn begin(pool: &PgPool, project: &Project) -> Result<Tx, sqlx::Error> 
     pool.begin_with(project.begin_sql.clone()).await
 }
 
-/// The start of every read statement: the role it runs as, then the JSON answer.
-pub const READ_PREFIX: &str = "SELECT current_user::text, (";
+/// The signed-in app user a read assumed (by session), whom the read statement reports as they
+/// are now (see [`crate::auth::principals`]).
+#[derive(Debug, Clone)]
+pub struct LiveCheck {
+    /// The project's schema, quoted.
+    pub schema: String,
+    /// App-user id.
+    pub user_id: String,
+    /// Session id.
+    pub session_id: uuid::Uuid,
+}
 
-/// Runs a read statement made by `render` (it starts with [`READ_PREFIX`] and closes its
-/// parenthesis) as the project's role; see the module comment. `None` when the JSON is NULL.
+/// The start of every read statement: `SELECT current_user::text, <principal>, (` — the role it
+/// runs as, the app user of `check` as they are now (JSON, NULL when no longer live, or NULL
+/// without a check), then the JSON answer, whose parenthesis the renderer closes.
+pub fn read_prefix<'a>(check: Option<&LiveCheck>) -> QueryBuilder<'a, Postgres> {
+    let mut qb = QueryBuilder::new("SELECT current_user::text, ");
+    match check {
+        Some(c) => push_principal(&mut qb, &c.schema, &c.user_id, c.session_id),
+        None => {
+            qb.push("NULL::text");
+        }
+    }
+    qb.push(", (");
+    qb
+}
+
+/// `(SELECT <the live app user as JSON>)`: email, verified flag and role ids of a user who is
+/// enabled and whose session is not revoked; NULL otherwise.
+fn push_principal(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    schema: &str,
+    user: &str,
+    session: uuid::Uuid,
+) {
+    qb.push(format_args!(
+        "(SELECT json_build_object('email', u.\"email\", 'verified', u.\"is_email_verified\",
+           'roles', ARRAY(SELECT r.\"role_id\" FROM {schema}.\"_user_roles\" r WHERE r.\"user_id\" = u.\"id\"))::text
+         FROM {schema}.\"_users\" u JOIN {schema}.\"_auth_sessions\" s ON s.\"user_id\" = u.\"id\"
+         WHERE NOT u.\"is_disabled\" AND s.\"revoked_at\" IS NULL AND u.\"id\" = "
+    ));
+    qb.push_bind(user.to_owned());
+    qb.push(" AND s.\"id\" = ");
+    qb.push_bind(session);
+    qb.push(")");
+}
+
+/// What a read statement answered.
+#[derive(Debug)]
+pub struct Read {
+    /// The app user of the statement's check as they are now (JSON), if there was one and they
+    /// are still live.
+    pub principal: Option<String>,
+    /// The JSON answer (`None` when NULL).
+    pub json: Option<String>,
+}
+
+/// Runs a read statement made by `render` (it starts with [`read_prefix`] and closes its
+/// parenthesis) as the project's role; see the module comment.
 pub async fn read<'a>(
     pool: &PgPool,
     project: &Project,
     render: impl Fn() -> QueryBuilder<'a, Postgres>,
-) -> Result<Option<String>, sqlx::Error> {
+) -> Result<Read, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let role = &project.config.db_role;
     for _ in 0..2 {
         let mut qb = render();
         let res = qb
-            .build_query_as::<(String, Option<String>)>()
+            .build_query_as::<(String, Option<String>, Option<String>)>()
             .fetch_one(&mut *conn)
             .await;
         match res {
-            Ok((user, json)) if &user == role => return Ok(json),
+            Ok((user, principal, json)) if &user == role => return Ok(Read { principal, json }),
             // Ran as another role: the answer is thrown away unseen.
             Ok(_) => {}
             Err(e) if is_permission_denied(&e) => {}
@@ -78,33 +133,23 @@ fn is_permission_denied(e: &sqlx::Error) -> bool {
         .is_some_and(|c| c == "42501")
 }
 
-/// The app user behind an access token, if it is still enabled and its session live:
-/// `(email, verified)`. One read statement.
+/// The app user behind an access token, if it is still enabled and its session live. One read
+/// statement.
 pub async fn live_principal(
     pool: &PgPool,
     project: &Project,
     user: &str,
     session: uuid::Uuid,
-) -> Result<Option<(String, bool)>, sqlx::Error> {
+) -> Result<Option<Seen>, sqlx::Error> {
     let schema = model::sql::quote_ident(&project.config.db_schema);
-    let json = read(pool, project, || {
-        let mut qb = QueryBuilder::new(READ_PREFIX);
-        qb.push(format_args!(
-            "SELECT json_build_object('email', u.\"email\", 'verified', u.\"is_email_verified\")::text
-             FROM {schema}.\"_users\" u JOIN {schema}.\"_auth_sessions\" s ON s.\"user_id\" = u.\"id\"
-             WHERE NOT u.\"is_disabled\" AND s.\"revoked_at\" IS NULL AND u.\"id\" = "
-        ));
-        qb.push_bind(user.to_owned());
-        qb.push(" AND s.\"id\" = ");
-        qb.push_bind(session);
+    let read = read(pool, project, || {
+        let mut qb = read_prefix(None);
+        push_principal(&mut qb, &schema, user, session);
         qb.push(")");
         qb
     })
     .await?;
-    Ok(json.and_then(|j| {
-        let v: serde_json::Value = serde_json::from_str(&j).ok()?;
-        Some((v["email"].as_str()?.to_owned(), v["verified"].as_bool()?))
-    }))
+    Ok(Seen::parse(read.json.as_deref()))
 }
 
 /// A record id from the path, typed for its collection.
@@ -131,19 +176,18 @@ pub async fn list(
     project: &Project,
     c: &Collection,
     plan: &ListPlan,
-) -> Result<String, sqlx::Error> {
-    let json = read(pool, project, || render_list(c, plan)).await?;
-    Ok(json.unwrap_or_default())
+) -> Result<Read, sqlx::Error> {
+    read(pool, project, || render_list(c, plan)).await
 }
 
 /// The statement of [`list`] (pure; values are bound, never in the text).
 pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new(format!(
-        "{READ_PREFIX}SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT "
-    ));
+    let mut qb = read_prefix(plan.check.as_ref());
+    qb.push("SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT ");
     expand::push_select(&mut qb, c, &plan.expand, 0);
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);
+    push_pred_where(&mut qb, &mut w, &plan.rule);
     if let Some(Some(after)) = &plan.cursor {
         let id = &c.columns["id"];
         cursor::push_after(&mut qb, &mut w, after, &plan.sort, id, plan.sort.is_empty());
@@ -158,7 +202,9 @@ pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a
         qb.push("NULL");
     } else {
         qb.push("(SELECT count(*) FROM ").push(&c.table).push(" t0");
-        push_where(&mut qb, &mut Where::default(), &plan.filters);
+        let mut w = Where::default();
+        push_where(&mut qb, &mut w, &plan.filters);
+        push_pred_where(&mut qb, &mut w, &plan.rule);
         qb.push(")");
     }
     qb.push(", 'limit', ")
@@ -169,37 +215,67 @@ pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a
     qb
 }
 
-/// One record as JSON, expansions included (a read).
+/// What a single-record read or write found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found<T> {
+    /// No such record.
+    Missing,
+    /// The record exists but the caller's rule does not allow it.
+    Denied,
+    /// The record, allowed.
+    Allowed(T),
+}
+
+/// One record as JSON, expansions included, if `rule` allows it (a read; the rule is checked in
+/// the same statement).
 pub async fn get(
     pool: &PgPool,
     project: &Project,
     c: &Collection,
     id: &RecordId,
     expand: &[Node],
-) -> Result<Option<String>, sqlx::Error> {
-    read(pool, project, || {
-        let mut qb = QueryBuilder::new(format!(
-            "{READ_PREFIX}SELECT row_to_json(r)::text FROM (SELECT "
-        ));
-        expand::push_select(&mut qb, c, expand, 0);
+    rule: &Pred,
+    check: Option<&LiveCheck>,
+) -> Result<(Option<String>, Found<String>), sqlx::Error> {
+    let read = read(pool, project, || {
+        let mut qb = read_prefix(check);
+        qb.push("SELECT CASE WHEN COALESCE(");
+        push_pred(&mut qb, rule);
+        qb.push(", FALSE) THEN (SELECT row_to_json(r)::text FROM (SELECT ");
+        expand::push_columns(&mut qb, c, expand, 0);
+        qb.push(") r) ELSE '' END FROM ").push(&c.table).push(" t0");
         push_id(&mut qb, id);
-        qb.push(") r)");
+        qb.push(")");
         qb
     })
-    .await
+    .await?;
+    let found = match read.json {
+        None => Found::Missing,
+        Some(j) if j.is_empty() => Found::Denied,
+        Some(j) => Found::Allowed(j),
+    };
+    Ok((read.principal, found))
 }
 
-/// One record as JSON inside a write transaction, locked for the update or delete that follows.
-pub async fn get_for_update(
+/// Locks a record inside a write transaction for the update or delete that follows, and says
+/// whether `rule` allows it.
+pub async fn lock_record(
     tx: &mut Transaction<'static, Postgres>,
     c: &Collection,
     id: &RecordId,
-) -> Result<Option<String>, sqlx::Error> {
-    let mut qb = QueryBuilder::new("SELECT row_to_json(r)::text FROM (SELECT ");
-    expand::push_select(&mut qb, c, &[], 0);
+    rule: &Pred,
+) -> Result<Found<()>, sqlx::Error> {
+    let mut qb = QueryBuilder::new("SELECT COALESCE(");
+    push_pred(&mut qb, rule);
+    qb.push(", FALSE) FROM ").push(&c.table).push(" t0");
     push_id(&mut qb, id);
-    qb.push(" FOR UPDATE) r");
-    qb.build_query_scalar().fetch_optional(&mut **tx).await
+    qb.push(" FOR UPDATE");
+    let allowed: Option<bool> = qb.build_query_scalar().fetch_optional(&mut **tx).await?;
+    Ok(match allowed {
+        None => Found::Missing,
+        Some(false) => Found::Denied,
+        Some(true) => Found::Allowed(()),
+    })
 }
 
 /// Aggregates as `{"results": […]}` (a read).
@@ -208,9 +284,8 @@ pub async fn aggregate(
     project: &Project,
     c: &Collection,
     plan: &AggregatePlan,
-) -> Result<String, sqlx::Error> {
-    let json = read(pool, project, || aggregate::render(c, plan)).await?;
-    Ok(json.unwrap_or_default())
+) -> Result<Read, sqlx::Error> {
+    read(pool, project, || aggregate::render(c, plan)).await
 }
 
 /// Column values to write: the column and its coerced text (None = NULL).
@@ -222,17 +297,19 @@ fn push_value(qb: &mut QueryBuilder<'_, Postgres>, col: &Column, v: &Option<Stri
         .push(format_args!(" AS {})", col.sql_type));
 }
 
-/// Inserts a record; returns it as JSON.
+/// Inserts a record if `rule` allows it as it will be written (the values given, the other
+/// columns NULL, timestamps now); returns it as JSON, or `None` when the rule refuses it.
 pub async fn insert(
     tx: &mut Transaction<'static, Postgres>,
     c: &Collection,
     values: &Values,
-) -> Result<String, sqlx::Error> {
+    rule: &Pred,
+) -> Result<Option<String>, sqlx::Error> {
     let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
     qb.push(&c.table);
-    if values.is_empty() {
+    if values.is_empty() && rule.constant() == Some(true) {
         qb.push(" DEFAULT VALUES");
-    } else {
+    } else if rule.constant() == Some(true) {
         qb.push(" (");
         for (i, (col, _)) in values.iter().enumerate() {
             qb.push(if i == 0 { "" } else { ", " }).push(&col.sql);
@@ -243,11 +320,44 @@ pub async fn insert(
             push_value(&mut qb, col, v);
         }
         qb.push(")");
+    } else {
+        // The candidate row, with every column the rule may name, checked before it is written.
+        let mut written: Vec<&str> = values.iter().map(|(col, _)| col.sql.as_str()).collect();
+        if written.is_empty() {
+            written.push("\"created_at\"");
+        }
+        let written = written.join(", ");
+        qb.push(format_args!(" ({written}) SELECT {written} FROM (SELECT "));
+        let mut first = true;
+        let mut seen: Vec<&str> = Vec::new();
+        for (col, v) in values {
+            qb.push(if first { "" } else { ", " });
+            first = false;
+            push_value(&mut qb, col, v);
+            qb.push(" AS ").push(&col.sql);
+            seen.push(&col.sql);
+        }
+        for col in c.columns.values() {
+            if seen.contains(&col.sql.as_str()) {
+                continue;
+            }
+            seen.push(&col.sql);
+            qb.push(if first { "" } else { ", " });
+            first = false;
+            if col.sql == "\"created_at\"" || col.sql == "\"updated_at\"" {
+                qb.push("now()");
+            } else {
+                qb.push(format_args!("CAST(NULL AS {})", col.sql_type));
+            }
+            qb.push(" AS ").push(&col.sql);
+        }
+        qb.push(") t0 WHERE ");
+        push_pred(&mut qb, rule);
     }
     qb.push(" RETURNING ")
         .push(&c.select_list)
         .push(") SELECT row_to_json(w)::text FROM w");
-    qb.build_query_scalar().fetch_one(&mut **tx).await
+    qb.build_query_scalar().fetch_optional(&mut **tx).await
 }
 
 /// Updates a record (always bumping `updated_at`); returns it as JSON.
@@ -291,8 +401,8 @@ pub async fn view_page(
     view: &model::ViewConfig,
     plan: &ViewPlan,
 ) -> Result<String, sqlx::Error> {
-    let json = read(pool, project, || render_view(c, view, plan)).await?;
-    Ok(json.unwrap_or_default())
+    let read = read(pool, project, || render_view(c, view, plan)).await?;
+    Ok(read.json.unwrap_or_default())
 }
 
 fn render_view<'a>(
@@ -300,9 +410,8 @@ fn render_view<'a>(
     view: &'a model::ViewConfig,
     plan: &'a ViewPlan,
 ) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new(format!(
-        "{READ_PREFIX}SELECT json_build_object('data', COALESCE((SELECT json_agg(r) FROM (SELECT "
-    ));
+    let mut qb = read_prefix(None);
+    qb.push("SELECT json_build_object('data', COALESCE((SELECT json_agg(r) FROM (SELECT ");
     qb.push(&plan.select_list)
         .push(" FROM ")
         .push(&c.table)

@@ -8,6 +8,7 @@ pub mod db;
 pub mod http;
 pub mod openapi;
 pub mod outbound;
+pub mod policy;
 pub mod query;
 pub mod ratelimit;
 pub mod registry;
@@ -50,6 +51,8 @@ pub struct Inner {
     pub oauth: OAuthClient,
     /// Peers whose forwarding headers are believed.
     pub trusted_proxies: Egress,
+    /// Signed-in app users as last read, per session.
+    pub principals: auth::principals::Principals,
     synced: std::sync::atomic::AtomicBool,
 }
 
@@ -109,6 +112,7 @@ impl AppState {
             mailer: services.mailer,
             oauth: services.oauth,
             trusted_proxies: services.trusted_proxies,
+            principals: Default::default(),
             synced: false.into(),
         }))
     }

@@ -586,7 +586,10 @@ mod tests {
             assert_eq!(check_condition(Some(raw)), Err(InvalidCondition), "{raw}");
         }
         assert_eq!(compile_condition(None, &columns), Ok(Cond::Const(true)));
-        assert_eq!(compile_condition(Some(" "), &columns), Ok(Cond::Const(true)));
+        assert_eq!(
+            compile_condition(Some(" "), &columns),
+            Ok(Cond::Const(true))
+        );
         assert!(check_condition(Some(r#"{"anything":"goes"}"#)).is_ok());
     }
 

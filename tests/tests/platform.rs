@@ -553,7 +553,7 @@ async fn a_read_runs_as_its_projects_role_on_a_shared_connection() {
     let table_of = |p: &data_plane::registry::Project| p.collections["secrets"].table.clone();
     let count = |table: String| {
         move || {
-            let mut qb = sqlx::QueryBuilder::new(data_plane::db::READ_PREFIX);
+            let mut qb = data_plane::db::read_prefix(None);
             qb.push("SELECT count(*)::text FROM ")
                 .push(table.clone())
                 .push(")");
@@ -563,14 +563,14 @@ async fn a_read_runs_as_its_projects_role_on_a_shared_connection() {
     let own = data_plane::db::read(&pool, &pa, count(table_of(&pa)))
         .await
         .unwrap();
-    assert_eq!(own.as_deref(), Some("1"));
+    assert_eq!(own.json.as_deref(), Some("1"));
     // The connection's role is now A's; B's read of A's table must fail, not answer.
     let cross = data_plane::db::read(&pool, &pb, count(table_of(&pa))).await;
     assert!(cross.is_err(), "B read A's table: {cross:?}");
     let b_own = data_plane::db::read(&pool, &pb, count(table_of(&pb)))
         .await
         .unwrap();
-    assert_eq!(b_own.as_deref(), Some("0"));
+    assert_eq!(b_own.json.as_deref(), Some("0"));
     let back = data_plane::db::read(&pool, &pa, count(table_of(&pb))).await;
     assert!(back.is_err(), "A read B's table: {back:?}");
     pool.close().await;

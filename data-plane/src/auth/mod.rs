@@ -8,5 +8,6 @@
 //!   one-time tokens, codes, OAuth identities and auth audit events.
 
 pub mod password;
+pub mod principals;
 pub mod store;
 pub mod tokens;

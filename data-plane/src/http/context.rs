@@ -3,8 +3,9 @@
 //! degrades to the next principal kind.
 
 use super::error::ApiError;
+use crate::auth::principals::Seen;
 use crate::auth::tokens;
-use crate::db;
+use crate::db::{self, LiveCheck};
 use crate::registry::Project;
 use crate::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -38,6 +39,8 @@ pub struct AppUser {
     pub email: String,
     /// Email verified.
     pub verified: bool,
+    /// Names of the roles the user holds (spec/rbac.md).
+    pub roles: Vec<String>,
 }
 
 /// The project of the path (404 when unknown), without resolving the caller: app-auth
@@ -79,23 +82,127 @@ impl FromRequestParts<AppState> for Ctx {
 
     /// Principal resolution of spec/policies.md: a bearer token first (an app-user token of this
     /// project, else a member admin's token), then `X-API-Key`, else anonymous. A token that
-    /// fails any check degrades to the next step; it is never an error by itself.
+    /// fails any check degrades to the next step; it is never an error by itself. An app user is
+    /// read from the database first (writes and everything else rely on it).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(ReadCtx::resolve(parts, state, false).await?.ctx)
+    }
+}
+
+/// The context of a read (get, list, aggregate): like [`Ctx`], but an app user whose session
+/// this worker has seen is taken as last seen, and the read's own statement reports them as they
+/// are now ([`crate::auth::principals`]). The handler reads again with [`ReadCtx::settle`]'s
+/// correction when they changed, so a read costs one round trip and never uses stale facts.
+pub struct ReadCtx {
+    /// Project and caller.
+    pub ctx: Ctx,
+    assumed: Option<(LiveCheck, Seen)>,
+    /// Who the caller is without the app-user token (API key or anonymous).
+    fallback: Caller,
+}
+
+impl FromRequestParts<AppState> for ReadCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Self::resolve(parts, state, true).await
+    }
+}
+
+impl ReadCtx {
+    async fn resolve(parts: &mut Parts, state: &AppState, reuse: bool) -> Result<Self, ApiError> {
         let ProjectOf(project) = ProjectOf::from_request_parts(parts, state).await?;
+        let fallback = api_key(&project, parts).unwrap_or(Caller::Anonymous);
         let mut caller = None;
+        let mut assumed = None;
         if let Some(token) = bearer(parts) {
             caller = match tokens::verify(&project.config, token) {
-                Ok(t) => app_user(state, &project, t).await?,
+                Ok(t) => {
+                    let live = LiveCheck {
+                        schema: model::sql::quote_ident(&project.config.db_schema),
+                        user_id: t.user_id,
+                        session_id: t.session_id,
+                    };
+                    let pid = project.config.project_id;
+                    let seen = match state.principals.get(pid, live.session_id, &live.user_id) {
+                        Some(seen) if reuse => {
+                            assumed = Some((live.clone(), seen.clone()));
+                            Some(seen)
+                        }
+                        _ => {
+                            let seen = db::live_principal(
+                                &state.db,
+                                &project,
+                                &live.user_id,
+                                live.session_id,
+                            )
+                            .await?;
+                            let (session, user) = (live.session_id, &live.user_id);
+                            state.principals.put(pid, session, user, seen.as_ref());
+                            seen
+                        }
+                    };
+                    seen.map(|s| app_user(&project, &live.user_id, &s))
+                }
                 // Not an app-user token: maybe an admin's.
                 Err(tokens::Refusal::WrongType) => admin(&project, token)?,
                 Err(_) => None,
             };
         }
-        let caller = match caller {
-            Some(c) => c,
-            None => api_key(&project, parts).unwrap_or(Caller::Anonymous),
+        let caller = caller.unwrap_or_else(|| fallback.clone());
+        Ok(Self {
+            ctx: Ctx { project, caller },
+            assumed,
+            fallback,
+        })
+    }
+
+    /// The app user the read must report back, if it assumed one.
+    pub fn check(&self) -> Option<&LiveCheck> {
+        self.assumed.as_ref().map(|(live, _)| live)
+    }
+
+    /// Before refusing on what was last seen: reads the app user now; `Some` is the corrected
+    /// context when they changed.
+    pub async fn confirm(&self, state: &AppState) -> Result<Option<ReadCtx>, ApiError> {
+        let Some((live, _)) = &self.assumed else {
+            return Ok(None);
         };
-        Ok(Ctx { project, caller })
+        let project = &self.ctx.project;
+        let read = db::read(&state.db, project, || {
+            let mut qb = db::read_prefix(Some(live));
+            qb.push("NULL)");
+            qb
+        })
+        .await?;
+        Ok(self.settle(state, read.principal.as_deref()))
+    }
+
+    /// After a read that reported `now` for [`Self::check`]: `None` when the caller was as
+    /// assumed (the answer stands), else the corrected context to read again with.
+    pub fn settle(&self, state: &AppState, now: Option<&str>) -> Option<ReadCtx> {
+        let (live, seen) = self.assumed.as_ref()?;
+        let now = Seen::parse(now);
+        if now.as_ref() == Some(seen) {
+            return None;
+        }
+        let project = &self.ctx.project;
+        let pid = project.config.project_id;
+        state
+            .principals
+            .put(pid, live.session_id, &live.user_id, now.as_ref());
+        let caller = match &now {
+            Some(s) => app_user(project, &live.user_id, s),
+            None => self.fallback.clone(),
+        };
+        Some(ReadCtx {
+            ctx: Ctx {
+                project: project.clone(),
+                caller,
+            },
+            assumed: None,
+            fallback: self.fallback.clone(),
+        })
     }
 }
 
@@ -133,21 +240,21 @@ fn admin(project: &Project, token: &str) -> Result<Option<Caller>, ApiError> {
     }
 }
 
-/// A verified app-user token of this project whose user is enabled and whose session is live (one
-/// statement, so disabling a user or ending a session takes effect on every worker at once).
-async fn app_user(
-    state: &AppState,
-    project: &Project,
-    t: tokens::AppToken,
-) -> Result<Option<Caller>, ApiError> {
-    let live = db::live_principal(&state.db, project, &t.user_id, t.session_id).await?;
-    Ok(live.map(|(email, verified)| {
-        Caller::AppUser(AppUser {
-            id: t.user_id,
-            email,
-            verified,
-        })
-    }))
+/// The app-user principal of a live user.
+fn app_user(project: &Project, id: &str, seen: &Seen) -> Caller {
+    let roles = project
+        .config
+        .roles
+        .iter()
+        .filter(|r| seen.roles.contains(&r.id))
+        .map(|r| r.name.clone())
+        .collect();
+    Caller::AppUser(AppUser {
+        id: id.to_owned(),
+        email: seen.email.clone(),
+        verified: seen.verified,
+        roles,
+    })
 }
 
 /// A live API key of this project: found by prefix, compared by SHA-256 in constant time.

@@ -1,11 +1,14 @@
 //! Record CRUD (`spec/data.md`), in the contract's check order: project → body shape →
 //! collection → record → permission → values → write.
 
-use super::context::{Caller, Ctx, JsonObject};
+use super::context::{Caller, Ctx, JsonObject, ReadCtx};
 use super::error::ApiError;
-use crate::db::{self, RecordId, Tx, Values};
+use crate::db::{self, Found, RecordId, Tx, Values};
+use crate::policy;
 use crate::query::aggregate;
 use crate::query::cursor;
+use crate::query::expand;
+use crate::query::filter::{Filter, Op, Pred};
 use crate::query::list::{plan_get, plan_list};
 use crate::registry::{Collection, SYSTEM_COLUMNS};
 use crate::AppState;
@@ -13,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use model::value::coerce_json;
-use model::IdKind;
+use model::{Action, IdKind};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -38,15 +41,53 @@ pub fn record_id(c: &Collection, raw: &str) -> Result<RecordId, ApiError> {
     }
 }
 
-/// The permission check. Until access policies exist, the default of spec/policies.md for a
-/// collection without policies holds: admins and API keys may act, app users may not.
-fn authorize(caller: &Caller, action: &str) -> Result<(), ApiError> {
+/// The refusal of spec/data.md: anonymous callers are asked to sign in, others are refused.
+fn deny(caller: &Caller, action: Action) -> ApiError {
     match caller {
-        Caller::Admin(_) | Caller::ApiKey(_) => Ok(()),
-        Caller::AppUser(_) => Err(ApiError::Forbidden(format!(
-            "Permission denied for action: {action}"
-        ))),
-        Caller::Anonymous => Err(ApiError::Unauthorized("Authentication required")),
+        Caller::Anonymous => ApiError::Unauthorized("Authentication required"),
+        _ => ApiError::Forbidden(format!("Permission denied for action: {}", action.as_str())),
+    }
+}
+
+/// The caller's rule for `action` on `c`; a rule that allows no row at all is refused at once.
+fn rule(ctx: &Ctx, c: &Collection, action: Action) -> Result<Pred, ApiError> {
+    let rule = policy::rule(c, action, &ctx.caller);
+    match rule.constant() {
+        Some(false) => Err(deny(&ctx.caller, action)),
+        _ => Ok(rule),
+    }
+}
+
+/// The rows of a list or aggregate: the caller's `list` rule, and an app user's own rows only
+/// (spec/data.md, app-user row scoping; no query parameter can widen it).
+fn list_rule(ctx: &Ctx, c: &Collection) -> Result<Pred, ApiError> {
+    let rule = rule(ctx, c, Action::List)?;
+    Ok(match &ctx.caller {
+        Caller::AppUser(u) => Pred::all(vec![
+            rule,
+            Pred::Leaf(Filter {
+                col: c.columns["created_by_app_user_id"].clone(),
+                op: Op::Eq,
+                values: vec![u.id.clone()],
+            }),
+        ]),
+        _ => rule,
+    })
+}
+
+/// Expansions show only related records the caller may read.
+fn guard_expansions(ctx: &Ctx, nodes: &mut [crate::query::expand::Node]) {
+    expand::guard(nodes, &|target| {
+        policy::rule(target, Action::Read, &ctx.caller)
+    });
+}
+
+/// A record lookup's outcome as the contract orders it: missing (404) before denied.
+fn found<T>(f: Found<T>, ctx: &Ctx, action: Action) -> Result<T, ApiError> {
+    match f {
+        Found::Missing => Err(ApiError::NotFound("Record not found")),
+        Found::Denied => Err(deny(&ctx.caller, action)),
+        Found::Allowed(t) => Ok(t),
     }
 }
 
@@ -113,7 +154,7 @@ pub async fn create_in(
     c: &Collection,
     body: Map<String, Value>,
 ) -> Result<String, ApiError> {
-    authorize(&ctx.caller, "create")?;
+    let rule = rule(ctx, c, Action::Create)?;
     // A new app user needs its email, whoever creates it.
     let mut admin_only = admin_only_fields(c, &body);
     admin_only.retain(|f| *f != "email");
@@ -127,7 +168,9 @@ pub async fn create_in(
     if c.config.id_kind == IdKind::Uuid {
         prepare_app_user(c, &mut values)?;
     }
-    Ok(db::insert(tx, c, &values).await?)
+    db::insert(tx, c, &values, &rule)
+        .await?
+        .ok_or_else(|| deny(&ctx.caller, Action::Create))
 }
 
 /// An update inside an open transaction: the record (locked), permission, values, write.
@@ -141,10 +184,12 @@ pub async fn update_in(
     // Checked after the record and the permission, as the contract orders it.
     let admin_only = admin_only_fields(c, &body);
     let values = values_from(c, body);
-    db::get_for_update(tx, c, id)
-        .await?
-        .ok_or(ApiError::NotFound("Record not found"))?;
-    authorize(&ctx.caller, "update")?;
+    let rule = policy::rule(c, Action::Update, &ctx.caller);
+    found(
+        db::lock_record(tx, c, id, &rule).await?,
+        ctx,
+        Action::Update,
+    )?;
     let mut values = values?;
     guard_admin_only(ctx, &admin_only)?;
     if admin_only.contains(&"email") {
@@ -162,10 +207,12 @@ pub async fn delete_in(
     c: &Collection,
     id: &RecordId,
 ) -> Result<(), ApiError> {
-    db::get_for_update(tx, c, id)
-        .await?
-        .ok_or(ApiError::NotFound("Record not found"))?;
-    authorize(&ctx.caller, "delete")?;
+    let rule = policy::rule(c, Action::Delete, &ctx.caller);
+    found(
+        db::lock_record(tx, c, id, &rule).await?,
+        ctx,
+        Action::Delete,
+    )?;
     db::delete(tx, c, id).await?;
     Ok(())
 }
@@ -221,14 +268,33 @@ fn normalize_app_user_email(values: &mut Values) -> Result<(), ApiError> {
 /// `GET …/data/{collection}`
 pub async fn list(
     State(st): State<AppState>,
-    ctx: Ctx,
+    mut rctx: ReadCtx,
     Path((_, name)): Params2,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let c = collection(&ctx, &name)?;
-    let plan = plan_list(&ctx.project, &c, &params)?;
-    authorize(&ctx.caller, "list")?;
-    let page = db::list(&st.db, &ctx.project, &c, &plan).await?;
+    let (plan, read) = loop {
+        let ctx = &rctx.ctx;
+        let c = collection(ctx, &name)?;
+        let mut plan = plan_list(&ctx.project, &c, &params)?;
+        plan.rule = match list_rule(ctx, &c) {
+            Ok(rule) => rule,
+            Err(e) => match rctx.confirm(&st).await? {
+                Some(next) => {
+                    rctx = next;
+                    continue;
+                }
+                None => return Err(e),
+            },
+        };
+        plan.check = rctx.check().cloned();
+        guard_expansions(ctx, &mut plan.expand);
+        let read = db::list(&st.db, &ctx.project, &c, &plan).await?;
+        match rctx.settle(&st, read.principal.as_deref()) {
+            Some(next) => rctx = next,
+            None => break (plan, read),
+        }
+    };
+    let page = read.json.unwrap_or_default();
     if plan.cursor.is_none() {
         return Ok(json(StatusCode::OK, page));
     }
@@ -249,32 +315,57 @@ pub async fn list(
 /// optionally grouped.
 pub async fn aggregate(
     State(st): State<AppState>,
-    ctx: Ctx,
+    mut rctx: ReadCtx,
     Path((_, name)): Params2,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let c = collection(&ctx, &name)?;
-    let plan = aggregate::plan(&c, &params)?;
-    authorize(&ctx.caller, "list")?;
-    let out = db::aggregate(&st.db, &ctx.project, &c, &plan).await?;
-    Ok(json(StatusCode::OK, out))
+    loop {
+        let ctx = &rctx.ctx;
+        let c = collection(ctx, &name)?;
+        let mut plan = aggregate::plan(&c, &params)?;
+        plan.rule = match list_rule(ctx, &c) {
+            Ok(rule) => rule,
+            Err(e) => match rctx.confirm(&st).await? {
+                Some(next) => {
+                    rctx = next;
+                    continue;
+                }
+                None => return Err(e),
+            },
+        };
+        plan.check = rctx.check().cloned();
+        let read = db::aggregate(&st.db, &ctx.project, &c, &plan).await?;
+        match rctx.settle(&st, read.principal.as_deref()) {
+            Some(next) => rctx = next,
+            None => return Ok(json(StatusCode::OK, read.json.unwrap_or_default())),
+        }
+    }
 }
 
 /// `GET …/data/{collection}/{id}`
 pub async fn get(
     State(st): State<AppState>,
-    ctx: Ctx,
+    mut rctx: ReadCtx,
     Path((_, name, id)): Params3,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let c = collection(&ctx, &name)?;
-    let id = record_id(&c, &id)?;
-    let expand = plan_get(&ctx.project, &c, &params)?;
-    let record = db::get(&st.db, &ctx.project, &c, &id, &expand)
-        .await?
-        .ok_or(ApiError::NotFound("Record not found"))?;
-    authorize(&ctx.caller, "read")?;
-    Ok(json(StatusCode::OK, record))
+    loop {
+        let ctx = &rctx.ctx;
+        let c = collection(ctx, &name)?;
+        let id = record_id(&c, &id)?;
+        let mut expand = plan_get(&ctx.project, &c, &params)?;
+        guard_expansions(ctx, &mut expand);
+        let rule = policy::rule(&c, Action::Read, &ctx.caller);
+        let (now, record) =
+            db::get(&st.db, &ctx.project, &c, &id, &expand, &rule, rctx.check()).await?;
+        match rctx.settle(&st, now.as_deref()) {
+            Some(next) => rctx = next,
+            None => {
+                let record = found(record, ctx, Action::Read)?;
+                return Ok(json(StatusCode::OK, record));
+            }
+        }
+    }
 }
 
 /// `PATCH …/data/{collection}/{id}`

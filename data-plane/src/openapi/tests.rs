@@ -135,7 +135,7 @@ fn project() -> (Project, Uuid) {
         collections: vec![users, order, customers],
         views: vec![view],
         auth: Default::default(),
-            roles: vec![],
+        roles: vec![],
     };
     (Project::new(config), id)
 }

@@ -4,7 +4,7 @@
 //! Answer: `{"results": [{"group": {"author": "ann"}, "count": 3, "sum": {"views": 10}, …}]}`,
 //! one result without `group_by`, groups ordered by their keys. `count` is always there.
 
-use super::filter::{push_where, Filter, Filters, Where};
+use super::filter::{push_pred_where, push_where, Filter, Filters, Pred, Where};
 use super::int_param;
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column};
@@ -70,6 +70,10 @@ pub struct AggregatePlan {
     pub columns: Vec<(Func, Named)>,
     /// Most groups returned.
     pub limit: i64,
+    /// The rows the caller may list (spec/policies.md); none until the handler sets it.
+    pub rule: Pred,
+    /// The app user the rule assumed, reported back by the statement.
+    pub check: Option<crate::db::LiveCheck>,
 }
 
 fn names(coll: &Collection, key: &str, raw: &str) -> Result<Named, ApiError> {
@@ -98,6 +102,8 @@ pub fn plan(coll: &Collection, params: &[(String, String)]) -> Result<AggregateP
         group_by: Vec::new(),
         columns: Vec::new(),
         limit: 100,
+        rule: Pred::Const(false),
+        check: None,
     };
     let mut filters = Filters::default();
     for (key, raw) in params {
@@ -141,10 +147,8 @@ pub fn plan(coll: &Collection, params: &[(String, String)]) -> Result<AggregateP
 
 /// Renders the whole answer as one JSON value built by Postgres.
 pub fn render<'a>(c: &Collection, plan: &'a AggregatePlan) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new(format!(
-        "{}SELECT json_build_object('results', COALESCE(json_agg(a), '[]'::json))::text FROM (SELECT json_build_object('group', json_build_object(",
-        crate::db::READ_PREFIX
-    ));
+    let mut qb = crate::db::read_prefix(plan.check.as_ref());
+    qb.push("SELECT json_build_object('results', COALESCE(json_agg(a), '[]'::json))::text FROM (SELECT json_build_object('group', json_build_object(");
     for (i, (name, col)) in plan.group_by.iter().enumerate() {
         qb.push(if i == 0 { "" } else { ", " })
             .push("CAST(")
@@ -163,7 +167,9 @@ pub fn render<'a>(c: &Collection, plan: &'a AggregatePlan) -> QueryBuilder<'a, P
         qb.push(")");
     }
     qb.push(") AS a FROM ").push(&c.table).push(" t0");
-    push_where(&mut qb, &mut Where::default(), &plan.filters);
+    let mut w = Where::default();
+    push_where(&mut qb, &mut w, &plan.filters);
+    push_pred_where(&mut qb, &mut w, &plan.rule);
     if !plan.group_by.is_empty() {
         let keys: Vec<&str> = plan.group_by.iter().map(|(_, c)| c.sql.as_str()).collect();
         let keys = keys.join(", ");

@@ -8,6 +8,7 @@
 //!
 //! Unknown names are ignored (spec/data.md); depth and breadth are capped with a clear 400.
 
+use super::filter::{push_pred_where, Pred, Where};
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Project};
 use sqlx::{Postgres, QueryBuilder};
@@ -46,6 +47,17 @@ pub struct Node {
     pub collection: Arc<Collection>,
     /// Nested expansions.
     pub children: Vec<Node>,
+    /// The related records the caller may read (their collection's `read` rule); the others
+    /// expand as if absent.
+    pub rule: Pred,
+}
+
+/// Sets every node's rule: `rule(collection)` for the records it expands.
+pub fn guard(nodes: &mut [Node], rule: &impl Fn(&Collection) -> Pred) {
+    for n in nodes {
+        n.rule = rule(&n.collection);
+        guard(&mut n.children, rule);
+    }
 }
 
 /// Plans `expand`: comma-separated paths of dot-separated names.
@@ -101,6 +113,7 @@ fn resolve(project: &Project, parent: &Collection, name: &str) -> Option<Node> {
             },
             collection: project.by_id.get(&r.target)?.clone(),
             children: Vec::new(),
+            rule: Pred::Const(false),
         });
     }
     let rev = project
@@ -119,11 +132,25 @@ fn resolve(project: &Project, parent: &Collection, name: &str) -> Option<Node> {
         },
         collection: project.by_id.get(&rev.source)?.clone(),
         children: Vec::new(),
+        rule: Pred::Const(false),
     })
 }
 
 /// Pushes `<select list>[, <expansion> AS "key"…] FROM <table> t<depth>`.
 pub fn push_select(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    c: &Collection,
+    nodes: &[Node],
+    depth: usize,
+) {
+    push_columns(qb, c, nodes, depth);
+    qb.push(" FROM ")
+        .push(&c.table)
+        .push(format_args!(" t{depth}"));
+}
+
+/// Pushes `<select list>[, <expansion> AS "key"…]` over the row `t<depth>`.
+pub fn push_columns(
     qb: &mut QueryBuilder<'_, Postgres>,
     c: &Collection,
     nodes: &[Node],
@@ -135,28 +162,31 @@ pub fn push_select(
         push_node(qb, n, depth);
         qb.push(format_args!(" AS {}", model::sql::quote_ident(&n.key)));
     }
-    qb.push(" FROM ")
-        .push(&c.table)
-        .push(format_args!(" t{depth}"));
 }
 
 fn push_node(qb: &mut QueryBuilder<'_, Postgres>, n: &Node, depth: usize) {
     let inner = depth + 1;
+    // Records the caller may not read are never selected: the expansion is null or shorter.
+    let mut w = Where::default();
     match &n.link {
         Link::One { column } => {
             qb.push(format_args!("(SELECT row_to_json(e{inner}) FROM (SELECT "));
             push_select(qb, &n.collection, &n.children, inner);
-            qb.push(format_args!(
-                " WHERE t{inner}.\"id\" = t{depth}.{column}) e{inner})"
-            ));
+            w.next(qb);
+            qb.push(format_args!("t{inner}.\"id\" = t{depth}.{column}"));
+            push_pred_where(qb, &mut w, &n.rule);
+            qb.push(format_args!(") e{inner})"));
         }
         Link::Many { column } => {
             qb.push(format_args!(
                 "(SELECT COALESCE(json_agg(e{inner} ORDER BY e{inner}.\"id\"), '[]'::json) FROM (SELECT "
             ));
             push_select(qb, &n.collection, &n.children, inner);
+            w.next(qb);
+            qb.push(format_args!("t{inner}.{column} = t{depth}.\"id\""));
+            push_pred_where(qb, &mut w, &n.rule);
             qb.push(format_args!(
-                " WHERE t{inner}.{column} = t{depth}.\"id\" ORDER BY t{inner}.\"id\" LIMIT {MANY_LIMIT}) e{inner})"
+                " ORDER BY t{inner}.\"id\" LIMIT {MANY_LIMIT}) e{inner})"
             ));
         }
     }

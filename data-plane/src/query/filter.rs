@@ -123,6 +123,11 @@ pub fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Fil
                 .map(|v| coerce(v.trim()))
                 .collect::<Result<_, _>>()?
         }
+        Op::Like if ends_in_escape(raw) => {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid pattern for filter '{key}': it ends with an unescaped backslash"
+            )))
+        }
         Op::Like | Op::ILike | Op::Contains | Op::StartsWith | Op::EndsWith => vec![raw.to_owned()],
         _ => vec![coerce(raw)?],
     };
@@ -153,6 +158,13 @@ impl<'k> Filters<'k> {
     }
 }
 
+/// A raw LIKE pattern whose last backslash escapes nothing (Postgres refuses it when it meets a
+/// row, which would make the error depend on the rows).
+fn ends_in_escape(pattern: &str) -> bool {
+    let trailing = pattern.chars().rev().take_while(|c| *c == '\\').count();
+    trailing % 2 == 1
+}
+
 fn escape_like(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('%', "\\%")
@@ -176,6 +188,127 @@ pub fn push_where(qb: &mut QueryBuilder<'_, Postgres>, w: &mut Where, filters: &
     for f in filters {
         w.next(qb);
         push_filter(qb, f);
+    }
+}
+
+/// A row predicate: the tree both request filters and access rules (spec/policies.md,
+/// compiled conditions bound with the caller) become. Each leaf is false where its column is
+/// NULL, also under a negation, so SQL's three-valued logic never turns a "no" into a "maybe".
+#[derive(Debug, Clone)]
+pub enum Pred {
+    /// Always this.
+    Const(bool),
+    /// The filter holds.
+    Leaf(Filter),
+    /// The filter does not hold (NULL counts as not holding).
+    NotLeaf(Filter),
+    /// Every one holds.
+    All(Vec<Pred>),
+    /// Any one holds.
+    Any(Vec<Pred>),
+}
+
+impl Pred {
+    /// Every one holds; constants folded.
+    pub fn all(items: Vec<Pred>) -> Pred {
+        let mut out = Vec::new();
+        for p in items {
+            match p {
+                Pred::Const(true) => {}
+                Pred::Const(false) => return Pred::Const(false),
+                Pred::All(inner) => out.extend(inner),
+                p => out.push(p),
+            }
+        }
+        match out.len() {
+            0 => Pred::Const(true),
+            1 => out.pop().unwrap_or(Pred::Const(true)),
+            _ => Pred::All(out),
+        }
+    }
+
+    /// Any one holds; constants folded.
+    pub fn any(items: Vec<Pred>) -> Pred {
+        let mut out = Vec::new();
+        for p in items {
+            match p {
+                Pred::Const(false) => {}
+                Pred::Const(true) => return Pred::Const(true),
+                Pred::Any(inner) => out.extend(inner),
+                p => out.push(p),
+            }
+        }
+        match out.len() {
+            0 => Pred::Const(false),
+            1 => out.pop().unwrap_or(Pred::Const(false)),
+            _ => Pred::Any(out),
+        }
+    }
+
+    /// The constant, if the predicate does not depend on the row.
+    pub fn constant(&self) -> Option<bool> {
+        match self {
+            Pred::Const(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+impl std::ops::Not for Pred {
+    type Output = Pred;
+
+    /// The negation, pushed down to the leaves.
+    fn not(self) -> Pred {
+        match self {
+            Pred::Const(b) => Pred::Const(!b),
+            Pred::Leaf(f) => Pred::NotLeaf(f),
+            Pred::NotLeaf(f) => Pred::Leaf(f),
+            Pred::All(items) => Pred::any(items.into_iter().map(|p| !p).collect()),
+            Pred::Any(items) => Pred::all(items.into_iter().map(|p| !p).collect()),
+        }
+    }
+}
+
+/// Appends the predicate as one more AND-ed condition (nothing when it is always true).
+pub fn push_pred_where(qb: &mut QueryBuilder<'_, Postgres>, w: &mut Where, p: &Pred) {
+    if p.constant() != Some(true) {
+        w.next(qb);
+        push_pred(qb, p);
+    }
+}
+
+/// Renders the predicate as one parenthesized boolean expression over bare column names (they
+/// resolve to the innermost table in scope).
+pub fn push_pred(qb: &mut QueryBuilder<'_, Postgres>, p: &Pred) {
+    match p {
+        Pred::Const(b) => {
+            qb.push(if *b { "TRUE" } else { "FALSE" });
+        }
+        Pred::Leaf(f) => {
+            qb.push("(");
+            push_filter(qb, f);
+            qb.push(")");
+        }
+        Pred::NotLeaf(f) => {
+            qb.push("((");
+            push_filter(qb, f);
+            qb.push(") IS NOT TRUE)");
+        }
+        Pred::All(items) | Pred::Any(items) => {
+            let join = if matches!(p, Pred::All(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            qb.push("(");
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    qb.push(join);
+                }
+                push_pred(qb, item);
+            }
+            qb.push(")");
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::cursor::{self, After};
 use super::expand::{self, Node};
-use super::filter::{Filter, Filters};
+use super::filter::{Filter, Filters, Pred};
 use super::{flag, int_param};
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column, Project};
@@ -28,6 +28,10 @@ pub struct ListPlan {
     pub cursor: Option<Option<After>>,
     /// Relation expansions.
     pub expand: Vec<Node>,
+    /// The rows the caller may list (spec/policies.md); none until the handler sets it.
+    pub rule: Pred,
+    /// The app user the rule assumed, reported back by the statement.
+    pub check: Option<crate::db::LiveCheck>,
 }
 
 /// Plans a list request from its query parameters (repeated keys: the last wins).
@@ -44,6 +48,8 @@ pub fn plan_list(
         skip_total: false,
         cursor: None,
         expand: Vec::new(),
+        rule: Pred::Const(false),
+        check: None,
     };
     let mut filters = Filters::default();
     let mut raw_cursor = None;
