@@ -158,3 +158,156 @@ fn now(ty: FieldType) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::context::AppUser;
+    use crate::query::filter::push_pred;
+    use crate::registry::{sample, Project};
+    use model::access::compile_condition;
+    use sqlx::{Postgres, QueryBuilder};
+    use std::sync::Arc;
+
+    fn policy(action: Action, allow: bool, principals: &str, condition: &str) -> PolicyConfig {
+        let columns = |name: &str| match name {
+            "created_by_app_user_id" | "title" => Some((name.to_owned(), FieldType::String)),
+            "n" => Some((name.to_owned(), FieldType::Int)),
+            _ => None,
+        };
+        PolicyConfig {
+            id: uuid::Uuid::new_v4(),
+            name: "p".into(),
+            action,
+            allow,
+            principals: PrincipalKind::parse_list(Some(principals)).unwrap(),
+            require_email_verified: false,
+            roles: vec![],
+            condition: compile_condition(Some(condition), &columns).unwrap(),
+        }
+    }
+
+    fn order(policies: Vec<PolicyConfig>) -> Arc<Collection> {
+        let mut config = sample::project().config;
+        config.collections[0].policies = policies;
+        Project::new(config).collections["order"].clone()
+    }
+
+    fn user(id: &str, verified: bool, roles: &[&str]) -> Caller {
+        Caller::AppUser(AppUser {
+            id: id.into(),
+            email: format!("{id}@example.com"),
+            verified,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        })
+    }
+
+    fn sql(p: &Pred) -> String {
+        let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("");
+        push_pred(&mut qb, p);
+        qb.into_sql()
+    }
+
+    #[test]
+    fn without_policies_only_admins_and_api_keys() {
+        let c = order(vec![]);
+        let key = Caller::ApiKey(uuid::Uuid::new_v4());
+        for action in Action::ALL {
+            assert_eq!(rule(&c, action, &key).constant(), Some(true));
+            assert_eq!(rule(&c, action, &Caller::Anonymous).constant(), Some(false));
+            assert_eq!(
+                rule(&c, action, &user("u", true, &[])).constant(),
+                Some(false)
+            );
+            let admin = Caller::Admin(uuid::Uuid::new_v4());
+            assert_eq!(rule(&c, action, &admin).constant(), Some(true));
+        }
+    }
+
+    #[test]
+    fn an_owner_policy_is_one_indexable_comparison_with_the_id_bound() {
+        let c = order(vec![policy(
+            Action::Read,
+            true,
+            "app_user",
+            r#"{"type":"owner"}"#,
+        )]);
+        let r = rule(&c, Action::Read, &user("user-7", true, &[]));
+        assert_eq!(sql(&r), "(\"created_by_app_user_id\" = CAST($1 AS text))");
+        // Nobody else has an id to match; other actions have no policy.
+        assert_eq!(
+            rule(&c, Action::Read, &Caller::Anonymous).constant(),
+            Some(false)
+        );
+        let key = Caller::ApiKey(uuid::Uuid::new_v4());
+        assert_eq!(rule(&c, Action::Read, &key).constant(), Some(false));
+        assert_eq!(
+            rule(&c, Action::List, &user("u", true, &[])).constant(),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn first_match_becomes_allow_and_not_an_earlier_deny() {
+        let c = order(vec![
+            policy(Action::List, false, "api_key", r#"{"title":"secret"}"#),
+            policy(Action::List, true, "api_key", r#"{"n":{"$gt":"2"}}"#),
+        ]);
+        let key = Caller::ApiKey(uuid::Uuid::new_v4());
+        assert_eq!(
+            sql(&rule(&c, Action::List, &key)),
+            "((\"n\" > CAST($1 AS bigint)) AND ((\"title\" = CAST($2 AS text)) IS NOT TRUE))"
+        );
+        // A deny that always matches ends the walk: nothing after it is reachable.
+        let c = order(vec![
+            policy(Action::List, false, "api_key", ""),
+            policy(Action::List, true, "api_key", ""),
+        ]);
+        assert_eq!(rule(&c, Action::List, &key).constant(), Some(false));
+    }
+
+    #[test]
+    fn gates_verified_email_and_roles() {
+        let mut p = policy(Action::Read, true, "app_user,api_key", "");
+        p.require_email_verified = true;
+        let c = order(vec![p]);
+        assert_eq!(
+            rule(&c, Action::Read, &user("u", true, &[])).constant(),
+            Some(true)
+        );
+        assert_eq!(
+            rule(&c, Action::Read, &user("u", false, &[])).constant(),
+            Some(false)
+        );
+        let key = Caller::ApiKey(uuid::Uuid::new_v4());
+        assert_eq!(rule(&c, Action::Read, &key).constant(), Some(false));
+
+        let mut p = policy(Action::Read, true, "app_user,api_key", "");
+        p.roles = vec!["editor".into(), "admin".into()];
+        let c = order(vec![p]);
+        let editor = user("u", false, &["viewer", "editor"]);
+        assert_eq!(rule(&c, Action::Read, &editor).constant(), Some(true));
+        assert_eq!(
+            rule(&c, Action::Read, &user("u", false, &["viewer"])).constant(),
+            Some(false)
+        );
+        // Roles restrict app users only.
+        assert_eq!(rule(&c, Action::Read, &key).constant(), Some(true));
+    }
+
+    #[test]
+    fn caller_values_that_do_not_fit_the_column_never_match() {
+        let c = order(vec![policy(
+            Action::Read,
+            true,
+            "app_user",
+            r#"{"type":"field_equals","field":"n","value":"principal.user_id"}"#,
+        )]);
+        assert_eq!(
+            rule(&c, Action::Read, &user("not-a-number", true, &[])).constant(),
+            Some(false)
+        );
+        let r = rule(&c, Action::Read, &user("42", true, &[]));
+        assert_eq!(sql(&r), "(\"n\" = CAST($1 AS bigint))");
+    }
+}

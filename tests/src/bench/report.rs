@@ -53,6 +53,8 @@ pub struct Report {
     pub logins: Option<(f64, usize)>,
     /// `get` by caller kind, measured back to back: `(caller, stats)`, the admin first.
     pub callers: Vec<(&'static str, Stats)>,
+    /// `get` and `list` without policies, then under owner policies: `(caller, request, stats)`.
+    pub policies: Vec<(&'static str, Kind, Stats)>,
     /// Peak memory (KiB) per process, in [`NAMES`] order.
     pub peak_kib: [Option<u64>; 6],
     /// CPU seconds during our measurements, in [`NAMES`] order.
@@ -106,6 +108,7 @@ impl Report {
         self.latency_table(&mut s);
         self.growth_table(&mut s);
         self.callers_table(&mut s);
+        self.policies_table(&mut s);
         self.resource_table(&mut s);
         for note in &self.notes {
             let _ = writeln!(s, "- {note}");
@@ -194,6 +197,41 @@ impl Report {
                 rate
             );
         }
+    }
+
+    fn policies_table(&self, s: &mut String) {
+        if self.policies.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "Access policies, {} connections: an API key on `posts` without policies, then an app \
+             user whose policies let them read and list only their own rows (all rows are theirs):\n",
+            self.connections
+        );
+        let _ = writeln!(
+            s,
+            "| caller | request | req/s | p50 | p99 | non-2xx | vs no policies |"
+        );
+        let _ = writeln!(s, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+        for (caller, kind, st) in &self.policies {
+            let base = self
+                .policies
+                .iter()
+                .find(|(_, k, _)| k == kind)
+                .map_or(f64::NAN, |(_, _, b)| b.rps());
+            let _ = writeln!(
+                s,
+                "| {caller} | {} | {} | {} | {} | {} | {:.2} |",
+                kind.name(),
+                count(st.rps()),
+                ms(st.percentile(0.5)),
+                ms(st.percentile(0.99)),
+                st.non_2xx + st.errors,
+                st.rps() / base
+            );
+        }
+        s.push('\n');
     }
 
     fn growth_table(&self, s: &mut String) {

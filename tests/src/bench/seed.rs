@@ -300,3 +300,54 @@ pub async fn reset(pool: &PgPool, p: &Project, rows: i64) -> anyhow::Result<()> 
         .context("vacuum")?;
     Ok(())
 }
+
+/// For the policy figures: registers an app user, makes them the creator of every row, and gives
+/// `posts` owner-style policies (an app user reads and lists their own rows; API keys too, so the
+/// same run can compare). Returns the app user's access token.
+pub async fn owner_policies(base: &str, pool: &PgPool, p: &Project) -> anyhow::Result<String> {
+    use reqwest::Method;
+    let http = reqwest::Client::new();
+    let url = |rest: &str| format!("{base}/api/projects/{}{rest}", p.id);
+    let creds = json!({"email": "reader@example.com", "password": "reader-password-1"});
+    let res = call(
+        &http,
+        Method::POST,
+        url("/auth/register"),
+        None,
+        Some(creds),
+    );
+    let token = expect("register an app user", 201, res.await?)?["access_token"]
+        .as_str()
+        .context("access_token")?
+        .to_owned();
+    let res = call(&http, Method::GET, url("/auth/me"), Some(&token), None);
+    let user = expect("me", 200, res.await?)?["id"]
+        .as_str()
+        .context("app user id")?
+        .to_owned();
+    sqlx::query(&format!(
+        "UPDATE {} SET created_by_app_user_id = $1",
+        p.table
+    ))
+    .bind(&user)
+    .execute(pool)
+    .await
+    .context("own the rows")?;
+    let owner = r#"{"type": "owner"}"#;
+    for (name, action, principals, condition) in [
+        ("read own", "read", "app_user", Some(owner)),
+        ("list own", "list", "app_user", Some(owner)),
+        ("keys read", "read", "api_key", None),
+        ("keys list", "list", "api_key", None),
+    ] {
+        let body = json!({"name": name, "action": action, "allowed_principals": principals,
+                          "condition_json": condition});
+        let path = url("/schema/collections/posts/policies");
+        expect(
+            name,
+            201,
+            call(&http, Method::POST, path, Some(&p.token), Some(body)).await?,
+        )?;
+    }
+    Ok(token)
+}

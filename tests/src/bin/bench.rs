@@ -56,11 +56,24 @@ impl Run {
         rows: i64,
         api_key: Option<String>,
     ) -> anyhow::Result<load::Stats> {
+        let token = self.project.token.clone();
+        self.ours_with(kind, connections, rows, token, api_key)
+            .await
+    }
+
+    async fn ours_with(
+        &mut self,
+        kind: Kind,
+        connections: usize,
+        rows: i64,
+        token: String,
+        api_key: Option<String>,
+    ) -> anyhow::Result<load::Stats> {
         seed::reset(&self.pool, &self.project, rows).await?;
         let target = Target {
             addr: self.stack.router_addr,
             project: self.project.id.clone(),
-            token: self.project.token.clone(),
+            token,
             api_key,
             rows,
         };
@@ -155,6 +168,27 @@ async fn logins(run: &Run) -> anyhow::Result<(f64, usize)> {
     Ok((rate, CONNS))
 }
 
+/// `get` and `list` by an API key without policies, then by an app user whose policies let them
+/// read and list only their own rows (every row is theirs, so both return the same records).
+async fn policies(run: &mut Run) -> anyhow::Result<Vec<(&'static str, Kind, load::Stats)>> {
+    let (rows, conns) = (run.opts.rows, run.opts.connections);
+    let key = Some(run.project.api_key.clone());
+    say("policies: API key without policies, then an app user with owner policies");
+    let mut out = Vec::new();
+    for kind in [Kind::Get, Kind::List] {
+        let stats = run.ours_as(kind, conns, rows, key.clone()).await?;
+        out.push(("API key, no policies", kind, stats));
+    }
+    let token = seed::owner_policies(&run.stack.base, &run.pool, &run.project).await?;
+    for kind in [Kind::Get, Kind::List] {
+        let stats = run
+            .ours_with(kind, conns, rows, token.clone(), None)
+            .await?;
+        out.push(("app user, owner policy", kind, stats));
+    }
+    Ok(out)
+}
+
 fn commit() -> String {
     std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
@@ -226,6 +260,7 @@ async fn measure(run: &mut Run) -> anyhow::Result<Report> {
                 .await?,
         ),
     ];
+    let policies = policies(run).await?;
     let logins = Some(logins(run).await?);
     let big = run.opts.big_rows;
     say(&format!("growing the table to {big} rows"));
@@ -247,6 +282,7 @@ async fn measure(run: &mut Run) -> anyhow::Result<Report> {
         latency,
         growth,
         callers,
+        policies,
         logins,
         peak_kib: run.meter.peak_kib(),
         cpu_ours: run.cpu_ours,
