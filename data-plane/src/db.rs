@@ -416,7 +416,9 @@ fn render_view<'a>(
         .push(" FROM ")
         .push(&c.table)
         .push(" t0");
-    push_where(&mut qb, &mut Where::default(), &plan.filters);
+    let mut w = Where::default();
+    push_where(&mut qb, &mut w, &plan.filters);
+    push_pred_where(&mut qb, &mut w, &plan.rule);
     if plan.sort.is_empty() {
         qb.push(" ORDER BY t0.\"id\" ASC");
     } else {
@@ -429,7 +431,9 @@ fn render_view<'a>(
         .push(") r), '[]'::json), 'total', (SELECT count(*) FROM ")
         .push(&c.table)
         .push(" t0");
-    push_where(&mut qb, &mut Where::default(), &plan.filters);
+    let mut w = Where::default();
+    push_where(&mut qb, &mut w, &plan.filters);
+    push_pred_where(&mut qb, &mut w, &plan.rule);
     qb.push("), 'limit', ")
         .push_bind(plan.limit)
         .push(", 'offset', ")

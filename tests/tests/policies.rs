@@ -667,6 +667,52 @@ async fn holes_other_backends_shipped_stay_closed() {
         .await;
     assert_eq!(res.body["comments_via_note"].as_array().unwrap().len(), 1);
 
+    // A view reads through the base collection's list policy in the same statement.
+    w.admin(
+        "POST",
+        "/views",
+        Some(json!({"name": "all_notes", "display_name": "All", "base_collection_id": notes_id})),
+    )
+    .await;
+    let res = w
+        .call(
+            Who::Alice,
+            "POST",
+            "/views/all_notes/execute",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{res:?}");
+    assert_eq!(res.body["total"], 1, "{res:?}");
+    assert_eq!(res.body["data"][0]["title"], "a");
+    let res = w
+        .call(
+            Who::Key,
+            "POST",
+            "/views/all_notes/execute",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.status, 403, "{res:?}");
+    let res = w
+        .call(
+            Who::Anon,
+            "POST",
+            "/views/all_notes/execute",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.status, 401, "{res:?}");
+    let res = w
+        .call(
+            Who::Admin,
+            "POST",
+            "/views/all_notes/execute",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.body["total"], 3, "{res:?}");
+
     // An admin who is not a member sees nothing of the project's data.
     let stranger = w.env.admin("stranger@example.com").await;
     let res = w

@@ -60,7 +60,7 @@ fn rule(ctx: &Ctx, c: &Collection, action: Action) -> Result<Pred, ApiError> {
 
 /// The rows of a list or aggregate: the caller's `list` rule, and an app user's own rows only
 /// (spec/data.md, app-user row scoping; no query parameter can widen it).
-fn list_rule(ctx: &Ctx, c: &Collection) -> Result<Pred, ApiError> {
+pub fn list_rule(ctx: &Ctx, c: &Collection) -> Result<Pred, ApiError> {
     let rule = rule(ctx, c, Action::List)?;
     Ok(match &ctx.caller {
         Caller::AppUser(u) => Pred::all(vec![

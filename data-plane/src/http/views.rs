@@ -1,9 +1,10 @@
-//! `POST …/views/{view_name}/execute` (`spec/views.md`): runs a compiled view. Views are admin
-//! tools in the contract: only a member admin may execute them.
+//! `POST …/views/{view_name}/execute` (`spec/views.md`): runs a compiled view. Member admins run
+//! any view; API keys, app users and anonymous callers get what the base collection's `list`
+//! policy lets them list (the contract's Recommended choice, which its `meta` output promises).
 
 use super::context::{Caller, Ctx, JsonObject};
 use super::error::ApiError;
-use super::records::json;
+use super::records::{json, list_rule};
 use crate::db;
 use crate::query::view::{self, ExecuteRequest};
 use crate::AppState;
@@ -57,10 +58,6 @@ pub async fn execute(
     Path((_, name)): Path<(String, String)>,
     JsonObject(map): JsonObject,
 ) -> Result<Response, ApiError> {
-    // Views are an admin tool: API keys and app users do not run them (spec/api-keys.md).
-    if !matches!(ctx.caller, Caller::Admin(_)) {
-        return Err(ApiError::Unauthorized("Not authenticated"));
-    }
     let req = body(map)?;
     let v = ctx
         .project
@@ -74,7 +71,15 @@ pub async fn execute(
         .get(&v.base_collection_id)
         .cloned()
         .ok_or_else(|| ApiError::BadRequest("Base collection not found".into()))?;
-    let plan = view::plan(&v, &c, &req)?;
+    let mut plan = view::plan(&v, &c, &req)?;
+    // Members run any view; other callers read through it what the base collection's `list`
+    // policy lets them list (spec/views.md, Recommended), in the same statement.
+    plan.rule = match list_rule(&ctx, &c) {
+        Err(_) if ctx.caller == Caller::Anonymous => {
+            return Err(ApiError::Unauthorized("Not authenticated"))
+        }
+        rule => rule?,
+    };
     let page = db::view_page(&st.db, &ctx.project, &c, &v, &plan).await?;
     Ok(json(StatusCode::OK, page))
 }

@@ -3,7 +3,7 @@
 //! fields resolve only to real columns (the original spliced them into SQL); values are coerced to
 //! the column type and bound.
 
-use super::filter::{Filter, Op};
+use super::filter::{Filter, Op, Pred};
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column};
 use model::value::coerce_json;
@@ -27,6 +27,9 @@ pub struct ViewPlan {
     pub limit: i64,
     /// Page start.
     pub offset: i64,
+    /// The rows the caller may list (the base collection's `list` rule); none until the handler
+    /// sets it.
+    pub rule: Pred,
 }
 
 /// The execute request body.
@@ -153,6 +156,7 @@ pub fn plan(view: &ViewConfig, c: &Collection, req: &ExecuteRequest) -> Result<V
         sort,
         limit,
         offset,
+        rule: Pred::Const(false),
     })
 }
 
