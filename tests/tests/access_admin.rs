@@ -639,7 +639,7 @@ async fn admins_assign_roles_to_app_users_on_the_workers() {
         "POST",
         &user_roles,
         &t,
-        Some(json!({"role_ids": [editor, author]})),
+        Some(json!({"role_ids": [editor, author, editor]})),
     )
     .await;
     assert_eq!(res["app_user_id"], json!(user));

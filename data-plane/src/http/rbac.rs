@@ -120,10 +120,12 @@ pub async fn assign(
     let config = &ctx.project.config;
     let mut tx = db::begin(&st.db, &ctx.project).await?;
     let user = find_user(&mut tx, &user_id).await?;
-    let ids = ids
+    let mut ids = ids
         .iter()
         .map(|id| find_role(config, id).map(|r| r.id))
         .collect::<Result<Vec<Uuid>, ApiError>>()?;
+    ids.sort_unstable();
+    ids.dedup();
     roles::assign(&mut tx, &user.id, &ids, BY_ADMIN).await?;
     let held = roles::held(&mut tx, &user.id).await?;
     tx.commit().await?;
