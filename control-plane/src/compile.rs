@@ -1,6 +1,7 @@
 //! Compiles a project's catalog into its `ProjectConfig`: the only thing workers ever see of it.
 
-use crate::db::{auth, catalog, projects, views};
+use crate::db::{auth, catalog, policies, projects, roles, views};
+use model::access::{compile_condition, Action, Cond, PolicyConfig, PrincipalKind, RoleConfig};
 use model::{
     AuthConfig, CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig,
     ViewConfig, ViewFilter, ViewOperator, ViewSort,
@@ -75,6 +76,11 @@ pub async fn compile_project(
         api_keys: auth::live_api_keys(&mut *tx, project).await?,
         oauth_providers: auth::oauth_providers(&mut *tx, project).await?,
     };
+    let mut policy_rows: HashMap<Uuid, Vec<policies::Policy>> = HashMap::new();
+    for p in policies::project_active(&mut *tx, project).await? {
+        policy_rows.entry(p.collection_id).or_default().push(p);
+    }
+    let role_rows = roles::list(&mut *tx, project).await?;
     tx.commit().await?;
     let version: i64 = row.get(3);
     Ok(Some(ProjectConfig {
@@ -87,25 +93,115 @@ pub async fn compile_project(
         members,
         collections: collections
             .into_iter()
-            .map(|c| CollectionConfig {
-                id: c.id,
-                fields: fields.remove(&c.id).unwrap_or_default(),
-                aliases: collection_aliases.remove(&c.id).unwrap_or_default(),
-                id_kind: if c.is_system {
-                    IdKind::Uuid
-                } else {
-                    IdKind::Int
-                },
-                name: c.name,
-                table: c.sql_table_name,
-                is_system: c.is_system,
-                policies: Vec::new(),
+            .map(|c| {
+                let fields = fields.remove(&c.id).unwrap_or_default();
+                let policies = compile_policies(
+                    policy_rows.remove(&c.id).unwrap_or_default(),
+                    &condition_columns(c.is_system, &fields),
+                );
+                CollectionConfig {
+                    id: c.id,
+                    fields,
+                    aliases: collection_aliases.remove(&c.id).unwrap_or_default(),
+                    id_kind: if c.is_system {
+                        IdKind::Uuid
+                    } else {
+                        IdKind::Int
+                    },
+                    name: c.name,
+                    table: c.sql_table_name,
+                    is_system: c.is_system,
+                    policies,
+                }
             })
             .collect(),
         views: view_rows.into_iter().filter_map(compile_view).collect(),
         auth,
-        roles: Vec::new(),
+        roles: role_rows.into_iter().map(compile_role).collect(),
     }))
+}
+
+/// What a condition may name in a collection, by field name and by column name: the live,
+/// visible fields and the system columns, each with its physical column and the type values are
+/// coerced to (a relation holds the target's ids: text for `_users`, integers otherwise).
+fn condition_columns(users: bool, fields: &[FieldConfig]) -> HashMap<String, (String, FieldType)> {
+    let id = if users {
+        FieldType::String
+    } else {
+        FieldType::Int
+    };
+    let mut columns: HashMap<String, (String, FieldType)> = [
+        ("id", id),
+        ("created_at", FieldType::Datetime),
+        ("updated_at", FieldType::Datetime),
+        ("created_by_user_id", FieldType::String),
+        ("created_by_app_user_id", FieldType::String),
+    ]
+    .into_iter()
+    .map(|(name, ty)| (name.to_owned(), (name.to_owned(), ty)))
+    .collect();
+    for f in fields.iter().filter(|f| !f.is_deleted && !f.is_hidden) {
+        let ty = match f.field_type {
+            FieldType::Relation if f.sql_type != "bigint" => FieldType::String,
+            FieldType::Relation => FieldType::Int,
+            other => other,
+        };
+        columns.insert(f.column.clone(), (f.column.clone(), ty));
+        columns.insert(f.name.clone(), (f.column.clone(), ty));
+    }
+    columns
+}
+
+/// A collection's active policies (already in evaluation order), compiled.
+fn compile_policies(
+    rows: Vec<policies::Policy>,
+    columns: &HashMap<String, (String, FieldType)>,
+) -> Vec<PolicyConfig> {
+    let resolve = |name: &str| columns.get(name).cloned();
+    rows.into_iter()
+        .filter_map(|p| {
+            // Checked on write; a policy for no known action could never match anyway.
+            let action = Action::parse(&p.action)?;
+            let condition = compile_condition(p.condition_json.as_deref(), &resolve)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(policy.id = %p.id, "stored condition does not compile ({e}): the policy never matches");
+                    Cond::Const(false)
+                });
+            Some(PolicyConfig {
+                id: p.id,
+                action,
+                allow: p.effect == "allow",
+                // An unreadable list (checked on write) names no one.
+                principals: PrincipalKind::parse_list(p.allowed_principals.as_deref())
+                    .unwrap_or_default(),
+                require_email_verified: p.require_email_verified,
+                roles: p
+                    .allowed_roles
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                condition,
+                name: p.name,
+            })
+        })
+        .collect()
+}
+
+fn compile_role(r: roles::Role) -> RoleConfig {
+    RoleConfig {
+        id: r.id,
+        name: r.name,
+        is_default: r.is_default,
+        display_name: r.display_name,
+        description: r.description,
+        is_system: r.is_system,
+        created_at: Some(r.created_at),
+        updated_at: Some(r.updated_at),
+    }
 }
 
 /// A view's executable part. `None` (the view is left out, so it answers 404) if a stored
@@ -166,4 +262,121 @@ pub async fn compile_all(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::access::{CmpOp, Operand};
+
+    fn field(name: &str, column: &str, ty: FieldType, sql_type: &str) -> FieldConfig {
+        FieldConfig {
+            id: Uuid::new_v4(),
+            name: name.into(),
+            column: column.into(),
+            field_type: ty,
+            sql_type: sql_type.into(),
+            is_required: false,
+            is_hidden: false,
+            is_deleted: false,
+            is_system: false,
+            aliases: vec![],
+            relation: None,
+            rules: vec![],
+        }
+    }
+
+    fn policy(
+        condition: Option<&str>,
+        principals: Option<&str>,
+        roles: Option<&str>,
+    ) -> policies::Policy {
+        policies::Policy {
+            id: Uuid::new_v4(),
+            collection_id: Uuid::new_v4(),
+            name: "p".into(),
+            action: "read".into(),
+            effect: "deny".into(),
+            condition_json: condition.map(str::to_owned),
+            is_active: true,
+            priority: 0,
+            allowed_principals: principals.map(str::to_owned),
+            require_email_verified: false,
+            allowed_roles: roles.map(str::to_owned),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn conditions_name_live_visible_fields_and_system_columns() {
+        let mut hidden = field("secret", "secret", FieldType::String, "text");
+        hidden.is_hidden = true;
+        let mut gone = field("old", "old", FieldType::Int, "bigint");
+        gone.is_deleted = true;
+        let fields = [
+            field("we\"ird name", "we\"ird_col", FieldType::Int, "bigint"),
+            field("owner", "owner_id", FieldType::Relation, "text"),
+            field("author", "author_id", FieldType::Relation, "bigint"),
+            hidden,
+            gone,
+        ];
+        let cols = condition_columns(false, &fields);
+        let col = |n: &str| cols.get(n).cloned();
+        assert_eq!(
+            col("we\"ird name"),
+            Some(("we\"ird_col".into(), FieldType::Int))
+        );
+        assert_eq!(
+            col("we\"ird_col"),
+            Some(("we\"ird_col".into(), FieldType::Int))
+        );
+        assert_eq!(col("owner"), Some(("owner_id".into(), FieldType::String)));
+        assert_eq!(col("author_id"), Some(("author_id".into(), FieldType::Int)));
+        assert_eq!(col("id"), Some(("id".into(), FieldType::Int)));
+        assert_eq!(
+            col("updated_at"),
+            Some(("updated_at".into(), FieldType::Datetime))
+        );
+        assert_eq!(col("secret"), None);
+        assert_eq!(col("old"), None);
+        let users = condition_columns(true, &[]);
+        assert_eq!(users.get("id"), Some(&("id".into(), FieldType::String)));
+    }
+
+    #[test]
+    fn policies_compile_their_condition_principals_and_roles() {
+        let cols = condition_columns(false, &[field("n", "n_col", FieldType::Int, "bigint")]);
+        let out = compile_policies(
+            vec![
+                policy(
+                    Some(r#"{"type":"field_equals","field":"n","value":3}"#),
+                    Some(" app_user , anonymous"),
+                    Some(" editor, ,admin "),
+                ),
+                policy(Some("[]"), Some("root"), None),
+            ],
+            &cols,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out[0].condition,
+            Cond::Compare {
+                column: "n_col".into(),
+                op: CmpOp::Eq,
+                operand: Operand::Value("3".into()),
+            }
+        );
+        assert_eq!(
+            out[0].principals,
+            [PrincipalKind::AppUser, PrincipalKind::Anonymous]
+        );
+        assert_eq!(out[0].roles, ["editor", "admin"]);
+        assert!(!out[0].allow);
+        assert_eq!(out[0].action, Action::Read);
+        // What should never be stored applies to no one and never matches.
+        assert_eq!(out[1].condition, Cond::Const(false));
+        assert!(out[1].principals.is_empty());
+        assert!(out[1].roles.is_empty());
+    }
 }

@@ -56,7 +56,7 @@ pub fn document(project: &Project) -> Value {
     paths.extend(auth::paths(cfg, &base));
     schemas.extend(auth::schemas());
     tags.push(json!({ "name": "auth", "description": "App-user sign-up, sign-in and sessions." }));
-    tags.push(json!({ "name": "app-users", "description": "Admins' management of app users." }));
+    tags.push(json!({ "name": "app-users", "description": "Admins' management of app users and the roles they hold." }));
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -8,6 +8,7 @@
 
 use crate::value::coerce_text;
 use crate::FieldType;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -207,7 +208,8 @@ pub enum Operand {
     Now,
 }
 
-/// A project's role, compiled.
+/// A project's role, compiled. Beside what access checks need (`id`, `name`, `is_default`) it
+/// carries the rest of the contract's `RoleOut`, which workers answer for role assignments.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoleConfig {
     /// Role id (what assignments store).
@@ -216,6 +218,21 @@ pub struct RoleConfig {
     pub name: String,
     /// New app users receive it.
     pub is_default: bool,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Created by `rbac/initialize`: cannot be changed or deleted.
+    #[serde(default)]
+    pub is_system: bool,
+    /// Created.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Last changed.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// An active validation rule of a field, compiled. A field's rules travel in evaluation order:

@@ -22,7 +22,7 @@ pub struct Document {
     /// Saved views.
     #[serde(default)]
     pub views: Vec<serde_json::Value>,
-    /// Access policies (none can be defined yet; kept so documents stay forward-compatible).
+    /// Access policies (not exported or imported yet; kept so documents stay forward-compatible).
     #[serde(default)]
     pub policies: Vec<serde_json::Value>,
     /// Validation rules (as policies).

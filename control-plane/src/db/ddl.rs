@@ -62,12 +62,13 @@ pub fn create_users_table(schema: &str) -> String {
 
 /// Version of [`create_auth_tables`]; `control.projects.auth_tables_version` records what each
 /// project has.
-pub const AUTH_TABLES_VERSION: i32 = 2;
+pub const AUTH_TABLES_VERSION: i32 = 3;
 
 /// The tables app-user auth keeps beside `_users` in a project's schema (names start with `_`,
 /// which no collection name can): sessions (one per login; a refresh-token family), their
 /// refresh tokens, one-time email tokens, OTP codes, OAuth identities and pending OAuth
-/// authorizations, and the audit events. Idempotent, so older projects can be brought up to date.
+/// authorizations, the audit events, and (version 3) the RBAC roles app users hold. Idempotent,
+/// so older projects can be brought up to date.
 pub fn create_auth_tables(schema: &str) -> Vec<String> {
     let s = q(schema);
     vec![
@@ -161,6 +162,17 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
             )"
         ),
         format!("CREATE INDEX IF NOT EXISTS \"ix__audit_events_created\" ON {s}.\"_audit_events\" (\"created_at\" DESC, \"seq\" DESC)"),
+        // Version 3: role assignments (the roles themselves are in the project config).
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_user_roles\" (
+                \"user_id\" text NOT NULL REFERENCES {s}.\"_users\" (\"id\") ON DELETE CASCADE,
+                \"role_id\" uuid NOT NULL,
+                \"assigned_by\" text NOT NULL,
+                \"assigned_at\" timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (\"user_id\", \"role_id\")
+            )"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__user_roles_role\" ON {s}.\"_user_roles\" (\"role_id\")"),
     ]
 }
 

@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "app_auth",
         include_str!("../../migrations/0004_app_auth.sql"),
     ),
+    (
+        5,
+        "access",
+        include_str!("../../migrations/0005_access.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

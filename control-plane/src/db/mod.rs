@@ -7,7 +7,9 @@ pub mod catalog;
 pub mod ddl;
 pub mod history;
 pub mod migrate;
+pub mod policies;
 pub mod projects;
+pub mod roles;
 pub mod views;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

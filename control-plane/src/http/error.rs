@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 401 with a message.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 403 with a message.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// 404 with a message.
     #[error("{0}")]
     NotFound(Cow<'static, str>),
@@ -73,6 +76,7 @@ impl IntoResponse for ApiError {
         let (status, code) = match &self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),

@@ -13,8 +13,10 @@ pub mod evolution;
 pub mod member;
 pub mod openapi;
 pub mod params;
+pub mod policies;
 pub mod projects;
 pub mod relations;
+pub mod roles;
 pub mod schema;
 pub mod views;
 
@@ -115,7 +117,28 @@ pub fn routes() -> Vec<Route> {
     routes.extend(relation_routes(p));
     routes.extend(evolution_routes(p));
     routes.extend(view_routes(p));
+    routes.extend(access_routes(p));
     routes
+}
+
+fn access_routes(p: &str) -> Vec<Route> {
+    let policies = format!("{p}/schema/collections/{{collection_name}}/policies");
+    let r = format!("{p}/rbac");
+    vec![
+        (policies.clone(), post(policies::create).get(policies::list)),
+        (
+            format!("{policies}/{{policy_id}}"),
+            get(policies::get)
+                .patch(policies::update)
+                .delete(policies::delete),
+        ),
+        (format!("{r}/roles"), post(roles::create).get(roles::list)),
+        (
+            format!("{r}/roles/{{role_id}}"),
+            get(roles::get).patch(roles::update).delete(roles::delete),
+        ),
+        (format!("{r}/initialize"), post(roles::initialize)),
+    ]
 }
 
 fn schema_routes(p: &str) -> Vec<Route> {

@@ -4,6 +4,7 @@
 //! outside. Each area's operations live in a submodule; this file holds the builder and the
 //! shared components.
 
+mod access;
 mod admin;
 mod auth_config;
 mod evolution;
@@ -39,6 +40,7 @@ pub fn document_value() -> Value {
         schema::ops(),
         evolution::ops(),
         views::ops(),
+        access::ops(),
     ]
     .into_iter()
     .flatten()
@@ -54,7 +56,8 @@ pub fn document_value() -> Value {
             "title": "Backendify admin API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Configuration of the platform: admin accounts, projects and their schema \
-                (collections, fields, relations, evolution, schema documents) and view definitions. \
+                (collections, fields, relations, evolution, schema documents), view definitions, access \
+                policies and roles. \
                 A project's data API (records, view execution) has its own document at \
                 `/api/projects/{project_id}/openapi.json`. Every error body has a `detail` key.",
         },
@@ -70,6 +73,8 @@ pub fn document_value() -> Value {
             { "name": "schema-documents", "description": "Schema as code: export and import." },
             { "name": "audit", "description": "The schema-op log." },
             { "name": "views", "description": "View definitions (executed by the data API)." },
+            { "name": "policies", "description": "Access policies of collections (enforced by the data API)." },
+            { "name": "rbac", "description": "Roles app users can hold (assigned through the data API)." },
         ],
         "paths": paths,
         "components": {
@@ -139,6 +144,8 @@ fn path_param(name: &str) -> Value {
         "field_id" => (Some(UUID), "The field's id."),
         "change_id" => (Some(UUID), "The pending change's id."),
         "view_name" => (None, "The view's name."),
+        "policy_id" => (Some(UUID), "The policy's id (of this collection)."),
+        "role_id" => (Some(UUID), "The role's id (of this project)."),
         _ => (None, ""),
     };
     let mut schema = json!({ "type": "string" });
@@ -306,6 +313,7 @@ fn error_ref(code: u16) -> Value {
     let name = match code {
         400 => "BadRequest",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "NotFound",
         409 => "Conflict",
         413 => "TooLarge",
@@ -319,6 +327,7 @@ fn responses() -> Value {
     json!({
         "BadRequest": e("A business rule refused the request (reserved name, unsafe change, …)."),
         "Unauthorized": e("`Not authenticated`, `Invalid token` or `User not found`."),
+        "Forbidden": e("The thing may not be changed (a system role)."),
         "NotFound": e("`Project not found` (also for non-members), or the named thing does not exist."),
         "Conflict": e("A name is taken, or the schema is busy (a lock wait gave up)."),
         "TooLarge": e("The body is larger than the server accepts."),
@@ -371,6 +380,7 @@ fn schemas() -> Map<String, Value> {
         schema::schemas(),
         evolution::schemas(),
         views::schemas(),
+        access::schemas(),
     ]
     .into_iter()
     .flatten()

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod context;
 pub mod error;
 pub mod openapi;
+pub mod rbac;
 pub mod records;
 pub mod views;
 
@@ -29,6 +30,14 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
             get(openapi::document),
         )
         .merge(auth::routes())
+        .route(
+            "/api/projects/{project_id}/rbac/users/{user_id}/roles",
+            get(rbac::list).post(rbac::assign),
+        )
+        .route(
+            "/api/projects/{project_id}/rbac/users/{user_id}/roles/{role_id}",
+            axum::routing::delete(rbac::remove),
+        )
         .route(data, get(records::list).post(records::create))
         .route(&format!("{data}/_aggregate"), get(records::aggregate))
         .route(

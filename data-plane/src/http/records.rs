@@ -3,6 +3,7 @@
 
 use super::context::{Caller, Ctx, JsonObject, ReadCtx};
 use super::error::ApiError;
+use crate::auth::roles;
 use crate::db::{self, Found, RecordId, Tx, Values};
 use crate::policy;
 use crate::query::aggregate;
@@ -168,9 +169,13 @@ pub async fn create_in(
     if c.config.id_kind == IdKind::Uuid {
         prepare_app_user(c, &mut values)?;
     }
-    db::insert(tx, c, &values, &rule)
+    let record = db::insert(tx, c, &values, &rule)
         .await?
-        .ok_or_else(|| deny(&ctx.caller, Action::Create))
+        .ok_or_else(|| deny(&ctx.caller, Action::Create))?;
+    if c.config.is_system {
+        roles::assign_default_role_to_record(tx, &ctx.project.config, &record).await?;
+    }
+    Ok(record)
 }
 
 /// An update inside an open transaction: the record (locked), permission, values, write.

@@ -52,7 +52,7 @@ fn message(secret: Option<&str>) -> Value {
     json!({ "type": "object", "properties": props, "required": ["message"] })
 }
 
-/// The paths under `{base}/auth` and `{base}/settings/auth/users`.
+/// The paths under `{base}/auth`, `{base}/settings/auth/users` and `{base}/rbac/users`.
 pub(super) fn paths(cfg: &ProjectConfig, base: &str) -> Vec<(String, Value)> {
     let s = &cfg.auth.settings;
     let a = format!("{base}/auth");
@@ -167,6 +167,23 @@ pub(super) fn paths(cfg: &ProjectConfig, base: &str) -> Vec<(String, Value)> {
     paths.push((format!("{users}/{{app_user_id}}/revoke-sessions"), json!({
         "post": admin(op("Sign an app user out everywhere", "", (204, no_content("Done.")), &[401, 404])),
     })));
+    let roles = format!("{base}/rbac/users/{{user_id}}/roles");
+    let held = || {
+        ok(
+            "The roles the user holds, by name.",
+            schema_ref("AppUserRoles"),
+        )
+    };
+    let ids = json!({ "type": "object", "properties": {
+        "role_ids": { "type": "array", "items": { "type": "string", "format": "uuid" } },
+    }, "required": ["role_ids"] });
+    paths.push((roles.clone(), json!({
+        "get": admin(op("An app user's roles", "Member admins only.", (200, held()), &[401, 404])),
+        "post": admin(body(op("Give an app user roles", "Every id is checked first (an unknown one is a 404 and nothing is assigned); roles already held are skipped.", (201, held()), &[401, 404, 422]), ids)),
+    })));
+    paths.push((format!("{roles}/{{role_id}}"), json!({
+        "delete": admin(op("Take a role from an app user", "", (204, no_content("Removed.")), &[401, 404])),
+    })));
     paths
 }
 
@@ -188,6 +205,19 @@ pub(super) fn schemas() -> Map<String, Value> {
             "is_email_verified": { "type": "boolean" }, "is_disabled": { "type": "boolean" },
             "created_at": { "type": "string", "format": "date-time" },
         }, "required": ["id", "email", "is_email_verified", "is_disabled", "created_at"] },
+        "Role": { "type": "object", "properties": {
+            "id": { "type": "string", "format": "uuid" },
+            "project_id": { "type": "string", "format": "uuid" },
+            "name": { "type": "string" }, "display_name": { "type": "string" },
+            "description": { "type": ["string", "null"] },
+            "is_default": { "type": "boolean" }, "is_system": { "type": "boolean" },
+            "created_at": { "type": "string", "format": "date-time" },
+            "updated_at": { "type": "string", "format": "date-time" },
+        }, "required": ["id", "project_id", "name", "display_name", "is_default", "is_system"] },
+        "AppUserRoles": { "type": "object", "properties": {
+            "app_user_id": { "type": "string", "format": "uuid" },
+            "roles": { "type": "array", "items": { "$ref": "#/components/schemas/Role" } },
+        }, "required": ["app_user_id", "roles"] },
     });
     match schemas {
         Value::Object(map) => map,

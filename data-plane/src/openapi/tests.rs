@@ -269,7 +269,7 @@ fn views_document_their_execute_call() {
 fn documents_every_auth_route_and_every_reference_resolves() {
     let (p, id) = project();
     let doc = document(&p);
-    // Every route of the auth router is in the document.
+    // Every route of the auth router and of role assignments is in the document.
     let paths = doc["paths"].as_object().unwrap();
     for rest in [
         "auth/providers",
@@ -293,6 +293,8 @@ fn documents_every_auth_route_and_every_reference_resolves() {
         "settings/auth/users",
         "settings/auth/users/{app_user_id}",
         "settings/auth/users/{app_user_id}/revoke-sessions",
+        "rbac/users/{user_id}/roles",
+        "rbac/users/{user_id}/roles/{role_id}",
     ] {
         assert!(
             paths.contains_key(&format!("/api/projects/{id}/{rest}")),

@@ -3,8 +3,8 @@
 //! a log line with the secret redacted); it is in the response only in development mode.
 
 use super::{current_user, issue_pair, limit, origin, query_param, with_secret};
-use crate::auth::password;
 use crate::auth::store::{self, Redeemed, UserChange, PASSWORD_RESET, VERIFY_EMAIL};
+use crate::auth::{password, roles};
 use crate::db;
 use crate::http::context::ProjectOf;
 use crate::http::error::ApiError;
@@ -227,6 +227,9 @@ pub async fn send_otp(
             )));
         }
         user = store::insert_user(&mut tx, &email, None, false, false).await?;
+        if let Some(u) = &user {
+            roles::assign_default_role(&mut tx, &p.config, &u.id).await?;
+        }
     }
     let mut code = None;
     if user.is_some() {

@@ -10,6 +10,7 @@
 //! parameters) exists only in development mode.
 
 use super::{issue_pair, opt_param, origin, query_param};
+use crate::auth::roles;
 use crate::auth::store::{self, Origin};
 use crate::db;
 use crate::http::context::ProjectOf;
@@ -364,6 +365,7 @@ async fn sign_in(
                         .ok_or_else(|| {
                             ApiError::Conflict("User with this email already exists".into())
                         })?;
+                    roles::assign_default_role(&mut tx, &p.config, &user.id).await?;
                     store::audit_user(
                         &mut tx,
                         "auth.register",

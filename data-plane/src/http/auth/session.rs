@@ -2,9 +2,9 @@
 //! detection), logout, logout everywhere, me, password change.
 
 use super::{current_user, email_of, issue_pair, limit, no_signing_key, origin};
-use crate::auth::password;
 use crate::auth::store::{self, Rotation, UserChange};
 use crate::auth::tokens::{self, TokenPair};
+use crate::auth::{password, roles};
 use crate::db;
 use crate::http::context::{JsonObject, ProjectOf};
 use crate::http::error::ApiError;
@@ -60,6 +60,7 @@ pub async fn register(
     let user = store::insert_user(&mut tx, &email, Some(&hash), false, false)
         .await?
         .ok_or_else(exists)?;
+    roles::assign_default_role(&mut tx, &p.config, &user.id).await?;
     let pair = issue_pair(&mut tx, &p, &user.id, &origin).await?;
     store::audit_user(&mut tx, "auth.register", &user, Value::Null, &origin).await?;
     tx.commit().await?;

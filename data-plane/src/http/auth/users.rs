@@ -3,8 +3,8 @@
 //! admins only; app-user tokens and API keys get 401.
 
 use super::{email_of, origin, require_admin};
-use crate::auth::password;
 use crate::auth::store::{self, list_out, User, UserChange};
+use crate::auth::{password, roles};
 use crate::db::{self, Tx};
 use crate::http::context::{Ctx, JsonObject};
 use crate::http::error::ApiError;
@@ -89,6 +89,7 @@ pub async fn create(
     let user = store::insert_user(&mut tx, &email, hash.as_deref(), verified, disabled)
         .await?
         .ok_or_else(email_taken)?;
+    roles::assign_default_role(&mut tx, &ctx.project.config, &user.id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(list_out(&user))))
 }
