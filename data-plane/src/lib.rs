@@ -11,6 +11,7 @@ pub mod outbound;
 pub mod query;
 pub mod ratelimit;
 pub mod registry;
+pub mod rules;
 pub mod watch;
 
 use anyhow::Context;

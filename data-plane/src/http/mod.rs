@@ -6,6 +6,7 @@ pub mod context;
 pub mod error;
 pub mod openapi;
 pub mod records;
+pub mod validate;
 pub mod views;
 
 use crate::AppState;
@@ -34,6 +35,10 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route(
             "/api/projects/{project_id}/views/{view_name}/execute",
             axum::routing::post(views::execute),
+        )
+        .route(
+            "/api/projects/{project_id}/validations/collections/{collection_name}/validate",
+            axum::routing::post(validate::validate),
         )
         .route(
             &format!("{data}/{{record_id}}"),
