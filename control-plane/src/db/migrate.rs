@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "app_auth",
         include_str!("../../migrations/0004_app_auth.sql"),
     ),
+    (
+        6,
+        "validation_rules",
+        include_str!("../../migrations/0006_validation_rules.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

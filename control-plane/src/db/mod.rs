@@ -8,6 +8,7 @@ pub mod ddl;
 pub mod history;
 pub mod migrate;
 pub mod projects;
+pub mod rules;
 pub mod views;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
