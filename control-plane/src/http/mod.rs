@@ -16,6 +16,7 @@ pub mod params;
 pub mod projects;
 pub mod relations;
 pub mod schema;
+pub mod validations;
 pub mod views;
 
 use crate::state::AppState;
@@ -115,6 +116,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(relation_routes(p));
     routes.extend(evolution_routes(p));
     routes.extend(view_routes(p));
+    routes.extend(validation_routes(p));
     routes
 }
 
@@ -227,5 +229,20 @@ fn view_routes(p: &str) -> Vec<Route> {
         ),
         (format!("{v}/{{view_name}}/versions"), get(views::versions)),
         (format!("{v}/{{view_name}}/meta"), get(views::get_meta)),
+    ]
+}
+
+fn validation_routes(p: &str) -> Vec<Route> {
+    let v = format!("{p}/validations");
+    vec![
+        (
+            format!("{v}/collections/{{collection_name}}/fields/{{field_name}}/rules"),
+            post(validations::create).get(validations::list),
+        ),
+        (
+            format!("{v}/rules/{{rule_id}}"),
+            axum::routing::patch(validations::update).delete(validations::delete),
+        ),
+        (format!("{v}/rule-types"), get(validations::rule_types)),
     ]
 }

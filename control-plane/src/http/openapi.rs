@@ -8,6 +8,7 @@ mod admin;
 mod auth_config;
 mod evolution;
 mod schema;
+mod validations;
 mod views;
 
 use axum::response::Html;
@@ -39,6 +40,7 @@ pub fn document_value() -> Value {
         schema::ops(),
         evolution::ops(),
         views::ops(),
+        validations::ops(),
     ]
     .into_iter()
     .flatten()
@@ -54,9 +56,10 @@ pub fn document_value() -> Value {
             "title": "Backendify admin API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Configuration of the platform: admin accounts, projects and their schema \
-                (collections, fields, relations, evolution, schema documents) and view definitions. \
-                A project's data API (records, view execution) has its own document at \
-                `/api/projects/{project_id}/openapi.json`. Every error body has a `detail` key.",
+                (collections, fields, relations, evolution, schema documents), view definitions and \
+                field validation rules. A project's data API (records, view execution) has its own \
+                document at `/api/projects/{project_id}/openapi.json`. Every error body has a \
+                `detail` key.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearerAuth": [] }],
@@ -70,6 +73,7 @@ pub fn document_value() -> Value {
             { "name": "schema-documents", "description": "Schema as code: export and import." },
             { "name": "audit", "description": "The schema-op log." },
             { "name": "views", "description": "View definitions (executed by the data API)." },
+            { "name": "validations", "description": "Field validation rules (applied by the data API)." },
         ],
         "paths": paths,
         "components": {
@@ -139,6 +143,7 @@ fn path_param(name: &str) -> Value {
         "field_id" => (Some(UUID), "The field's id."),
         "change_id" => (Some(UUID), "The pending change's id."),
         "view_name" => (None, "The view's name."),
+        "rule_id" => (Some(UUID), "The validation rule's id."),
         _ => (None, ""),
     };
     let mut schema = json!({ "type": "string" });
@@ -371,6 +376,7 @@ fn schemas() -> Map<String, Value> {
         schema::schemas(),
         evolution::schemas(),
         views::schemas(),
+        validations::schemas(),
     ]
     .into_iter()
     .flatten()
