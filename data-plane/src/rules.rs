@@ -113,9 +113,9 @@ impl CollectionRules {
     }
 
     /// The messages of every failing field of a record body, by field name; empty when the
-    /// record passes. A value is looked up under the field's column, then its name (then its
-    /// former names); should a body give several different values for one field, each is
-    /// checked, so whichever is written has passed.
+    /// record passes. A field's value may come under its column, its name or a former name:
+    /// every distinct non-null one found is checked (there is normally one), so whichever the
+    /// write keeps has passed.
     pub fn evaluate(&self, body: &Map<String, Value>) -> Map<String, Value> {
         let mut out = Map::new();
         for f in &self.fields {

@@ -144,13 +144,22 @@ async fn rules_are_created_listed_updated_and_deleted() {
         .await;
     assert_eq!(max["config"], json!({"max": 100}));
     let not_empty = fx
-        .rule(
-            "title",
-            json!({"rule_type": "not_empty", "config": {}, "priority": 1}),
-        )
+        .rule("title", json!({"rule_type": "not_empty", "priority": 1}))
         .await;
     assert_eq!(not_empty["config"], Value::Null);
     assert_eq!(not_empty["error_message"], Value::Null);
+    let uuid = fx
+        .rule("status", json!({"rule_type": "uuid", "config": {}}))
+        .await;
+    assert_eq!(uuid["config"], Value::Null);
+    let res = fx
+        .call(
+            "DELETE",
+            &format!("/validations/rules/{}", uuid["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 204);
 
     // Listed by priority, then creation.
     assert_eq!(
