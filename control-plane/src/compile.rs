@@ -1,10 +1,10 @@
 //! Compiles a project's catalog into its `ProjectConfig`: the only thing workers ever see of it.
 
-use crate::db::{auth, catalog, policies, projects, roles, views};
+use crate::db::{auth, catalog, policies, projects, roles, rules, views};
 use model::access::{compile_condition, Action, Cond, PolicyConfig, PrincipalKind, RoleConfig};
 use model::{
     AuthConfig, CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig,
-    ViewConfig, ViewFilter, ViewOperator, ViewSort,
+    RuleConfig, ViewConfig, ViewFilter, ViewOperator, ViewSort,
 };
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
@@ -45,6 +45,16 @@ pub async fn compile_project(
             field_aliases.entry(f).or_default().push(a.old_name);
         }
     }
+    // Active rules, each field's in evaluation order: priority, then creation.
+    let mut field_rules: HashMap<Uuid, Vec<RuleConfig>> = HashMap::new();
+    for r in rules::active_in_project(&mut *tx, project).await? {
+        field_rules.entry(r.field_id).or_default().push(RuleConfig {
+            id: r.id,
+            rule_type: r.rule_type,
+            config: r.config,
+            error_message: r.error_message,
+        });
+    }
     let mut fields: HashMap<Uuid, Vec<FieldConfig>> = HashMap::new();
     for (cid, f) in catalog::project_fields(&mut *tx, project).await? {
         let field_type = FieldType::parse(&f.field_type).unwrap_or(FieldType::String);
@@ -66,7 +76,7 @@ pub async fn compile_project(
                     on_delete: f.relation_on_delete.clone(),
                     display_field: f.relation_display_field.clone(),
                 }),
-            rules: Vec::new(),
+            rules: field_rules.remove(&f.id).unwrap_or_default(),
         });
     }
     let view_rows = views::list_active(&mut *tx, project).await?;

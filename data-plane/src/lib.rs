@@ -12,6 +12,7 @@ pub mod policy;
 pub mod query;
 pub mod ratelimit;
 pub mod registry;
+pub mod rules;
 pub mod watch;
 
 use anyhow::Context;

@@ -66,6 +66,8 @@ pub struct Collection {
     pub columns: HashMap<String, Arc<Column>>,
     /// Live relation fields by field name.
     pub relations: HashMap<String, Relation>,
+    /// The fields' validation rules, compiled.
+    pub rules: crate::rules::CollectionRules,
 }
 
 /// A project, ready to serve.
@@ -232,6 +234,7 @@ impl Collection {
             select_list: shown.join(", "),
             columns,
             relations,
+            rules: crate::rules::CollectionRules::new(&config),
             config,
         }
     }

@@ -1,12 +1,14 @@
 //! Types both planes share and nothing else: the compiled project config that travels from the
 //! control plane to workers, JWT signing and claims, password and token hashing, request-field
-//! checks, SQL identifier quoting, and the contract's error-body builders. No I/O lives here.
+//! checks, SQL identifier quoting, validation-rule patterns and date formats, and the contract's
+//! error-body builders. No I/O lives here.
 
 pub mod access;
 pub mod config;
 pub mod error_body;
 pub mod fields;
 pub mod jwt;
+pub mod rule_syntax;
 pub mod secret;
 pub mod sql;
 pub mod value;

@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "access",
         include_str!("../../migrations/0005_access.sql"),
     ),
+    (
+        6,
+        "validation_rules",
+        include_str!("../../migrations/0006_validation_rules.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

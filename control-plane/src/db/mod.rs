@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod policies;
 pub mod projects;
 pub mod roles;
+pub mod rules;
 pub mod views;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -18,6 +18,7 @@ pub mod projects;
 pub mod relations;
 pub mod roles;
 pub mod schema;
+pub mod validations;
 pub mod views;
 
 use crate::state::AppState;
@@ -118,6 +119,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(evolution_routes(p));
     routes.extend(view_routes(p));
     routes.extend(access_routes(p));
+    routes.extend(validation_routes(p));
     routes
 }
 
@@ -250,5 +252,20 @@ fn view_routes(p: &str) -> Vec<Route> {
         ),
         (format!("{v}/{{view_name}}/versions"), get(views::versions)),
         (format!("{v}/{{view_name}}/meta"), get(views::get_meta)),
+    ]
+}
+
+fn validation_routes(p: &str) -> Vec<Route> {
+    let v = format!("{p}/validations");
+    vec![
+        (
+            format!("{v}/collections/{{collection_name}}/fields/{{field_name}}/rules"),
+            post(validations::create).get(validations::list),
+        ),
+        (
+            format!("{v}/rules/{{rule_id}}"),
+            axum::routing::patch(validations::update).delete(validations::delete),
+        ),
+        (format!("{v}/rule-types"), get(validations::rule_types)),
     ]
 }

@@ -9,6 +9,7 @@ mod admin;
 mod auth_config;
 mod evolution;
 mod schema;
+mod validations;
 mod views;
 
 use axum::response::Html;
@@ -41,6 +42,7 @@ pub fn document_value() -> Value {
         evolution::ops(),
         views::ops(),
         access::ops(),
+        validations::ops(),
     ]
     .into_iter()
     .flatten()
@@ -57,7 +59,7 @@ pub fn document_value() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Configuration of the platform: admin accounts, projects and their schema \
                 (collections, fields, relations, evolution, schema documents), view definitions, access \
-                policies and roles. \
+                policies and roles, and field validation rules. \
                 A project's data API (records, view execution) has its own document at \
                 `/api/projects/{project_id}/openapi.json`. Every error body has a `detail` key.",
         },
@@ -75,6 +77,7 @@ pub fn document_value() -> Value {
             { "name": "views", "description": "View definitions (executed by the data API)." },
             { "name": "policies", "description": "Access policies of collections (enforced by the data API)." },
             { "name": "rbac", "description": "Roles app users can hold (assigned through the data API)." },
+            { "name": "validations", "description": "Field validation rules (applied by the data API)." },
         ],
         "paths": paths,
         "components": {
@@ -146,6 +149,7 @@ fn path_param(name: &str) -> Value {
         "view_name" => (None, "The view's name."),
         "policy_id" => (Some(UUID), "The policy's id (of this collection)."),
         "role_id" => (Some(UUID), "The role's id (of this project)."),
+        "rule_id" => (Some(UUID), "The validation rule's id."),
         _ => (None, ""),
     };
     let mut schema = json!({ "type": "string" });
@@ -381,6 +385,7 @@ fn schemas() -> Map<String, Value> {
         evolution::schemas(),
         views::schemas(),
         access::schemas(),
+        validations::schemas(),
     ]
     .into_iter()
     .flatten()

@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 /// A failed data request.
@@ -13,6 +13,10 @@ pub enum ApiError {
     /// 400 with a message.
     #[error("{0}")]
     BadRequest(String),
+    /// 400 whose detail is `{"validation_errors": {"<field name>": ["<message>", …]}}`: a record
+    /// breaks its fields' validation rules.
+    #[error("Validation failed")]
+    RuleViolations(Map<String, Value>),
     /// 401 with a message.
     #[error("{0}")]
     Unauthorized(&'static str),
@@ -115,6 +119,7 @@ impl ApiError {
     fn status_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::RuleViolations(_) => (StatusCode::BAD_REQUEST, "validation_rules"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -132,6 +137,7 @@ impl ApiError {
     fn detail(&self) -> Value {
         match self {
             Self::Validation(items) => json!(items),
+            Self::RuleViolations(errors) => json!({ "validation_errors": errors }),
             Self::InBatch(_, inner) => inner.detail(),
             other => json!(other.to_string()),
         }

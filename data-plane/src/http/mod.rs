@@ -7,6 +7,7 @@ pub mod error;
 pub mod openapi;
 pub mod rbac;
 pub mod records;
+pub mod validate;
 pub mod views;
 
 use crate::AppState;
@@ -43,6 +44,10 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route(
             "/api/projects/{project_id}/views/{view_name}/execute",
             axum::routing::post(views::execute),
+        )
+        .route(
+            "/api/projects/{project_id}/validations/collections/{collection_name}/validate",
+            axum::routing::post(validate::validate),
         )
         .route(
             &format!("{data}/{{record_id}}"),

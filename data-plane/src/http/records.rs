@@ -1,8 +1,9 @@
 //! Record CRUD (`spec/data.md`), in the contract's check order: project → body shape →
-//! collection → record → permission → values → write.
+//! collection → record → permission → validation rules → values → write.
 
 use super::context::{Caller, Ctx, JsonObject, ReadCtx};
 use super::error::ApiError;
+use super::validate::check_record;
 use crate::auth::roles;
 use crate::db::{self, Found, RecordId, Tx, Values};
 use crate::policy;
@@ -160,6 +161,7 @@ pub async fn create_in(
     let mut admin_only = admin_only_fields(c, &body);
     admin_only.retain(|f| *f != "email");
     guard_admin_only(ctx, &admin_only)?;
+    check_record(c, &body)?;
     let mut values = values_from(c, body)?;
     match &ctx.caller {
         Caller::Admin(id) => values.push(system_value(c, "created_by_user_id", id.to_string())),
@@ -188,6 +190,7 @@ pub async fn update_in(
 ) -> Result<String, ApiError> {
     // Checked after the record and the permission, as the contract orders it.
     let admin_only = admin_only_fields(c, &body);
+    let checked = check_record(c, &body);
     let values = values_from(c, body);
     let rule = policy::rule(c, Action::Update, &ctx.caller);
     found(
@@ -195,6 +198,7 @@ pub async fn update_in(
         ctx,
         Action::Update,
     )?;
+    checked?;
     let mut values = values?;
     guard_admin_only(ctx, &admin_only)?;
     if admin_only.contains(&"email") {
