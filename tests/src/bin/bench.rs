@@ -297,8 +297,9 @@ fn notes(run: &Run) -> Vec<String> {
          with `&skip_total=true`, whose floor is the page query alone."
             .into(),
         format!(
-            "Caller: an admin bearer token, and for the caller table also an API key. App-user \
-             tokens are not measured: without access policies app users may not read. Index on `created_at` made with SQL \
+            "Caller: an admin bearer token; the caller table adds an API key, and the policy \
+             table an app user whose policies (`read` and `list` with `{{\"type\": \"owner\"}}`) \
+             let them see their own rows, which are all rows. Index on `created_at` made with SQL \
              (`CREATE INDEX ON {} (created_at)`): the schema builder cannot index system columns.",
             run.project.table
         ),
