@@ -48,6 +48,8 @@ pub struct LiveCheck {
     pub user_id: String,
     /// Session id.
     pub session_id: uuid::Uuid,
+    /// Read the user's roles too (some policy of the project names roles).
+    pub roles: bool,
 }
 
 /// The start of every read statement: `SELECT current_user::text, <principal>, (` — the role it
@@ -56,7 +58,7 @@ pub struct LiveCheck {
 pub fn read_prefix<'a>(check: Option<&LiveCheck>) -> QueryBuilder<'a, Postgres> {
     let mut qb = QueryBuilder::new("SELECT current_user::text, ");
     match check {
-        Some(c) => push_principal(&mut qb, &c.schema, &c.user_id, c.session_id),
+        Some(c) => push_principal(&mut qb, c),
         None => {
             qb.push("NULL::text");
         }
@@ -65,23 +67,26 @@ pub fn read_prefix<'a>(check: Option<&LiveCheck>) -> QueryBuilder<'a, Postgres> 
     qb
 }
 
-/// `(SELECT <the live app user as JSON>)`: email, verified flag and role ids of a user who is
-/// enabled and whose session is not revoked; NULL otherwise.
-fn push_principal(
-    qb: &mut QueryBuilder<'_, Postgres>,
-    schema: &str,
-    user: &str,
-    session: uuid::Uuid,
-) {
+/// `(SELECT <the live app user as JSON>)`: email, verified flag and role ids (an empty list when
+/// no policy names roles) of a user who is enabled and whose session is not revoked; NULL
+/// otherwise.
+fn push_principal(qb: &mut QueryBuilder<'_, Postgres>, c: &LiveCheck) {
+    let schema = &c.schema;
+    let roles = if c.roles {
+        format!(
+            "ARRAY(SELECT r.\"role_id\" FROM {schema}.\"_user_roles\" r WHERE r.\"user_id\" = u.\"id\")"
+        )
+    } else {
+        "ARRAY[]::uuid[]".to_owned()
+    };
     qb.push(format_args!(
-        "(SELECT json_build_object('email', u.\"email\", 'verified', u.\"is_email_verified\",
-           'roles', ARRAY(SELECT r.\"role_id\" FROM {schema}.\"_user_roles\" r WHERE r.\"user_id\" = u.\"id\"))::text
+        "(SELECT json_build_object('email', u.\"email\", 'verified', u.\"is_email_verified\", 'roles', {roles})::text
          FROM {schema}.\"_users\" u JOIN {schema}.\"_auth_sessions\" s ON s.\"user_id\" = u.\"id\"
          WHERE NOT u.\"is_disabled\" AND s.\"revoked_at\" IS NULL AND u.\"id\" = "
     ));
-    qb.push_bind(user.to_owned());
+    qb.push_bind(c.user_id.clone());
     qb.push(" AND s.\"id\" = ");
-    qb.push_bind(session);
+    qb.push_bind(c.session_id);
     qb.push(")");
 }
 
@@ -141,10 +146,15 @@ pub async fn live_principal(
     user: &str,
     session: uuid::Uuid,
 ) -> Result<Option<Seen>, sqlx::Error> {
-    let schema = model::sql::quote_ident(&project.config.db_schema);
+    let check = LiveCheck {
+        schema: model::sql::quote_ident(&project.config.db_schema),
+        user_id: user.to_owned(),
+        session_id: session,
+        roles: project.roles_matter,
+    };
     let read = read(pool, project, || {
         let mut qb = read_prefix(None);
-        push_principal(&mut qb, &schema, user, session);
+        push_principal(&mut qb, &check);
         qb.push(")");
         qb
     })

@@ -90,6 +90,8 @@ pub struct Project {
     pub begin_sql: String,
     /// `SET ROLE …` for reads (session level; every read checks it took effect).
     pub set_role_sql: String,
+    /// Some policy names roles, so app users' roles must be read.
+    pub roles_matter: bool,
 }
 
 impl Project {
@@ -151,7 +153,13 @@ impl Project {
                 .push(k.clone());
         }
         let set_role_sql = format!("SET ROLE {}", quote_ident(&config.db_role));
+        let roles_matter = config
+            .collections
+            .iter()
+            .flat_map(|c| &c.policies)
+            .any(|p| !p.roles.is_empty());
         Self {
+            roles_matter,
             config,
             collections,
             by_id,

@@ -122,6 +122,7 @@ impl ReadCtx {
                         schema: model::sql::quote_ident(&project.config.db_schema),
                         user_id: t.user_id,
                         session_id: t.session_id,
+                        roles: project.roles_matter,
                     };
                     let pid = project.config.project_id;
                     let seen = match state.principals.get(pid, live.session_id, &live.user_id) {

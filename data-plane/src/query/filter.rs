@@ -83,6 +83,13 @@ pub struct Filter {
     pub values: Vec<String>,
 }
 
+impl Filter {
+    /// The same test: column, operator and operands.
+    pub fn same(&self, other: &Filter) -> bool {
+        self.col.sql == other.col.sql && self.op == other.op && self.values == other.values
+    }
+}
+
 /// Most items an `__in` / `__notin` list may have.
 pub const MAX_IN_ITEMS: usize = 1000;
 
@@ -209,14 +216,16 @@ pub enum Pred {
 }
 
 impl Pred {
-    /// Every one holds; constants folded.
+    /// Every one holds; constants folded, a condition given twice kept once (an owner policy
+    /// and the forced owner filter of an app user's list are the same test).
     pub fn all(items: Vec<Pred>) -> Pred {
-        let mut out = Vec::new();
+        let mut out: Vec<Pred> = Vec::new();
         for p in items {
             match p {
                 Pred::Const(true) => {}
                 Pred::Const(false) => return Pred::Const(false),
                 Pred::All(inner) => out.extend(inner),
+                Pred::Leaf(f) if out.iter().any(|o| matches!(o, Pred::Leaf(g) if g.same(&f))) => {}
                 p => out.push(p),
             }
         }
