@@ -441,7 +441,39 @@ async fn every_principal_action_and_policy_shape() {
             }
         }
     }
+    // A deactivated policy stops applying at once; reactivated, it applies again.
+    w.set_policies(
+        "notes",
+        &[json!({"action": "read", "allowed_principals": "app_user"})],
+    )
+    .await;
+    let policy = w
+        .admin("GET", "/schema/collections/notes/policies", None)
+        .await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = format!("/data/notes/{}", ids["a"]);
+    assert_eq!(w.call(Alice, "GET", &a, None).await.status, 200);
+    let patch = format!("/schema/collections/notes/policies/{policy}");
+    w.admin("PATCH", &patch, Some(json!({"is_active": false})))
+        .await;
+    // No active policy is left: the no-policy default (app users refused) holds again.
+    assert_eq!(w.call(Alice, "GET", &a, None).await.status, 403);
+    w.admin("PATCH", &patch, Some(json!({"is_active": true})))
+        .await;
+    assert_eq!(w.call(Alice, "GET", &a, None).await.status, 200);
+
     // Refusals carry the contract's bodies; a missing record is 404 before any policy.
+    let res = w
+        .call(
+            Alice,
+            "GET",
+            &format!("/schema/collections/notes/policies/{policy}"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 401, "app users cannot read policies: {res:?}");
     w.set_policies("notes", &[]).await;
     let res = w.call(Anon, "GET", "/data/notes/999999", None).await;
     assert_eq!((res.status, res.detail()), (404, "Record not found".into()));

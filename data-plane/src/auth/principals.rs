@@ -41,29 +41,32 @@ impl Seen {
     }
 }
 
-/// The worker's memory of sessions: `(project, session, user)` → what was seen.
+/// The worker's memory of sessions: `(project, session)` → the user and what was seen.
 #[derive(Default)]
 pub struct Principals {
-    seen: Mutex<HashMap<(Uuid, Uuid, String), Seen>>,
+    seen: Mutex<HashMap<(Uuid, Uuid), (String, Seen)>>,
 }
 
 impl Principals {
     /// What was last seen of this session's user.
     pub fn get(&self, project: Uuid, session: Uuid, user: &str) -> Option<Seen> {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.get(&(project, session, user.to_owned())).cloned()
+        match seen.get(&(project, session)) {
+            Some((u, s)) if u == user => Some(s.clone()),
+            _ => None,
+        }
     }
 
     /// Remembers what was just read; `None` forgets the session.
     pub fn put(&self, project: Uuid, session: Uuid, user: &str, now: Option<&Seen>) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (project, session, user.to_owned());
+        let key = (project, session);
         match now {
             Some(s) => {
                 if seen.len() >= MAX_SESSIONS && !seen.contains_key(&key) {
                     seen.clear();
                 }
-                seen.insert(key, s.clone());
+                seen.insert(key, (user.to_owned(), s.clone()));
             }
             None => {
                 seen.remove(&key);

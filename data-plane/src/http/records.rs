@@ -77,6 +77,19 @@ pub fn list_rule(ctx: &Ctx, c: &Collection) -> Result<Pred, ApiError> {
     })
 }
 
+/// [`list_rule`] for a read: before refusing on facts last seen of an app user, reads them now;
+/// `Err(next)` is the corrected context to plan again with when they changed.
+async fn list_rule_now(
+    st: &AppState,
+    rctx: &ReadCtx,
+    c: &Collection,
+) -> Result<Result<Pred, ReadCtx>, ApiError> {
+    match list_rule(&rctx.ctx, c) {
+        Ok(rule) => Ok(Ok(rule)),
+        Err(refusal) => rctx.confirm(st).await?.map(Err).ok_or(refusal),
+    }
+}
+
 /// Expansions show only related records the caller may read.
 fn guard_expansions(ctx: &Ctx, nodes: &mut [crate::query::expand::Node]) {
     expand::guard(nodes, &|target| {
@@ -285,15 +298,12 @@ pub async fn list(
         let ctx = &rctx.ctx;
         let c = collection(ctx, &name)?;
         let mut plan = plan_list(&ctx.project, &c, &params)?;
-        plan.rule = match list_rule(ctx, &c) {
+        plan.rule = match list_rule_now(&st, &rctx, &c).await? {
             Ok(rule) => rule,
-            Err(e) => match rctx.confirm(&st).await? {
-                Some(next) => {
-                    rctx = next;
-                    continue;
-                }
-                None => return Err(e),
-            },
+            Err(next) => {
+                rctx = next;
+                continue;
+            }
         };
         plan.check = rctx.check().cloned();
         guard_expansions(ctx, &mut plan.expand);
@@ -332,15 +342,12 @@ pub async fn aggregate(
         let ctx = &rctx.ctx;
         let c = collection(ctx, &name)?;
         let mut plan = aggregate::plan(&c, &params)?;
-        plan.rule = match list_rule(ctx, &c) {
+        plan.rule = match list_rule_now(&st, &rctx, &c).await? {
             Ok(rule) => rule,
-            Err(e) => match rctx.confirm(&st).await? {
-                Some(next) => {
-                    rctx = next;
-                    continue;
-                }
-                None => return Err(e),
-            },
+            Err(next) => {
+                rctx = next;
+                continue;
+            }
         };
         plan.check = rctx.check().cloned();
         let read = db::aggregate(&st.db, &ctx.project, &c, &plan).await?;
