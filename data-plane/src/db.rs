@@ -43,14 +43,20 @@ pub async fn begin(pool: &PgPool, project: &Project) -> Result<Tx, sqlx::Error> 
 #[derive(Debug, Clone)]
 pub struct LiveCheck {
     /// The project's schema, quoted.
-    pub schema: String,
+    pub schema: Arc<str>,
     /// App-user id.
     pub user_id: String,
     /// Session id.
     pub session_id: uuid::Uuid,
     /// Read the user's roles too (some policy of the project names roles).
     pub roles: bool,
+    /// What the worker assumed of the user: the statement then answers [`SAME`] while they are
+    /// still so, sparing both sides the JSON.
+    pub assumed: Option<Seen>,
 }
+
+/// The principal column's answer when the app user is still as assumed.
+pub const SAME: &str = "=";
 
 /// The start of every read statement: `SELECT current_user::text, <principal>, (` — the role it
 /// runs as, the app user of `check` as they are now (JSON, NULL when no longer live, or NULL
@@ -67,21 +73,38 @@ pub fn read_prefix<'a>(check: Option<&LiveCheck>) -> QueryBuilder<'a, Postgres> 
     qb
 }
 
-/// `(SELECT <the live app user as JSON>)`: email, verified flag and role ids (an empty list when
-/// no policy names roles) of a user who is enabled and whose session is not revoked; NULL
-/// otherwise.
+/// `(SELECT <the live app user>)`, NULL unless the user is enabled and the session not revoked.
+/// A live user is [`SAME`] when as `c.assumed`, else JSON: email, verified flag and role ids
+/// (sorted; an empty list when no policy names roles).
 fn push_principal(qb: &mut QueryBuilder<'_, Postgres>, c: &LiveCheck) {
     let schema = &c.schema;
     let roles = if c.roles {
         format!(
-            "ARRAY(SELECT r.\"role_id\" FROM {schema}.\"_user_roles\" r WHERE r.\"user_id\" = u.\"id\")"
+            "ARRAY(SELECT r.\"role_id\" FROM {schema}.\"_user_roles\" r WHERE r.\"user_id\" = u.\"id\" ORDER BY 1)"
         )
     } else {
         "ARRAY[]::uuid[]".to_owned()
     };
+    qb.push("(SELECT ");
+    if let Some(seen) = &c.assumed {
+        qb.push("CASE WHEN u.\"email\" = ");
+        qb.push_bind(seen.email.clone());
+        qb.push(" AND u.\"is_email_verified\" = ");
+        qb.push_bind(seen.verified);
+        if c.roles {
+            qb.push(format_args!(" AND {roles} = "));
+            qb.push_bind(seen.roles.clone());
+        }
+        qb.push(format_args!(" THEN '{SAME}' ELSE "));
+    }
     qb.push(format_args!(
-        "(SELECT json_build_object('email', u.\"email\", 'verified', u.\"is_email_verified\", 'roles', {roles})::text
-         FROM {schema}.\"_users\" u JOIN {schema}.\"_auth_sessions\" s ON s.\"user_id\" = u.\"id\"
+        "json_build_object('email', u.\"email\", 'verified', u.\"is_email_verified\", 'roles', {roles})::text"
+    ));
+    if c.assumed.is_some() {
+        qb.push(" END");
+    }
+    qb.push(format_args!(
+        " FROM {schema}.\"_users\" u JOIN {schema}.\"_auth_sessions\" s ON s.\"user_id\" = u.\"id\"
          WHERE NOT u.\"is_disabled\" AND s.\"revoked_at\" IS NULL AND u.\"id\" = "
     ));
     qb.push_bind(c.user_id.clone());
@@ -147,10 +170,11 @@ pub async fn live_principal(
     session: uuid::Uuid,
 ) -> Result<Option<Seen>, sqlx::Error> {
     let check = LiveCheck {
-        schema: model::sql::quote_ident(&project.config.db_schema),
+        schema: project.quoted_schema.clone(),
         user_id: user.to_owned(),
         session_id: session,
         roles: project.roles_matter,
+        assumed: None,
     };
     let read = read(pool, project, || {
         let mut qb = read_prefix(None);

@@ -92,6 +92,8 @@ pub struct Project {
     pub set_role_sql: String,
     /// Some policy names roles, so app users' roles must be read.
     pub roles_matter: bool,
+    /// The project's schema, quoted (shared by every read that checks an app user).
+    pub quoted_schema: Arc<str>,
 }
 
 impl Project {
@@ -160,6 +162,7 @@ impl Project {
             .any(|p| !p.roles.is_empty());
         Self {
             roles_matter,
+            quoted_schema: quote_ident(&config.db_schema).into(),
             config,
             collections,
             by_id,

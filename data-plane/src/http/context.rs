@@ -96,7 +96,8 @@ impl FromRequestParts<AppState> for Ctx {
 pub struct ReadCtx {
     /// Project and caller.
     pub ctx: Ctx,
-    assumed: Option<(LiveCheck, Seen)>,
+    /// The app user assumed as last seen (`assumed` is set).
+    assumed: Option<LiveCheck>,
     /// Who the caller is without the app-user token (API key or anonymous).
     fallback: Caller,
 }
@@ -114,36 +115,35 @@ impl ReadCtx {
         let ProjectOf(project) = ProjectOf::from_request_parts(parts, state).await?;
         let fallback = api_key(&project, parts).unwrap_or(Caller::Anonymous);
         let mut caller = None;
-        let mut assumed = None;
         if let Some(token) = bearer(parts) {
             caller = match tokens::verify(&project.config, token) {
                 Ok(t) => {
-                    let live = LiveCheck {
-                        schema: model::sql::quote_ident(&project.config.db_schema),
-                        user_id: t.user_id,
-                        session_id: t.session_id,
-                        roles: project.roles_matter,
-                    };
                     let pid = project.config.project_id;
-                    let seen = match state.principals.get(pid, live.session_id, &live.user_id) {
+                    let (user, session) = (t.user_id, t.session_id);
+                    let seen = match state.principals.get(pid, session, &user) {
                         Some(seen) if reuse => {
-                            assumed = Some((live.clone(), seen.clone()));
-                            Some(seen)
+                            let caller = app_user(&project, &user, &seen);
+                            let live = LiveCheck {
+                                schema: project.quoted_schema.clone(),
+                                user_id: user,
+                                session_id: session,
+                                roles: project.roles_matter,
+                                assumed: Some(seen),
+                            };
+                            return Ok(Self {
+                                ctx: Ctx { project, caller },
+                                assumed: Some(live),
+                                fallback,
+                            });
                         }
                         _ => {
-                            let seen = db::live_principal(
-                                &state.db,
-                                &project,
-                                &live.user_id,
-                                live.session_id,
-                            )
-                            .await?;
-                            let (session, user) = (live.session_id, &live.user_id);
-                            state.principals.put(pid, session, user, seen.as_ref());
+                            let seen =
+                                db::live_principal(&state.db, &project, &user, session).await?;
+                            state.principals.put(pid, session, &user, seen.as_ref());
                             seen
                         }
                     };
-                    seen.map(|s| app_user(&project, &live.user_id, &s))
+                    seen.map(|s| app_user(&project, &user, &s))
                 }
                 // Not an app-user token: maybe an admin's.
                 Err(tokens::Refusal::WrongType) => admin(&project, token)?,
@@ -153,20 +153,20 @@ impl ReadCtx {
         let caller = caller.unwrap_or_else(|| fallback.clone());
         Ok(Self {
             ctx: Ctx { project, caller },
-            assumed,
+            assumed: None,
             fallback,
         })
     }
 
     /// The app user the read must report back, if it assumed one.
     pub fn check(&self) -> Option<&LiveCheck> {
-        self.assumed.as_ref().map(|(live, _)| live)
+        self.assumed.as_ref()
     }
 
     /// Before refusing on what was last seen: reads the app user now; `Some` is the corrected
     /// context when they changed.
     pub async fn confirm(&self, state: &AppState) -> Result<Option<ReadCtx>, ApiError> {
-        let Some((live, _)) = &self.assumed else {
+        let Some(live) = &self.assumed else {
             return Ok(None);
         };
         let project = &self.ctx.project;
@@ -182,9 +182,12 @@ impl ReadCtx {
     /// After a read that reported `now` for [`Self::check`]: `None` when the caller was as
     /// assumed (the answer stands), else the corrected context to read again with.
     pub fn settle(&self, state: &AppState, now: Option<&str>) -> Option<ReadCtx> {
-        let (live, seen) = self.assumed.as_ref()?;
+        let live = self.assumed.as_ref()?;
+        if now == Some(db::SAME) {
+            return None;
+        }
         let now = Seen::parse(now);
-        if now.as_ref() == Some(seen) {
+        if now.is_some() && now == live.assumed {
             return None;
         }
         let project = &self.ctx.project;
