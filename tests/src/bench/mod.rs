@@ -26,6 +26,8 @@ pub struct Options {
     pub big_rows: i64,
     /// Replace the measured part of docs/benchmarks.md with this run's tables.
     pub write_docs: bool,
+    /// Measure only the access-policy comparison.
+    pub policies_only: bool,
 }
 
 /// The text of `--help`.
@@ -33,7 +35,9 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
   --quick         1 s warm-up and 3 s per measurement (default: 3 s and 15 s)
   --warmup SECS   warm-up before each measurement
   --duration SECS length of each measurement
-  --write-docs    write the tables into docs/benchmarks.md (Data API section)";
+  --write-docs    write the tables into docs/benchmarks.md (Data API section)
+  --policies-only only get and list by an API key without policies, then by an app user
+                  under owner policies (a few minutes; prints that table alone)";
 
 impl Options {
     /// Parses the arguments; each is split on whitespace, so `make bench BENCH_ARGS="--quick
@@ -46,6 +50,7 @@ impl Options {
             rows: 10_000,
             big_rows: 100_000,
             write_docs: false,
+            policies_only: false,
         };
         let words: Vec<String> = args
             .into_iter()
@@ -74,6 +79,7 @@ impl Options {
                 "--warmup" => o.warmup = secs("--warmup")?,
                 "--duration" => o.duration = secs("--duration")?,
                 "--write-docs" => o.write_docs = true,
+                "--policies-only" => o.policies_only = true,
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown argument: {other}\n{USAGE}")),
             }

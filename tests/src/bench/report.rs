@@ -200,38 +200,7 @@ impl Report {
     }
 
     fn policies_table(&self, s: &mut String) {
-        if self.policies.is_empty() {
-            return;
-        }
-        let _ = writeln!(
-            s,
-            "Access policies, {} connections: an API key on `posts` without policies, then an app \
-             user whose policies let them read and list only their own rows (all rows are theirs):\n",
-            self.connections
-        );
-        let _ = writeln!(
-            s,
-            "| caller | request | req/s | p50 | p99 | non-2xx | vs no policies |"
-        );
-        let _ = writeln!(s, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
-        for (caller, kind, st) in &self.policies {
-            let base = self
-                .policies
-                .iter()
-                .find(|(_, k, _)| k == kind)
-                .map_or(f64::NAN, |(_, _, b)| b.rps());
-            let _ = writeln!(
-                s,
-                "| {caller} | {} | {} | {} | {} | {} | {:.2} |",
-                kind.name(),
-                count(st.rps()),
-                ms(st.percentile(0.5)),
-                ms(st.percentile(0.99)),
-                st.non_2xx + st.errors,
-                st.rps() / base
-            );
-        }
-        s.push('\n');
+        push_policies(s, self.connections, &self.policies);
     }
 
     fn growth_table(&self, s: &mut String) {
@@ -327,4 +296,39 @@ pub fn write_docs(path: &Path, markdown: &str) -> anyhow::Result<()> {
     );
     std::fs::write(path, new).with_context(|| format!("write {}", path.display()))?;
     Ok(())
+}
+
+/// The access-policy table: `(caller, request, stats)`, each request's first row the base.
+pub fn push_policies(s: &mut String, connections: usize, policies: &[(&str, Kind, Stats)]) {
+    if policies.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "Access policies, {} connections: an API key on `posts` without policies, then an app \
+         user whose policies let them read and list only their own rows (all rows are theirs):\n",
+        connections
+    );
+    let _ = writeln!(
+        s,
+        "| caller | request | req/s | p50 | p99 | non-2xx | vs no policies |"
+    );
+    let _ = writeln!(s, "| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    for (caller, kind, st) in policies {
+        let base = policies
+            .iter()
+            .find(|(_, k, _)| k == kind)
+            .map_or(f64::NAN, |(_, _, b)| b.rps());
+        let _ = writeln!(
+            s,
+            "| {caller} | {} | {} | {} | {} | {} | {:.2} |",
+            kind.name(),
+            count(st.rps()),
+            ms(st.percentile(0.5)),
+            ms(st.percentile(0.99)),
+            st.non_2xx + st.errors,
+            st.rps() / base
+        );
+    }
+    s.push('\n');
 }

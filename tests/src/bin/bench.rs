@@ -331,6 +331,15 @@ async fn main() -> anyhow::Result<()> {
     let work = std::env::temp_dir().join(format!("backendify-bench-{}", std::process::id()));
     let write_docs = opts.write_docs;
     let mut run = setup(opts, &work).await?;
+    if run.opts.policies_only {
+        let policies = policies(&mut run).await?;
+        run.stack.stop();
+        let mut md = format!("Commit {}.\n\n", commit());
+        report::push_policies(&mut md, run.opts.connections, &policies);
+        println!("{md}");
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     let report = measure(&mut run).await?;
     run.stack.stop();
     let md = report.markdown();
