@@ -54,6 +54,8 @@ pub struct Inner {
     pub trusted_proxies: Egress,
     /// Signed-in app users as last read, per session.
     pub principals: auth::principals::Principals,
+    /// App-user tokens already verified, per config version.
+    pub tokens: auth::tokens::Verified,
     synced: std::sync::atomic::AtomicBool,
 }
 
@@ -114,6 +116,7 @@ impl AppState {
             oauth: services.oauth,
             trusted_proxies: services.trusted_proxies,
             principals: Default::default(),
+            tokens: Default::default(),
             synced: false.into(),
         }))
     }

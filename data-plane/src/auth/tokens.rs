@@ -5,6 +5,8 @@
 use model::jwt::{self, AppClaims, JwtError};
 use model::ProjectConfig;
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use uuid::Uuid;
 
 /// Why an app-user token was refused, with the contract's message.
@@ -61,6 +63,58 @@ pub fn issue(config: &ProjectConfig, user: &str, session: Uuid) -> Option<String
 
 /// Verifies an app-user token for this project.
 pub fn verify(config: &ProjectConfig, token: &str) -> Result<AppToken, Refusal> {
+    verify_until(config, token).map(|(t, _)| t)
+}
+
+/// Most tokens [`Verified`] remembers; past it the memory starts over.
+pub const MAX_VERIFIED: usize = 10_000;
+
+/// App-user tokens this worker has verified, with the project, config version and expiry they
+/// were verified under: a token seen again under the same config costs one lookup instead of
+/// decoding, parsing and an HMAC. A new config version (a rotated or revoked key) verifies
+/// afresh. Refusals are never remembered.
+#[derive(Default)]
+pub struct Verified {
+    seen: Mutex<HashMap<Box<str>, Entry>>,
+}
+
+struct Entry {
+    project: Uuid,
+    version: u64,
+    exp: i64,
+    token: AppToken,
+}
+
+impl Verified {
+    /// [`verify`], answered from memory when this exact token passed under this config.
+    pub fn verify(&self, config: &ProjectConfig, token: &str) -> Result<AppToken, Refusal> {
+        let now = now();
+        {
+            let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(e) = seen.get(token) {
+                if e.project == config.project_id && e.version == config.version && e.exp > now {
+                    return Ok(e.token.clone());
+                }
+            }
+        }
+        let (t, exp) = verify_until(config, token)?;
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= MAX_VERIFIED {
+            seen.clear();
+        }
+        let entry = Entry {
+            project: config.project_id,
+            version: config.version,
+            exp,
+            token: t.clone(),
+        };
+        seen.insert(token.into(), entry);
+        Ok(t)
+    }
+}
+
+/// [`verify`], with the token's expiry (unix seconds).
+fn verify_until(config: &ProjectConfig, token: &str) -> Result<(AppToken, i64), Refusal> {
     let (kid, payload) = jwt::peek(token).ok_or(Refusal::Invalid)?;
     if payload.get("type").and_then(Value::as_str) != Some("app_user") {
         return Err(Refusal::WrongType);
@@ -90,10 +144,11 @@ pub fn verify(config: &ProjectConfig, token: &str) -> Result<AppToken, Refusal> 
         return Err(Refusal::Invalid);
     }
     let session_id = Uuid::parse_str(&claims.sid).map_err(|_| Refusal::Invalid)?;
-    Ok(AppToken {
+    let token = AppToken {
         user_id: claims.sub,
         session_id,
-    })
+    };
+    Ok((token, claims.exp))
 }
 
 /// The contract's `AppUserTokenPair`.
@@ -202,5 +257,29 @@ mod tests {
         let admin = jwt::sign(&json!({"sub": "a", "exp": i64::MAX}), b"admin");
         assert_eq!(verify(&c, &admin).unwrap_err(), Refusal::WrongType);
         assert_eq!(verify(&c, "not.a.token").unwrap_err(), Refusal::Invalid);
+    }
+
+    #[test]
+    fn remembered_tokens_follow_the_config_version() {
+        let c = config(&[("k1", "s1")]);
+        let t = issue(&c, "u1", Uuid::new_v4()).unwrap();
+        let verified = Verified::default();
+        assert_eq!(verified.verify(&c, &t).unwrap().user_id, "u1");
+        assert_eq!(verified.verify(&c, &t).unwrap().user_id, "u1");
+        // The key is revoked in a newer config: the remembered pass no longer counts.
+        let mut revoked = config(&[("k2", "s2")]);
+        revoked.project_id = c.project_id;
+        revoked.version = c.version + 1;
+        assert_eq!(verified.verify(&revoked, &t).unwrap_err(), Refusal::Invalid);
+        // Nor does it count for another project.
+        let other = config(&[("k1", "s1")]);
+        assert_eq!(
+            verified.verify(&other, &t).unwrap_err(),
+            Refusal::OtherProject
+        );
+        assert_eq!(
+            verified.verify(&c, "not.a.token").unwrap_err(),
+            Refusal::Invalid
+        );
     }
 }

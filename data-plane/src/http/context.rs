@@ -116,7 +116,7 @@ impl ReadCtx {
         let fallback = api_key(&project, parts).unwrap_or(Caller::Anonymous);
         let mut caller = None;
         if let Some(token) = bearer(parts) {
-            caller = match tokens::verify(&project.config, token) {
+            caller = match state.tokens.verify(&project.config, token) {
                 Ok(t) => {
                     let pid = project.config.project_id;
                     let (user, session) = (t.user_id, t.session_id);
