@@ -82,8 +82,9 @@ pub struct LiveCheck {
 pub const SAME: &str = "=";
 
 /// The start of every read statement: `SELECT current_user::text, <principal>, (` — the role it
-/// runs as, the app user of `check` as they are now (JSON, NULL when no longer live, or NULL
-/// without a check), then the JSON answer, whose parenthesis the renderer closes.
+/// runs as, the app user of `check` as they are now ([`SAME`] when as assumed, else JSON; NULL
+/// when no longer live or without a check), then the JSON answer, whose parenthesis the renderer
+/// closes.
 pub fn read_prefix<'a>(check: Option<&LiveCheck>) -> QueryBuilder<'a, Postgres> {
     let mut qb = QueryBuilder::new("SELECT current_user::text, ");
     match check {

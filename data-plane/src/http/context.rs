@@ -96,7 +96,7 @@ impl FromRequestParts<AppState> for Ctx {
 pub struct ReadCtx {
     /// Project and caller.
     pub ctx: Ctx,
-    /// The app user assumed as last seen (`assumed` is set).
+    /// The app user taken as last seen (the check's `assumed` holds what was seen).
     assumed: Option<LiveCheck>,
     /// Who the caller is without the app-user token (API key or anonymous).
     fallback: Caller,
