@@ -35,9 +35,14 @@ pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
         .await
 }
 
-/// The connection broke (not the statement): nothing was done, so it is safe to retry.
+/// The connection broke or its server process was ended (SQLSTATE class 57P: shutdown,
+/// `pg_terminate_backend`), not the statement: nothing was done, so it is safe to retry.
 fn is_broken(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Io(_))
+    match e {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("57P")),
+        _ => false,
+    }
 }
 
 /// Tries enough for every pooled connection to have died, then one fresh.

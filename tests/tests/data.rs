@@ -482,3 +482,46 @@ async fn hostile_query_values_are_escaped_or_refused() {
     );
     env.shutdown().await;
 }
+
+/// Connections the worker pooled can die while idle (Postgres restarted, an operator ended them):
+/// the next requests are answered on fresh ones, never with a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_writes_survive_dead_pooled_connections() {
+    let env = TestEnv::start().await;
+    let p = setup(&env, "dead").await;
+    env.collection(&p.t, &p.id, "notes").await;
+    env.field(&p.t, &p.id, "notes", "n", "int").await;
+    let id = p.ok("POST", "/data/notes", Some(json!({"n": 1}))).await["id"].clone();
+    // Fill the pool with several idle connections.
+    let path = format!("/data/notes/{id}");
+    let reads = tokio::join!(
+        p.call("GET", &path, None),
+        p.call("GET", &path, None),
+        p.call("GET", &path, None),
+        p.call("GET", &path, None)
+    );
+    for res in [reads.0, reads.1, reads.2, reads.3] {
+        assert_eq!(res.status, 200, "{res:?}");
+    }
+    let db = sqlx::PgPool::connect(&env.db_url).await.unwrap();
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND backend_type = 'client backend') t",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(ended >= 2, "ended {ended} connections");
+    for n in 2..6 {
+        let res = p.call("GET", &format!("/data/notes/{id}"), None).await;
+        assert_eq!(res.status, 200, "read after the connections died: {res:?}");
+        let body = json!({ "n": n });
+        let res = p
+            .call("PATCH", &format!("/data/notes/{id}"), Some(body))
+            .await;
+        assert_eq!(res.status, 200, "write after the connections died: {res:?}");
+        assert_eq!(res.body["n"], n);
+    }
+    env.shutdown().await;
+}
