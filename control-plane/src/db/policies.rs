@@ -82,6 +82,22 @@ pub struct PolicyValues<'a> {
     pub allowed_roles: Option<&'a str>,
 }
 
+impl<'a> PolicyValues<'a> {
+    /// Binds the attributes, in field order, after what `q` has bound already.
+    fn bind(&self, q: PgQuery<'a>) -> PgQuery<'a> {
+        q.bind(self.name)
+            .bind(self.effect)
+            .bind(self.condition_json)
+            .bind(self.is_active)
+            .bind(self.priority)
+            .bind(self.allowed_principals)
+            .bind(self.require_email_verified)
+            .bind(self.allowed_roles)
+    }
+}
+
+type PgQuery<'a> = sqlx::query::Query<'a, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
 /// Inserts a policy of a collection.
 pub async fn insert(
     db: impl PgExecutor<'_>,
@@ -94,20 +110,11 @@ pub async fn insert(
             is_active, priority, allowed_principals, require_email_verified, allowed_roles)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLS}"
     );
-    let row = sqlx::query(&sql)
+    let q = sqlx::query(&sql)
         .bind(Uuid::new_v4())
         .bind(collection)
-        .bind(action)
-        .bind(v.name)
-        .bind(v.effect)
-        .bind(v.condition_json)
-        .bind(v.is_active)
-        .bind(v.priority)
-        .bind(v.allowed_principals)
-        .bind(v.require_email_verified)
-        .bind(v.allowed_roles)
-        .fetch_one(db)
-        .await?;
+        .bind(action);
+    let row = v.bind(q).fetch_one(db).await?;
     Ok(policy(row))
 }
 
@@ -123,18 +130,7 @@ pub async fn update(
             allowed_roles = $9, updated_at = clock_timestamp()
          WHERE id = $1 RETURNING {COLS}"
     );
-    let row = sqlx::query(&sql)
-        .bind(id)
-        .bind(v.name)
-        .bind(v.effect)
-        .bind(v.condition_json)
-        .bind(v.is_active)
-        .bind(v.priority)
-        .bind(v.allowed_principals)
-        .bind(v.require_email_verified)
-        .bind(v.allowed_roles)
-        .fetch_one(db)
-        .await?;
+    let row = v.bind(sqlx::query(&sql).bind(id)).fetch_one(db).await?;
     Ok(policy(row))
 }
 
