@@ -253,6 +253,21 @@ async fn every_principal_action_and_policy_shape() {
             ],
         ),
         (
+            "principals left out or empty mean admins and API keys",
+            vec![
+                json!({"action": "read"}),
+                json!({"action": "list", "allowed_principals": ""}),
+            ],
+            vec![
+                (Key, Read("a", 200)),
+                (Key, List(Ok(all))),
+                (Admin, Read("b", 200)),
+                (Alice, Read("a", 403)),
+                (Alice, List(Err(403))),
+                (Anon, Read("a", 401)),
+            ],
+        ),
+        (
             "an app-user list sees only its own rows; API keys lose what no policy names",
             vec![json!({"action": "list", "allowed_principals": "app_user"})],
             vec![
@@ -680,6 +695,8 @@ async fn holes_other_backends_shipped_stay_closed() {
             None,
         )
         .await;
+    assert_eq!(res.status, 200, "{res:?}");
+    assert_eq!(res.body["id"], json!(comment));
     assert_eq!(res.body["note"], Value::Null, "{res:?}");
     // The reverse side: Bob reading his note sees no comments he may not read.
     let res = w
@@ -755,6 +772,7 @@ async fn holes_other_backends_shipped_stay_closed() {
         .call("GET", &w.path("/data/notes"), Some(&stranger), None)
         .await;
     assert_eq!(res.status, 404);
+    assert_eq!(res.detail(), "Project not found");
     env.shutdown().await;
 }
 

@@ -571,7 +571,15 @@ async fn what_callers_get_equals_what_the_policies_allow() {
             let res = s
                 .call(who, "GET", "/data/parts?limit=1000&expand=item", None)
                 .await;
+            let want_parts: BTreeSet<i64> = parts
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|p| listable(p, &part_rules))
+                .map(|p| p["id"].as_i64().unwrap())
+                .collect();
             if res.status == 200 {
+                assert_eq!(ids(&res.body["records"]), want_parts, "{who:?} parts\n{ctx}");
                 for part in res.body["records"].as_array().unwrap() {
                     let target = item(part["item_id"].as_i64().unwrap());
                     let want = if decide(&item_rules, "read", who, &target) {
@@ -581,6 +589,12 @@ async fn what_callers_get_equals_what_the_policies_allow() {
                     };
                     assert_eq!(part["item"]["id"], want, "{who:?} expand {part}\n{ctx}");
                 }
+            } else {
+                assert_eq!(res.status, refusal, "{who:?} parts {res:?}\n{ctx}");
+                assert!(
+                    want_parts.is_empty(),
+                    "{who:?} parts refused, oracle {want_parts:?}\n{ctx}"
+                );
             }
         }
     }
