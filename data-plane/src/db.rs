@@ -375,8 +375,8 @@ fn push_value(qb: &mut QueryBuilder<'_, Postgres>, col: &Column, v: &Option<Stri
         .push(format_args!(" AS {})", col.sql_type));
 }
 
-/// Inserts a record if `rule` allows it as it will be written (the values given, the other
-/// columns NULL, timestamps now); returns it as JSON, or `None` when the rule refuses it.
+/// Inserts a record and returns it as JSON, or `None` when `rule` refuses the row as written
+/// (column defaults included); the caller then drops the transaction, which undoes the insert.
 pub async fn insert(
     tx: &mut Transaction<'static, Postgres>,
     c: &Collection,
@@ -385,9 +385,9 @@ pub async fn insert(
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
     qb.push(&c.table);
-    if values.is_empty() && rule.constant() == Some(true) {
+    if values.is_empty() {
         qb.push(" DEFAULT VALUES");
-    } else if rule.constant() == Some(true) {
+    } else {
         qb.push(" (");
         for (i, (col, _)) in values.iter().enumerate() {
             qb.push(if i == 0 { "" } else { ", " }).push(&col.sql);
@@ -398,44 +398,22 @@ pub async fn insert(
             push_value(&mut qb, col, v);
         }
         qb.push(")");
-    } else {
-        // The candidate row, with every column the rule may name, checked before it is written.
-        let mut written: Vec<&str> = values.iter().map(|(col, _)| col.sql.as_str()).collect();
-        if written.is_empty() {
-            written.push("\"created_at\"");
-        }
-        let written = written.join(", ");
-        qb.push(format_args!(" ({written}) SELECT {written} FROM (SELECT "));
-        let mut first = true;
-        let mut seen: Vec<&str> = Vec::new();
-        for (col, v) in values {
-            qb.push(if first { "" } else { ", " });
-            first = false;
-            push_value(&mut qb, col, v);
-            qb.push(" AS ").push(&col.sql);
-            seen.push(&col.sql);
-        }
-        for col in c.columns.values() {
-            if seen.contains(&col.sql.as_str()) {
-                continue;
-            }
-            seen.push(&col.sql);
-            qb.push(if first { "" } else { ", " });
-            first = false;
-            if col.sql == "\"created_at\"" || col.sql == "\"updated_at\"" {
-                qb.push("now()");
-            } else {
-                qb.push(format_args!("CAST(NULL AS {})", col.sql_type));
-            }
-            qb.push(" AS ").push(&col.sql);
-        }
-        qb.push(") t0 WHERE ");
-        push_pred(&mut qb, rule);
     }
-    qb.push(" RETURNING ")
-        .push(&c.select_list)
-        .push(") SELECT row_to_json(w)::text FROM w");
-    qb.build_query_scalar().fetch_optional(&mut **tx).await
+    if rule.constant() == Some(true) {
+        qb.push(" RETURNING ")
+            .push(&c.select_list)
+            .push(") SELECT row_to_json(w)::text FROM w");
+        return qb.build_query_scalar().fetch_optional(&mut **tx).await;
+    }
+    // The rule is judged on the row as Postgres wrote it: defaults and sequences included.
+    qb.push(" RETURNING *) SELECT CASE WHEN COALESCE((");
+    push_pred(&mut qb, rule);
+    qb.push(format_args!(
+        "), false) THEN (SELECT row_to_json(r)::text FROM (SELECT {}) r) END FROM w",
+        c.select_list
+    ));
+    let row: Option<Option<String>> = qb.build_query_scalar().fetch_optional(&mut **tx).await?;
+    Ok(row.flatten())
 }
 
 /// Updates a record (always bumping `updated_at`); returns it as JSON.

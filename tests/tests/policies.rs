@@ -538,6 +538,34 @@ async fn conditions_on_create_see_the_record_as_written() {
     // Nothing refused was written.
     let rows = w.admin("GET", "/data/notes?title__in=k2,y", None).await;
     assert_eq!(rows["total"], 0, "{rows}");
+
+    // A column the body leaves out is judged with the default Postgres writes, not as NULL.
+    w.admin(
+        "POST",
+        "/schema/collections/notes/fields",
+        Some(json!({"name": "kind", "display_name": "Kind", "field_type": "string",
+                    "is_required": true, "default_value": "archived"})),
+    )
+    .await;
+    w.set_policies(
+        "notes",
+        &[
+            json!({"action": "create", "effect": "deny", "allowed_principals": "api_key",
+                   "condition_json": "{\"kind\": \"archived\"}", "priority": 10}),
+            json!({"action": "create", "allowed_principals": "api_key"}),
+        ],
+    )
+    .await;
+    let res = create(Who::Key, json!({"title": "d1"})).await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (403, "Permission denied for action: create".into())
+    );
+    let res = create(Who::Key, json!({"title": "d2", "kind": "draft"})).await;
+    assert_eq!(res.status, 201, "{res:?}");
+    assert_eq!(res.body["kind"], "draft");
+    let rows = w.admin("GET", "/data/notes?title__in=d1,d2", None).await;
+    assert_eq!(rows["total"], 1, "{rows}");
     env.shutdown().await;
 }
 
