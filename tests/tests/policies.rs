@@ -543,8 +543,10 @@ async fn conditions_on_create_see_the_record_as_written() {
     w.admin(
         "POST",
         "/schema/collections/notes/fields",
-        Some(json!({"name": "kind", "display_name": "Kind", "field_type": "string",
-                    "is_required": true, "default_value": "archived"})),
+        Some(
+            json!({"name": "kind", "display_name": "Kind", "field_type": "string",
+                    "is_required": true, "default_value": "archived"}),
+        ),
     )
     .await;
     w.set_policies(

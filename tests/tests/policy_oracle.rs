@@ -579,7 +579,11 @@ async fn what_callers_get_equals_what_the_policies_allow() {
                 .map(|p| p["id"].as_i64().unwrap())
                 .collect();
             if res.status == 200 {
-                assert_eq!(ids(&res.body["records"]), want_parts, "{who:?} parts\n{ctx}");
+                assert_eq!(
+                    ids(&res.body["records"]),
+                    want_parts,
+                    "{who:?} parts\n{ctx}"
+                );
                 for part in res.body["records"].as_array().unwrap() {
                     let target = item(part["item_id"].as_i64().unwrap());
                     let want = if decide(&item_rules, "read", who, &target) {

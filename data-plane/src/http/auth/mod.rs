@@ -227,7 +227,9 @@ pub async fn current_user(
         .ok()
         .and_then(|h| h.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized("Invalid authorization header"))?;
-    let t = tokens::verify(&project.config, token.trim())
+    let t = st
+        .tokens
+        .verify(&project.config, token.trim())
         .map_err(|r| ApiError::Unauthorized(r.detail()))?;
     let mut tx = db::begin(&st.db, project).await?;
     let user = store::user_by_id(&mut tx, &t.user_id)
