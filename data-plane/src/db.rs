@@ -8,6 +8,8 @@
 //!   `SET ROLE` and asks again. A read therefore costs one round trip.
 
 use crate::auth::principals::Seen;
+use crate::pool::{BeginError, Conn};
+pub use crate::pool::{Pool, Tx};
 use crate::query::aggregate::{self, AggregatePlan};
 use crate::query::cursor;
 use crate::query::expand::{self, Node};
@@ -15,24 +17,16 @@ use crate::query::filter::{push_order, push_pred, push_pred_where, push_where, P
 use crate::query::list::ListPlan;
 use crate::query::view::ViewPlan;
 use crate::registry::{Collection, Column, Project};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Postgres, QueryBuilder};
 use std::str::FromStr;
 use std::sync::Arc;
 
-/// Opens the worker's pool; every connection works in UTC.
-///
-/// The pool already checks each connection when it comes back (a round trip), so it does not
-/// check it again when handing it out: that second round trip cost every request about a tenth
-/// of its throughput. A connection that died in between (Postgres restarted) fails on first use
-/// and is dropped; reads and `BEGIN` then retry on another ([`attempts`]).
-pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
+/// Opens the worker's pool ([`Pool`]: no round trip when a connection is handed out or comes
+/// back); every connection works in UTC.
+pub async fn connect(url: &str, max: u32) -> Result<Pool, sqlx::Error> {
     let opts = PgConnectOptions::from_str(url)?.options([("TimeZone", "UTC")]);
-    PgPoolOptions::new()
-        .max_connections(max)
-        .test_before_acquire(false)
-        .connect_with(opts)
-        .await
+    Pool::open(opts, max).await
 }
 
 /// The connection broke or its server process was ended (SQLSTATE class 57P: shutdown,
@@ -46,22 +40,25 @@ fn is_broken(e: &sqlx::Error) -> bool {
 }
 
 /// Tries enough for every pooled connection to have died, then one fresh.
-fn attempts(pool: &PgPool) -> u32 {
-    pool.options().get_max_connections() + 1
+fn attempts(pool: &Pool) -> u32 {
+    pool.max() + 1
 }
 
-/// An open data transaction.
-pub type Tx = Transaction<'static, Postgres>;
-
 /// A transaction running as the project's role, with its schema as search path. `BEGIN` and the
-/// role switch travel as one simple-query message: one round trip.
-pub async fn begin(pool: &PgPool, project: &Project) -> Result<Tx, sqlx::Error> {
+/// role switch travel as one simple-query message: one round trip. A connection found broken is
+/// closed and the next one tried.
+pub async fn begin(pool: &Pool, project: &Project) -> Result<Tx, sqlx::Error> {
     let mut left = attempts(pool);
     loop {
         left -= 1;
-        match pool.begin_with(project.begin_sql.clone()).await {
-            Err(e) if is_broken(&e) && left > 0 => {}
-            res => return res,
+        match pool.begin(project.begin_sql.clone().into()).await {
+            Ok(tx) => return Ok(tx),
+            Err(BeginError(e, conn)) if is_broken(&e) && left > 0 => {
+                if let Some(conn) = conn {
+                    conn.discard();
+                }
+            }
+            Err(BeginError(e, _)) => return Err(e),
         }
     }
 }
@@ -155,32 +152,37 @@ pub struct Read {
 /// Runs a read statement made by `render` (it starts with [`read_prefix`] and closes its
 /// parenthesis) as the project's role; see the module comment.
 pub async fn read<'a>(
-    pool: &PgPool,
+    pool: &Pool,
     project: &Project,
     render: impl Fn() -> QueryBuilder<'a, Postgres>,
 ) -> Result<Read, sqlx::Error> {
     let mut left = attempts(pool);
     loop {
         left -= 1;
-        match read_once(pool, project, &render).await {
-            Err(e) if is_broken(&e) && left > 0 => {}
+        let mut conn = pool.acquire().await?;
+        match read_once(&mut conn, project, &render).await {
+            Err(e) if is_broken(&e) => {
+                conn.discard();
+                if left == 0 {
+                    return Err(e);
+                }
+            }
             res => return res,
         }
     }
 }
 
 async fn read_once<'a>(
-    pool: &PgPool,
+    conn: &mut Conn,
     project: &Project,
     render: &impl Fn() -> QueryBuilder<'a, Postgres>,
 ) -> Result<Read, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
     let role = &project.config.db_role;
     for _ in 0..2 {
         let mut qb = render();
         let res = qb
             .build_query_as::<(String, Option<String>, Option<String>)>()
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut **conn)
             .await;
         match res {
             Ok((user, principal, json)) if &user == role => return Ok(Read { principal, json }),
@@ -191,7 +193,7 @@ async fn read_once<'a>(
         }
         sqlx::query(&project.set_role_sql)
             .persistent(false)
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .await?;
     }
     Err(sqlx::Error::Protocol(format!(
@@ -208,7 +210,7 @@ fn is_permission_denied(e: &sqlx::Error) -> bool {
 /// The app user behind an access token, if it is still enabled and its session live. One read
 /// statement.
 pub async fn live_principal(
-    pool: &PgPool,
+    pool: &Pool,
     project: &Project,
     user: &str,
     session: uuid::Uuid,
@@ -250,7 +252,7 @@ fn push_id(qb: &mut QueryBuilder<'_, Postgres>, id: &RecordId) {
 /// One page and the total, as the contract's JSON object (built by Postgres), expansions
 /// included: one statement, one round trip.
 pub async fn list(
-    pool: &PgPool,
+    pool: &Pool,
     project: &Project,
     c: &Collection,
     plan: &ListPlan,
@@ -307,7 +309,7 @@ pub enum Found<T> {
 /// One record as JSON, expansions included, if `rule` allows it (a read; the rule is checked in
 /// the same statement).
 pub async fn get(
-    pool: &PgPool,
+    pool: &Pool,
     project: &Project,
     c: &Collection,
     id: &RecordId,
@@ -338,7 +340,7 @@ pub async fn get(
 /// Locks a record inside a write transaction for the update or delete that follows, and says
 /// whether `rule` allows it.
 pub async fn lock_record(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut Tx,
     c: &Collection,
     id: &RecordId,
     rule: &Pred,
@@ -358,7 +360,7 @@ pub async fn lock_record(
 
 /// Aggregates as `{"results": […]}` (a read).
 pub async fn aggregate(
-    pool: &PgPool,
+    pool: &Pool,
     project: &Project,
     c: &Collection,
     plan: &AggregatePlan,
@@ -378,7 +380,7 @@ fn push_value(qb: &mut QueryBuilder<'_, Postgres>, col: &Column, v: &Option<Stri
 /// Inserts a record and returns it as JSON, or `None` when `rule` refuses the row as written
 /// (column defaults included); the caller then drops the transaction, which undoes the insert.
 pub async fn insert(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut Tx,
     c: &Collection,
     values: &Values,
     rule: &Pred,
@@ -418,7 +420,7 @@ pub async fn insert(
 
 /// Updates a record (always bumping `updated_at`); returns it as JSON.
 pub async fn update(
-    tx: &mut Transaction<'static, Postgres>,
+    tx: &mut Tx,
     c: &Collection,
     id: &RecordId,
     values: &Values,
@@ -437,11 +439,7 @@ pub async fn update(
 }
 
 /// Deletes a record; false when it did not exist.
-pub async fn delete(
-    tx: &mut Transaction<'static, Postgres>,
-    c: &Collection,
-    id: &RecordId,
-) -> Result<bool, sqlx::Error> {
+pub async fn delete(tx: &mut Tx, c: &Collection, id: &RecordId) -> Result<bool, sqlx::Error> {
     let mut qb = QueryBuilder::new("DELETE FROM ");
     qb.push(&c.table).push(" t0");
     push_id(&mut qb, id);
@@ -451,7 +449,7 @@ pub async fn delete(
 /// One page of a view as the contract's `{data, total, limit, offset, view_name, view_version}`
 /// (a read).
 pub async fn view_page(
-    pool: &PgPool,
+    pool: &Pool,
     project: &Project,
     c: &Collection,
     view: &model::ViewConfig,

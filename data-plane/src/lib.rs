@@ -9,6 +9,7 @@ pub mod http;
 pub mod openapi;
 pub mod outbound;
 pub mod policy;
+pub mod pool;
 pub mod query;
 pub mod ratelimit;
 pub mod registry;
@@ -23,7 +24,6 @@ use outbound::mail::Mailer;
 use outbound::oauth::OAuthClient;
 use ratelimit::RateLimiter;
 use registry::Registry;
-use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub struct AppState(Arc<Inner>);
 /// What the state holds.
 pub struct Inner {
     /// The cell's database.
-    pub db: PgPool,
+    pub db: db::Pool,
     /// Loaded project configs.
     pub registry: Arc<Registry>,
     /// Development mode (`BACKENDIFY_DEV`).
@@ -106,7 +106,7 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// State over a pool, a registry and the outside services.
-    pub fn new(db: PgPool, registry: Arc<Registry>, services: Services) -> Self {
+    pub fn new(db: db::Pool, registry: Arc<Registry>, services: Services) -> Self {
         Self(Arc::new(Inner {
             db,
             registry,

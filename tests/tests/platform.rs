@@ -545,11 +545,7 @@ async fn a_read_runs_as_its_projects_role_on_a_shared_connection() {
     };
     let (pa, pb) = (compile(&a).await, compile(&b).await);
     // One connection, so every read below reuses it.
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&env.db_url)
-        .await
-        .unwrap();
+    let pool = data_plane::db::connect(&env.db_url, 1).await.unwrap();
     let table_of = |p: &data_plane::registry::Project| p.collections["secrets"].table.clone();
     let count = |table: String| {
         move || {
@@ -573,7 +569,7 @@ async fn a_read_runs_as_its_projects_role_on_a_shared_connection() {
     assert_eq!(b_own.json.as_deref(), Some("0"));
     let back = data_plane::db::read(&pool, &pa, count(table_of(&pb))).await;
     assert!(back.is_err(), "A read B's table: {back:?}");
-    pool.close().await;
+    drop(pool);
     control.close().await;
     env.shutdown().await;
 }

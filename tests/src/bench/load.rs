@@ -44,6 +44,14 @@ impl Kind {
         Kind::Create,
     ];
 
+    /// The name `--only` takes.
+    pub fn short(self) -> &'static str {
+        match self {
+            Kind::ListNoTotal => "list-no-total",
+            k => k.name(),
+        }
+    }
+
     /// The row name in the tables.
     pub fn name(self) -> &'static str {
         match self {

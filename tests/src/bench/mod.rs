@@ -28,6 +28,9 @@ pub struct Options {
     pub write_docs: bool,
     /// Measure only the access-policy comparison.
     pub policies_only: bool,
+    /// Measure only these request types (32 connections, then their pgbench floor), with the
+    /// CPU each process spent on each.
+    pub only: Vec<load::Kind>,
 }
 
 /// The text of `--help`.
@@ -37,7 +40,10 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
   --duration SECS length of each measurement
   --write-docs    write the tables into docs/benchmarks.md (Data API section)
   --policies-only only get and list by an API key without policies, then by an app user
-                  under owner policies (a few minutes; prints that table alone)";
+                  under owner policies (a few minutes; prints that table alone)
+  --only KINDS    only these request types (comma-separated: get, list, list-no-total, patch,
+                  create) and their pgbench floor, with each process's CPU per request
+                  (prints that table alone)";
 
 impl Options {
     /// Parses the arguments; each is split on whitespace, so `make bench BENCH_ARGS="--quick
@@ -51,6 +57,7 @@ impl Options {
             big_rows: 100_000,
             write_docs: false,
             policies_only: false,
+            only: Vec::new(),
         };
         let words: Vec<String> = args
             .into_iter()
@@ -80,6 +87,16 @@ impl Options {
                 "--duration" => o.duration = secs("--duration")?,
                 "--write-docs" => o.write_docs = true,
                 "--policies-only" => o.policies_only = true,
+                "--only" => {
+                    let v = args.next().ok_or("--only needs request types")?;
+                    for name in v.split(',').filter(|n| !n.is_empty()) {
+                        let kind = load::Kind::ALL
+                            .into_iter()
+                            .find(|k| k.short() == name)
+                            .ok_or(format!("--only: unknown request type {name}\n{USAGE}"))?;
+                        o.only.push(kind);
+                    }
+                }
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown argument: {other}\n{USAGE}")),
             }

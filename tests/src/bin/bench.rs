@@ -189,6 +189,47 @@ async fn policies(run: &mut Run) -> anyhow::Result<Vec<(&'static str, Kind, load
     Ok(out)
 }
 
+/// `--only`: the chosen request types at full concurrency against their pgbench floor, with the
+/// CPU microseconds each process spent per request (from its CPU over warm-up and measurement,
+/// spread over the requests that rate gives).
+async fn only(run: &mut Run) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let (rows, conns) = (run.opts.rows, run.opts.connections);
+    let secs = (run.opts.warmup + run.opts.duration).as_secs_f64();
+    let mut md = format!(
+        "Commit {}, {conns} connections, {rows} rows. CPU µs per request:          router / worker / postgres / load generator (ours), postgres / pgbench (floor).\n\n\
+         | request | ours req/s | p99 | non-2xx | pgbench tps | ratio | CPU µs ours | CPU µs floor |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
+        commit()
+    );
+    for kind in run.opts.only.clone() {
+        let before = run.cpu_ours;
+        let ours = run.ours(kind, conns, rows).await?;
+        let spent: Vec<f64> = (0..6).map(|i| run.cpu_ours[i] - before[i]).collect();
+        let before = run.cpu_pgbench;
+        let floor = run.pg(kind, Variant::Floor, rows).await?;
+        let floor_spent: Vec<f64> = (0..6).map(|i| run.cpu_pgbench[i] - before[i]).collect();
+        let per = |cpu: f64, rate: f64| format!("{:.0}", cpu / (rate * secs) * 1e6);
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {:.2} ms | {} | {:.0} | {:.2} | {} / {} / {} / {} | {} / {} |",
+            kind.name(),
+            ours.rps(),
+            ours.percentile(0.99).as_secs_f64() * 1000.0,
+            ours.non_2xx + ours.errors,
+            floor.tps,
+            ours.rps() / floor.tps,
+            per(spent[0], ours.rps()),
+            per(spent[1], ours.rps()),
+            per(spent[3], ours.rps()),
+            per(spent[4], ours.rps()),
+            per(floor_spent[3], floor.tps),
+            per(floor_spent[5], floor.tps),
+        );
+    }
+    Ok(md)
+}
+
 fn commit() -> String {
     std::process::Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
@@ -331,6 +372,13 @@ async fn main() -> anyhow::Result<()> {
     let work = std::env::temp_dir().join(format!("backendify-bench-{}", std::process::id()));
     let write_docs = opts.write_docs;
     let mut run = setup(opts, &work).await?;
+    if !run.opts.only.is_empty() {
+        let md = only(&mut run).await?;
+        run.stack.stop();
+        println!("{md}");
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     if run.opts.policies_only {
         let policies = policies(&mut run).await?;
         run.stack.stop();
