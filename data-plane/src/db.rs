@@ -39,6 +39,14 @@ fn is_broken(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Postgres ended the connection's server process (SQLSTATE class 57P) before or instead of
+/// running the statement: nothing was written.
+fn is_terminated(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c.starts_with("57P"))
+}
+
 /// Tries enough for every pooled connection to have died, then one fresh.
 fn attempts(pool: &Pool) -> u32 {
     pool.max() + 1
@@ -156,6 +164,17 @@ pub async fn read<'a>(
     project: &Project,
     render: impl Fn() -> QueryBuilder<'a, Postgres>,
 ) -> Result<Read, sqlx::Error> {
+    run(pool, project, is_broken, render).await
+}
+
+/// Runs a statement shaped as a read (`current_user`, principal, JSON), retrying on another
+/// connection after a failure that `retry` deems safe to repeat.
+async fn run<'a>(
+    pool: &Pool,
+    project: &Project,
+    retry: fn(&sqlx::Error) -> bool,
+    render: impl Fn() -> QueryBuilder<'a, Postgres>,
+) -> Result<Read, sqlx::Error> {
     let mut left = attempts(pool);
     loop {
         left -= 1;
@@ -163,7 +182,7 @@ pub async fn read<'a>(
         match read_once(&mut conn, project, &render).await {
             Err(e) if is_broken(&e) => {
                 conn.discard();
-                if left == 0 {
+                if left == 0 || !retry(&e) {
                     return Err(e);
                 }
             }
@@ -425,6 +444,19 @@ pub async fn update(
     id: &RecordId,
     values: &Values,
 ) -> Result<Option<String>, sqlx::Error> {
+    let mut qb = push_update(c, id, values);
+    qb.push(" RETURNING ")
+        .push(&c.select_list)
+        .push(") SELECT row_to_json(w)::text FROM w");
+    qb.build_query_scalar().fetch_optional(&mut **tx).await
+}
+
+/// `WITH w AS (UPDATE … SET … WHERE <id>`, for the caller to finish.
+fn push_update<'a>(
+    c: &'a Collection,
+    id: &RecordId,
+    values: &Values,
+) -> QueryBuilder<'a, Postgres> {
     let mut qb = QueryBuilder::new("WITH w AS (UPDATE ");
     qb.push(&c.table).push(" t0 SET \"updated_at\" = now()");
     for (col, v) in values {
@@ -432,10 +464,67 @@ pub async fn update(
         push_value(&mut qb, col, v);
     }
     push_id(&mut qb, id);
-    qb.push(" RETURNING ")
-        .push(&c.select_list)
-        .push(") SELECT row_to_json(w)::text FROM w");
-    qb.build_query_scalar().fetch_optional(&mut **tx).await
+    qb
+}
+
+/// The common update as one statement, outside a transaction: the row changes only when it
+/// exists, `rule` allows it (judged on the row before the change, as [`lock_record`] judges it)
+/// and the statement runs as the project's role. `None` when it did not change: the caller then
+/// finds out why in a transaction. An update is safe to repeat, so a broken connection is retried.
+pub async fn update_at_once(
+    pool: &Pool,
+    project: &Project,
+    c: &Collection,
+    id: &RecordId,
+    values: &Values,
+    rule: &Pred,
+) -> Result<Option<String>, sqlx::Error> {
+    let role = project.config.db_role.as_str();
+    let read = run(pool, project, is_broken, || {
+        let mut qb = push_update(c, id, values);
+        qb.push(" AND current_user = ").push_bind(role);
+        if rule.constant() != Some(true) {
+            qb.push(" AND ");
+            push_pred(&mut qb, rule);
+        }
+        qb.push(" RETURNING ").push(&c.select_list);
+        qb.push(") SELECT current_user::text, NULL::text, (SELECT row_to_json(w)::text FROM w)");
+        qb
+    })
+    .await?;
+    Ok(read.json)
+}
+
+/// An insert whose rule allows any row, as one statement outside a transaction, as the project's
+/// role (guarded in the statement: under another role nothing is written and it runs again).
+/// `values` must not be empty. A create is not safe to repeat, so it runs again on another
+/// connection only when Postgres said it ended the old one (the statement never ran), not after
+/// a connection broke mid-way.
+pub async fn insert_at_once(
+    pool: &Pool,
+    project: &Project,
+    c: &Collection,
+    values: &Values,
+) -> Result<Option<String>, sqlx::Error> {
+    let role = project.config.db_role.as_str();
+    let read = run(pool, project, is_terminated, || {
+        let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
+        qb.push(&c.table).push(" (");
+        for (i, (col, _)) in values.iter().enumerate() {
+            qb.push(if i == 0 { "" } else { ", " }).push(&col.sql);
+        }
+        qb.push(") SELECT ");
+        for (i, (col, v)) in values.iter().enumerate() {
+            qb.push(if i == 0 { "" } else { ", " });
+            push_value(&mut qb, col, v);
+        }
+        qb.push(" WHERE current_user = ").push_bind(role);
+        qb.push(" RETURNING ").push(&c.select_list);
+        qb.push(") SELECT current_user::text, NULL::text, (SELECT row_to_json(w)::text FROM w)");
+        qb
+    })
+    .await?;
+    Ok(read.json)
 }
 
 /// Deletes a record; false when it did not exist.

@@ -510,10 +510,11 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     env.shutdown().await;
 }
 
-/// Reads run as the project's role on a shared connection: a statement meant for project B that
-/// names project A's table is refused by Postgres, whatever the connection ran before.
+/// Reads, and writes outside a transaction, run as the project's role on a shared connection: a
+/// statement meant for project B that names project A's table is refused by Postgres, whatever
+/// the connection ran before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_runs_as_its_projects_role_on_a_shared_connection() {
+async fn statements_run_as_their_projects_role_on_a_shared_connection() {
     let env = TestEnv::start().await;
     let t = env.admin("roles@example.com").await;
     let (a, b) = (env.project(&t, "a").await, env.project(&t, "b").await);
@@ -569,6 +570,45 @@ async fn a_read_runs_as_its_projects_role_on_a_shared_connection() {
     assert_eq!(b_own.json.as_deref(), Some("0"));
     let back = data_plane::db::read(&pool, &pa, count(table_of(&pb))).await;
     assert!(back.is_err(), "A read B's table: {back:?}");
+    drop(pool);
+
+    // Writes outside a transaction guard their role in the statement. A fresh connection runs
+    // as the worker's login role, which could write anywhere: the guard makes that first try
+    // write nothing, so B's one insert leaves exactly one row.
+    let pool = data_plane::db::connect(&env.db_url, 1).await.unwrap();
+    let (ca, cb) = (&pa.collections["secrets"], &pb.collections["secrets"]);
+    let value = |c: &data_plane::registry::Collection, v: &str| {
+        vec![(c.columns["v"].clone(), Some(v.to_owned()))]
+    };
+    let put = data_plane::db::insert_at_once(&pool, &pb, cb, &value(cb, "B's"))
+        .await
+        .unwrap()
+        .expect("the inserted row");
+    assert!(put.contains("B's"), "{put}");
+    let b_count = data_plane::db::read(&pool, &pb, count(table_of(&pb)))
+        .await
+        .unwrap();
+    assert_eq!(b_count.json.as_deref(), Some("1"));
+    // As A (the connection is now B's), into B's table, and over A's row as B: refused.
+    let cross = data_plane::db::insert_at_once(&pool, &pa, cb, &value(cb, "A into B")).await;
+    assert!(cross.is_err(), "A wrote into B's table: {cross:?}");
+    let any = data_plane::query::filter::Pred::Const(true);
+    let a_row = data_plane::db::RecordId::Int(1);
+    let cross =
+        data_plane::db::update_at_once(&pool, &pb, ca, &a_row, &value(ca, "B's"), &any).await;
+    assert!(cross.is_err(), "B changed A's row: {cross:?}");
+    let own =
+        data_plane::db::update_at_once(&pool, &pa, ca, &a_row, &value(ca, "A's, again"), &any)
+            .await
+            .unwrap()
+            .expect("the updated row");
+    assert!(own.contains("A's, again"), "{own}");
+    for (p, want) in [(&pa, "1"), (&pb, "1")] {
+        let n = data_plane::db::read(&pool, p, count(table_of(p)))
+            .await
+            .unwrap();
+        assert_eq!(n.json.as_deref(), Some(want));
+    }
     drop(pool);
     control.close().await;
     env.shutdown().await;

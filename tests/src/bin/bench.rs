@@ -197,7 +197,8 @@ async fn only(run: &mut Run) -> anyhow::Result<String> {
     let (rows, conns) = (run.opts.rows, run.opts.connections);
     let secs = (run.opts.warmup + run.opts.duration).as_secs_f64();
     let mut md = format!(
-        "Commit {}, {conns} connections, {rows} rows. CPU µs per request:          router / worker / postgres / load generator (ours), postgres / pgbench (floor).\n\n\
+        "Commit {}, {conns} connections, {rows} rows. CPU µs per request: \
+         router / worker / postgres / load generator (ours), postgres / pgbench (floor).\n\n\
          | request | ours req/s | p99 | non-2xx | pgbench tps | ratio | CPU µs ours | CPU µs floor |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
         commit()
