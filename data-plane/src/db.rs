@@ -281,8 +281,10 @@ pub async fn list(
 
 /// The statement of [`list`] (pure; values are bound, never in the text).
 pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a, Postgres> {
+    // The object around the page is joined as text: `json_build_object` would render the page
+    // and the count as JSON values once more (a tenth of a page's cost in Postgres).
     let mut qb = read_prefix(plan.check.as_ref());
-    qb.push("SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT ");
+    qb.push("SELECT '{\"records\":' || COALESCE((SELECT json_agg(r)::text FROM (SELECT ");
     expand::push_select(&mut qb, c, &plan.expand, 0);
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);
@@ -296,21 +298,21 @@ pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a
     if plan.offset > 0 {
         qb.push(" OFFSET ").push_bind(plan.offset);
     }
-    qb.push(") r), '[]'::json), 'total', ");
+    qb.push(") r), '[]') || ',\"total\":' || ");
     if plan.skip_total {
-        qb.push("NULL");
+        qb.push("'null'");
     } else {
         qb.push("(SELECT count(*) FROM ").push(&c.table).push(" t0");
         let mut w = Where::default();
         push_where(&mut qb, &mut w, &plan.filters);
         push_pred_where(&mut qb, &mut w, &plan.rule);
-        qb.push(")");
+        qb.push(")::text");
     }
-    qb.push(", 'limit', ")
+    qb.push(" || ',\"limit\":' || ")
         .push_bind(plan.limit)
-        .push(", 'offset', ")
+        .push("::text || ',\"offset\":' || ")
         .push_bind(plan.offset)
-        .push(")::text)");
+        .push("::text || '}')");
     qb
 }
 

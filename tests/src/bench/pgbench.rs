@@ -140,14 +140,15 @@ fn as_issued(kind: Kind, t: &str, cols: &str, order: &str, v: [&str; 4], names: 
     match kind {
         Kind::Get => format!("SELECT row_to_json(r)::text FROM (SELECT {cols} FROM {t} t0 WHERE t0.\"id\" = :id) r;"),
         Kind::List => format!(
-            "SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT {cols} \
-             FROM {t} WHERE {w} {order} LIMIT {limit} OFFSET {offset}) r), '[]'::json), \
-             'total', (SELECT count(*) FROM {t} WHERE {w}), 'limit', {limit}, 'offset', {offset})::text;"
+            "SELECT '{{\"records\":' || COALESCE((SELECT json_agg(r)::text FROM (SELECT {cols} \
+             FROM {t} WHERE {w} {order} LIMIT {limit} OFFSET {offset}) r), '[]') || \
+             ',\"total\":' || (SELECT count(*) FROM {t} WHERE {w})::text || ',\"limit\":' || \
+             {limit}::text || ',\"offset\":' || {offset}::text || '}}';"
         ),
         Kind::ListNoTotal => format!(
-            "SELECT json_build_object('records', COALESCE((SELECT json_agg(r) FROM (SELECT {cols} \
-             FROM {t} WHERE {w} {order} LIMIT {limit}) r), '[]'::json), \
-             'total', NULL, 'limit', {limit}, 'offset', {offset})::text;"
+            "SELECT '{{\"records\":' || COALESCE((SELECT json_agg(r)::text FROM (SELECT {cols} \
+             FROM {t} WHERE {w} {order} LIMIT {limit}) r), '[]') || ',\"total\":' || 'null' || \
+             ',\"limit\":' || {limit}::text || ',\"offset\":' || {offset}::text || '}}';"
         ),
         Kind::Create => format!(
             "WITH w AS (INSERT INTO {t} ({names}) VALUES (CAST({title} AS text), CAST({body} AS text), \

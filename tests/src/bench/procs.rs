@@ -147,6 +147,22 @@ impl Meter {
     }
 }
 
+impl Meter {
+    /// Resident memory in KiB now (`VmRSS`) of router, worker and control plane, in the order of
+    /// [`NAMES`] (`None` for the others).
+    pub fn now_kib(&self) -> [Option<u64>; 6] {
+        let rss = |name: &str| self.pid(name).and_then(|p| status_kib(p, "VmRSS:"));
+        [
+            rss("router"),
+            rss("worker"),
+            rss("control-plane"),
+            None,
+            None,
+            None,
+        ]
+    }
+}
+
 impl Drop for Meter {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);

@@ -31,6 +31,10 @@ pub struct Growth {
     pub floor: Measured,
     /// pgbench, as issued.
     pub issued: Measured,
+    /// The list without its total, through the router.
+    pub ours_no_total: Stats,
+    /// pgbench, the page query alone.
+    pub floor_no_total: Measured,
 }
 
 /// Everything one run measured.
@@ -57,6 +61,8 @@ pub struct Report {
     pub policies: Vec<(&'static str, Kind, Stats)>,
     /// Peak memory (KiB) per process, in [`NAMES`] order.
     pub peak_kib: [Option<u64>; 6],
+    /// Resident memory (KiB) at the end of the run, in [`NAMES`] order.
+    pub end_kib: [Option<u64>; 6],
     /// CPU seconds during our measurements, in [`NAMES`] order.
     pub cpu_ours: [f64; 6],
     /// CPU seconds during the pgbench runs, in [`NAMES`] order.
@@ -234,30 +240,52 @@ impl Report {
         for (name, a, b) in rows {
             let _ = writeln!(s, "| {name} | {} | {} | {:.2} |", count(a), count(b), b / a);
         }
-        let (a, b) = (small.ours.percentile(0.99), g.ours.percentile(0.99));
-        let _ = writeln!(
+        let p99 = |s: &mut String, name: &str, a: Duration, b: Duration| {
+            let _ = writeln!(
+                s,
+                "| {name} | {} | {} | {:.2} |",
+                ms(a),
+                ms(b),
+                b.as_secs_f64() / a.as_secs_f64()
+            );
+        };
+        p99(
             s,
-            "| ours p99 | {} | {} | {:.2} |",
-            ms(a),
-            ms(b),
-            b.as_secs_f64() / a.as_secs_f64()
+            "ours p99",
+            small.ours.percentile(0.99),
+            g.ours.percentile(0.99),
         );
         let failed = |o: &Stats| o.non_2xx + o.errors;
-        let _ = writeln!(
-            s,
-            "| ours non-2xx | {} | {} | |\n",
-            failed(&small.ours),
-            failed(&g.ours)
-        );
+        let mut non_2xx = failed(&small.ours) + failed(&g.ours);
+        if let Some(nt) = self.throughput.iter().find(|t| t.kind == Kind::ListNoTotal) {
+            for (name, a, b) in [
+                ("ours req/s, no total", nt.ours.rps(), g.ours_no_total.rps()),
+                (
+                    "pgbench tps, page query alone",
+                    nt.floor.tps,
+                    g.floor_no_total.tps,
+                ),
+            ] {
+                let _ = writeln!(s, "| {name} | {} | {} | {:.2} |", count(a), count(b), b / a);
+            }
+            p99(
+                s,
+                "ours p99, no total",
+                nt.ours.percentile(0.99),
+                g.ours_no_total.percentile(0.99),
+            );
+            non_2xx += failed(&nt.ours) + failed(&g.ours_no_total);
+        }
+        let _ = writeln!(s, "| ours non-2xx, all of the above | {non_2xx} | | |\n");
     }
 
     fn resource_table(&self, s: &mut String) {
         let _ = writeln!(s, "Resources over the run:\n");
         let _ = writeln!(
             s,
-            "| process | peak memory | CPU s during our load | CPU s during pgbench |"
+            "| process | peak memory | memory at the end | CPU s during our load | CPU s during pgbench |"
         );
-        let _ = writeln!(s, "| --- | ---: | ---: | ---: |");
+        let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: |");
         for (i, name) in NAMES.iter().enumerate() {
             let mem = match (self.peak_kib[i], *name) {
                 (None, _) => "–".to_owned(),
@@ -266,10 +294,22 @@ impl Report {
                 }
                 (Some(k), _) => format!("{:.1} MiB", k as f64 / 1024.0),
             };
+            let end = self.end_kib[i].map_or("–".to_owned(), |k| {
+                format!("{:.1} MiB", k as f64 / 1024.0)
+            });
             let _ = writeln!(
                 s,
-                "| {name} | {mem} | {:.1} | {:.1} |",
+                "| {name} | {mem} | {end} | {:.1} | {:.1} |",
                 self.cpu_ours[i], self.cpu_pgbench[i]
+            );
+        }
+        let [router, worker] = [self.end_kib[0], self.end_kib[1]];
+        if let (Some(r), Some(w)) = (router, worker) {
+            let _ = writeln!(
+                s,
+                "\nRouter and worker at the end of the run: {:.1} MiB together (peak memory is \
+                 each process's own high-water mark, `VmHWM`; memory at the end is `VmRSS`).",
+                (r + w) as f64 / 1024.0
             );
         }
         s.push('\n');

@@ -314,6 +314,8 @@ async fn measure(run: &mut Run) -> anyhow::Result<Report> {
         ours: run.ours(Kind::List, conns, big).await?,
         floor: run.pg(Kind::List, Variant::Floor, big).await?,
         issued: run.pg(Kind::List, Variant::AsIssued, big).await?,
+        ours_no_total: run.ours(Kind::ListNoTotal, conns, big).await?,
+        floor_no_total: run.pg(Kind::ListNoTotal, Variant::Floor, big).await?,
     };
     Ok(Report {
         commit: commit(),
@@ -327,6 +329,7 @@ async fn measure(run: &mut Run) -> anyhow::Result<Report> {
         policies,
         logins,
         peak_kib: run.meter.peak_kib(),
+        end_kib: run.meter.now_kib(),
         cpu_ours: run.cpu_ours,
         cpu_pgbench: run.cpu_pgbench,
         notes: notes(run),
