@@ -180,13 +180,18 @@ async fn run<'a>(
         left -= 1;
         let mut conn = pool.acquire().await?;
         match read_once(&mut conn, project, &render).await {
+            Ok(read) => {
+                conn.release();
+                return Ok(read);
+            }
             Err(e) if is_broken(&e) => {
                 conn.discard();
                 if left == 0 || !retry(&e) {
                     return Err(e);
                 }
             }
-            res => return res,
+            // Dropped unreleased: cleaned up before reuse.
+            Err(e) => return Err(e),
         }
     }
 }
@@ -472,7 +477,9 @@ fn push_update<'a>(
 /// The common update as one statement, outside a transaction: the row changes only when it
 /// exists, `rule` allows it (judged on the row before the change, as [`lock_record`] judges it)
 /// and the statement runs as the project's role. `None` when it did not change: the caller then
-/// finds out why in a transaction. An update is safe to repeat, so a broken connection is retried.
+/// finds out why in a transaction. Like a create, it runs again on another connection only when
+/// Postgres said it ended the old one: repeated after it committed, a rule on a changed column
+/// could refuse a write that was made.
 pub async fn update_at_once(
     pool: &Pool,
     project: &Project,
@@ -482,7 +489,7 @@ pub async fn update_at_once(
     rule: &Pred,
 ) -> Result<Option<String>, sqlx::Error> {
     let role = project.config.db_role.as_str();
-    let read = run(pool, project, is_broken, || {
+    let read = run(pool, project, is_terminated, || {
         let mut qb = push_update(c, id, values);
         qb.push(" AND current_user = ").push_bind(role);
         if rule.constant() != Some(true) {

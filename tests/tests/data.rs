@@ -525,3 +525,31 @@ async fn reads_and_writes_survive_dead_pooled_connections() {
     }
     env.shutdown().await;
 }
+
+/// A patch whose value Postgres itself refuses (a NUL character) still answers in the contract's
+/// order: a missing record is 404 before the value is judged, an existing one gets the 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_postgres_refuses_is_judged_after_the_record() {
+    let env = TestEnv::start().await;
+    let p = setup(&env, "nul").await;
+    env.collection(&p.t, &p.id, "notes").await;
+    env.field(&p.t, &p.id, "notes", "s", "string").await;
+    let id = p.ok("POST", "/data/notes", Some(json!({"s": "ok"}))).await["id"].clone();
+    let bad = json!({"s": "a\u{0}b"});
+    let res = p
+        .call("PATCH", "/data/notes/999999", Some(bad.clone()))
+        .await;
+    assert_eq!(
+        (res.status, res.detail().as_str()),
+        (404, "Record not found"),
+        "{res:?}"
+    );
+    let res = p
+        .call("PATCH", &format!("/data/notes/{id}"), Some(bad))
+        .await;
+    assert_eq!(res.status, 400, "{res:?}");
+    assert!(!res.detail().is_empty(), "{res:?}");
+    let res = p.call("GET", &format!("/data/notes/{id}"), None).await;
+    assert_eq!(res.body["s"], "ok", "{res:?}");
+    env.shutdown().await;
+}

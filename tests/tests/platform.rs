@@ -609,6 +609,22 @@ async fn statements_run_as_their_projects_role_on_a_shared_connection() {
             .unwrap();
         assert_eq!(n.json.as_deref(), Some(want));
     }
+
+    // A statement cut off mid-way (its request cancelled) leaves its answer, here an error, on
+    // the connection: the next statement there gets its own answer, not that one.
+    let slow_error = || {
+        let mut qb = data_plane::db::read_prefix(None);
+        qb.push("SELECT pg_sleep(0.3)::text || (1 / (random() * 0)::int)::text)");
+        qb
+    };
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        data_plane::db::read(&pool, &pb, slow_error),
+    )
+    .await;
+    assert!(cut.is_err(), "the slow statement was not cut off: {cut:?}");
+    let next = data_plane::db::read(&pool, &pa, count(table_of(&pa))).await;
+    assert_eq!(next.unwrap().json.as_deref(), Some("1"));
     drop(pool);
     control.close().await;
     env.shutdown().await;

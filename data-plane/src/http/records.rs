@@ -450,7 +450,13 @@ async fn update_at_once(
     let Ok(values) = values_from(c, body) else {
         return Ok(None);
     };
-    Ok(db::update_at_once(&st.db, &ctx.project, c, id, &values, &rule).await?)
+    match db::update_at_once(&st.db, &ctx.project, c, id, &values, &rule).await {
+        Ok(record) => Ok(record),
+        // A value or constraint Postgres refused: the transaction answers, after the record and
+        // the permission, as the contract orders it.
+        Err(sqlx::Error::Database(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `DELETE …/data/{collection}/{id}`

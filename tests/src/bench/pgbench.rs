@@ -4,10 +4,9 @@
 //! Two scripts per request type. `Floor` is the SQL the contract needs, as plain statements (get:
 //! one row by id; list: the page query plus the count query; create: INSERT … RETURNING; patch:
 //! UPDATE … RETURNING; list without total: the page query). `AsIssued` is what the data plane
-//! sends today (`data-plane/src/db.rs`): reads as one statement that also returns
-//! `current_user`, writes in a transaction that first sets role and search path; JSON built by
-//! Postgres; for patch the row lock that comes before the update. (The release check sqlx's
-//! pool sends after each request is not in the script.) Ratios are taken against the floor.
+//! sends today (`data-plane/src/db.rs`) for these requests: one statement each that also returns
+//! `current_user`, writes guarding the role in the statement itself; JSON built by Postgres.
+//! Ratios are taken against the floor.
 
 use super::load::Kind;
 use super::seed::{Project, Row, FIELDS};
@@ -113,25 +112,21 @@ pub fn script(kind: Kind, variant: Variant, p: &Project) -> String {
                 [&title, &body, &author, &admin],
                 names,
             );
-            // Reads are one statement on a connection already in the project's role (the
-            // statement returns current_user for the worker to check); writes switch role with
-            // BEGIN in one message and commit.
-            let q = format!("\"{}\"", p.schema.replace('"', "\"\""));
+            // Every statement runs on a connection already in the project's role and returns
+            // current_user for the worker to check; writes also guard the role in the statement.
             match kind {
                 Kind::Get | Kind::List | Kind::ListNoTotal => {
                     let stmt = stmt.trim_end_matches(';');
                     format!("SELECT current_user::text, ({stmt});")
                 }
-                Kind::Create | Kind::Patch => format!(
-                    "BEGIN;\nSET LOCAL ROLE {q};\nSET LOCAL search_path TO {q};\n{stmt}\nCOMMIT;"
-                ),
+                Kind::Create | Kind::Patch => stmt,
             }
         }
     };
     format!("{VARS}{sql}\n")
 }
 
-/// The data plane's statements (db.rs), with its casts, minus the transaction around them.
+/// The data plane's statements (db.rs), with its casts.
 fn as_issued(kind: Kind, t: &str, cols: &str, order: &str, v: [&str; 4], names: &str) -> String {
     let [title, body, author, admin] = v;
     let w =
@@ -150,16 +145,17 @@ fn as_issued(kind: Kind, t: &str, cols: &str, order: &str, v: [&str; 4], names: 
              FROM {t} WHERE {w} {order} LIMIT {limit}) r), '[]') || ',\"total\":' || 'null' || \
              ',\"limit\":' || {limit}::text || ',\"offset\":' || {offset}::text || '}}';"
         ),
+        // The worker checks the role it ran as; here the guard names the role pgbench runs as.
         Kind::Create => format!(
-            "WITH w AS (INSERT INTO {t} ({names}) VALUES (CAST({title} AS text), CAST({body} AS text), \
+            "WITH w AS (INSERT INTO {t} ({names}) SELECT CAST({title} AS text), CAST({body} AS text), \
              CAST(:views AS bigint), CAST(random() AS double precision), CAST(:pub AS boolean), \
-             CAST({author} AS text), CAST({admin} AS text)) RETURNING {cols}) \
-             SELECT row_to_json(w)::text FROM w;"
+             CAST({author} AS text), CAST({admin} AS text) WHERE current_user = 'postgres' \
+             RETURNING {cols}) SELECT current_user::text, NULL::text, (SELECT row_to_json(w)::text FROM w);"
         ),
         Kind::Patch => format!(
-            "SELECT row_to_json(r)::text FROM (SELECT {cols} FROM {t} WHERE \"id\" = :id FOR UPDATE) r;\n\
-             WITH w AS (UPDATE {t} SET \"updated_at\" = now(), \"views\" = CAST(:views AS bigint) \
-             WHERE \"id\" = :id RETURNING {cols}) SELECT row_to_json(w)::text FROM w;"
+            "WITH w AS (UPDATE {t} t0 SET \"updated_at\" = now(), \"views\" = CAST(:views AS bigint) \
+             WHERE t0.\"id\" = :id AND current_user = 'postgres' RETURNING {cols}) \
+             SELECT current_user::text, NULL::text, (SELECT row_to_json(w)::text FROM w);"
         ),
     }
 }

@@ -351,9 +351,9 @@ fn notes(run: &Run) -> Vec<String> {
         format!(
             "pgbench: `-M prepared -c {} -j 2`, same database; `pgbench tps` runs the SQL the \
          contract needs as plain statements (list: page query plus count query), `data-plane SQL` \
-         runs the data plane's statements in its transaction (set role and search path, JSON built \
-         by Postgres, patch: row lock then update). Ratios are against the former. pgbench \
-         latencies come from its per-transaction log.",
+         runs the data plane's statements (one each, returning `current_user` for the worker to \
+         check; writes guard the role in the statement; JSON built by Postgres). Ratios are \
+         against the former. pgbench latencies come from its per-transaction log.",
             run.opts.connections
         ),
         "Every measurement starts from the same table (rows added by create removed, \
