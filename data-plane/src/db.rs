@@ -1,7 +1,9 @@
 //! All data-plane SQL; Postgres builds the response JSON. Every statement runs as the project's
 //! role, so even a wrong query cannot reach another tenant:
 //!
-//! - writes run in a transaction that begins with `SET LOCAL ROLE` (one message with `BEGIN`);
+//! - writes run in a transaction that begins with `SET LOCAL ROLE` (one message with `BEGIN`),
+//!   except the common create and patch: one statement each, shaped as a read (below), whose
+//!   write happens only `WHERE current_user = <the project's role>`;
 //! - reads are one statement, `SELECT current_user, (<json>)`, on a connection whose session role
 //!   is the project's. The worker uses the answer only when `current_user` is the project's role;
 //!   otherwise (a fresh connection, or one last used for another project) it discards it, runs
@@ -403,6 +405,28 @@ fn push_value(qb: &mut QueryBuilder<'_, Postgres>, col: &Column, v: &Option<Stri
         .push(format_args!(" AS {})", col.sql_type));
 }
 
+/// ` (<column>, …)` of the values.
+fn push_columns(qb: &mut QueryBuilder<'_, Postgres>, values: &Values) {
+    qb.push(" (");
+    for (i, (col, _)) in values.iter().enumerate() {
+        qb.push(if i == 0 { "" } else { ", " }).push(&col.sql);
+    }
+    qb.push(")");
+}
+
+/// The values, bound and cast to their columns' types, comma-separated.
+fn push_values(qb: &mut QueryBuilder<'_, Postgres>, values: &Values) {
+    for (i, (col, v)) in values.iter().enumerate() {
+        qb.push(if i == 0 { "" } else { ", " });
+        push_value(qb, col, v);
+    }
+}
+
+/// The end of a one-statement write (`WITH w AS (… RETURNING …`): shaped as a read, with the
+/// written row as its JSON answer (NULL when nothing was written).
+const WRITTEN: &str =
+    ") SELECT current_user::text, NULL::text, (SELECT row_to_json(w)::text FROM w)";
+
 /// Inserts a record and returns it as JSON, or `None` when `rule` refuses the row as written
 /// (column defaults included); the caller then drops the transaction, which undoes the insert.
 pub async fn insert(
@@ -416,15 +440,9 @@ pub async fn insert(
     if values.is_empty() {
         qb.push(" DEFAULT VALUES");
     } else {
-        qb.push(" (");
-        for (i, (col, _)) in values.iter().enumerate() {
-            qb.push(if i == 0 { "" } else { ", " }).push(&col.sql);
-        }
-        qb.push(") VALUES (");
-        for (i, (col, v)) in values.iter().enumerate() {
-            qb.push(if i == 0 { "" } else { ", " });
-            push_value(&mut qb, col, v);
-        }
+        push_columns(&mut qb, values);
+        qb.push(" VALUES (");
+        push_values(&mut qb, values);
         qb.push(")");
     }
     if rule.constant() == Some(true) {
@@ -496,8 +514,7 @@ pub async fn update_at_once(
             qb.push(" AND ");
             push_pred(&mut qb, rule);
         }
-        qb.push(" RETURNING ").push(&c.select_list);
-        qb.push(") SELECT current_user::text, NULL::text, (SELECT row_to_json(w)::text FROM w)");
+        qb.push(" RETURNING ").push(&c.select_list).push(WRITTEN);
         qb
     })
     .await?;
@@ -518,18 +535,12 @@ pub async fn insert_at_once(
     let role = project.config.db_role.as_str();
     let read = run(pool, project, is_terminated, || {
         let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
-        qb.push(&c.table).push(" (");
-        for (i, (col, _)) in values.iter().enumerate() {
-            qb.push(if i == 0 { "" } else { ", " }).push(&col.sql);
-        }
-        qb.push(") SELECT ");
-        for (i, (col, v)) in values.iter().enumerate() {
-            qb.push(if i == 0 { "" } else { ", " });
-            push_value(&mut qb, col, v);
-        }
+        qb.push(&c.table);
+        push_columns(&mut qb, values);
+        qb.push(" SELECT ");
+        push_values(&mut qb, values);
         qb.push(" WHERE current_user = ").push_bind(role);
-        qb.push(" RETURNING ").push(&c.select_list);
-        qb.push(") SELECT current_user::text, NULL::text, (SELECT row_to_json(w)::text FROM w)");
+        qb.push(" RETURNING ").push(&c.select_list).push(WRITTEN);
         qb
     })
     .await?;
