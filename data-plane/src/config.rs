@@ -3,6 +3,11 @@
 use clap::Parser;
 use std::net::SocketAddr;
 
+/// Half the cores this process may use, at least one.
+pub fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
 /// Worker settings.
 #[derive(Parser, Clone)]
 #[command(
@@ -36,6 +41,11 @@ pub struct Config {
     /// The cell this worker serves.
     #[arg(long, env = "WORKER_CELL", default_value = "default")]
     pub cell: String,
+    /// Threads that serve requests. The default is half the cores (at least one): router,
+    /// workers and Postgres usually share a machine, and on a shared core more threads mostly add
+    /// task switching. On a machine of its own, set it to the core count.
+    #[arg(long, env = "WORKER_THREADS", default_value_t = half_the_cores())]
+    pub threads: usize,
     /// Size of the worker's database pool.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,

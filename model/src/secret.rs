@@ -28,6 +28,11 @@ fn argon2() -> Argon2<'static> {
 pub struct Scratch(Vec<argon2::Block>);
 
 impl Scratch {
+    /// Whether no block is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn blocks(&mut self, n: usize) -> &mut [argon2::Block] {
         if self.0.len() < n {
             self.0 = vec![argon2::Block::default(); n];

@@ -4,6 +4,11 @@ use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Half the cores this process may use, at least one.
+pub fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
 /// Router settings.
 #[derive(Parser, Clone, Debug)]
 #[command(name = "router", about = "Backendify router: the single public entry")]
@@ -41,6 +46,11 @@ pub struct Config {
     /// Largest non-multipart (JSON) request body the router forwards, in bytes.
     #[arg(long, env = "ROUTER_MAX_JSON_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_json_body_bytes: usize,
+    /// Threads that serve requests. The default is half the cores (at least one): router,
+    /// workers and Postgres usually share a machine, and on a shared core more threads mostly add
+    /// task switching. On a machine of its own, set it to the core count.
+    #[arg(long, env = "ROUTER_THREADS", default_value_t = half_the_cores())]
+    pub threads: usize,
     /// How long an upstream may take to answer, in seconds.
     #[arg(long, env = "UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
     pub upstream_timeout_secs: u64,

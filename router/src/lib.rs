@@ -64,9 +64,7 @@ async fn handle(
         .get("x-request-id")
         .filter(|v| v.len() <= 128)
         .cloned()
-        .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("uuid header")
-        });
+        .unwrap_or_else(new_request_id);
     let origin = req.headers().get(header::ORIGIN).cloned();
     let path = req.uri().path().to_owned();
     let preflight = req.method() == Method::OPTIONS
@@ -78,6 +76,13 @@ async fn handle(
     };
     decorate(&st.0, &mut res, &path, &request_id, origin.as_ref());
     res
+}
+
+/// A random (v4) UUID from the thread's generator: `Uuid::new_v4` asks the kernel each time.
+fn new_request_id() -> HeaderValue {
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut buf = uuid::Uuid::encode_buffer();
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf)).expect("uuid header")
 }
 
 async fn route(

@@ -114,6 +114,8 @@ impl TestEnv {
                     &uuid::Uuid::new_v4().to_string()[..6]
                 )),
                 cell: "default".into(),
+                // Only `main` builds a runtime from it; here the test's runtime serves.
+                threads: 1,
                 db_max_connections: 5,
                 max_body_bytes: 1 << 20,
                 dev: options.dev,
@@ -137,6 +139,7 @@ impl TestEnv {
             max_body_bytes: 16 << 20,
             max_json_body_bytes: 1 << 20,
             upstream_timeout_secs: 30,
+            threads: 1,
         })
         .await
         .expect("start router");

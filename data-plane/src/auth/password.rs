@@ -1,12 +1,14 @@
 //! Password hashing for app users: argon2id with the OWASP minimum parameters (19 MiB, 2
 //! passes, 1 lane; `model::secret`), on a few dedicated threads (one per core). Requests queue
 //! for them, so a login storm never stalls request handling, and memory stays bounded: each
-//! thread keeps one 19 MiB block for all its hashes (allocated at its first hash). Allocating a
-//! block per hash instead made the allocator hold hundreds of MiB after a burst of logins.
+//! thread keeps one 19 MiB block for its hashes (allocated at its first hash) until it has been
+//! idle for a second; then the block goes back to the system. Allocating a block per hash
+//! instead made the allocator hold hundreds of MiB after a burst of logins.
 
 use model::secret::{self, Scratch};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
 
@@ -18,6 +20,23 @@ pub struct Busy;
 /// Waiting hashes beyond the running ones; past this, sign-ins are refused (503) rather than
 /// queued for ever.
 const QUEUE: usize = 256;
+
+/// How long a hashing thread keeps its block without work.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Frees an idle thread's block and has the allocator return free memory to the system (glibc
+/// keeps freed blocks of this size otherwise).
+#[allow(unsafe_code)] // one libc call, no pointers
+fn release(scratch: &mut Scratch) {
+    if scratch.is_empty() {
+        return;
+    }
+    *scratch = Scratch::default();
+    // SAFETY: malloc_trim only releases memory the allocator holds as free.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 fn hashers() -> &'static mpsc::SyncSender<Job> {
     static SENDER: OnceLock<mpsc::SyncSender<Job>> = OnceLock::new();
@@ -33,12 +52,13 @@ fn hashers() -> &'static mpsc::SyncSender<Job> {
                     let mut scratch = Scratch::default();
                     loop {
                         let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
+                            Ok(rx) => rx.recv_timeout(IDLE),
                             Err(_) => return,
                         };
                         match job {
                             Ok(job) => job(&mut scratch),
-                            Err(_) => return,
+                            Err(mpsc::RecvTimeoutError::Timeout) => release(&mut scratch),
+                            Err(mpsc::RecvTimeoutError::Disconnected) => return,
                         }
                     }
                 })

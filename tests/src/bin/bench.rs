@@ -364,7 +364,9 @@ fn notes(run: &Run) -> Vec<String> {
     ]
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+// One thread drives every connection of the load generator: on two shared cores a second one
+// mostly adds task switching (the same reason router and worker default to half the cores).
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> anyhow::Result<()> {
     let opts = match Options::parse(std::env::args().skip(1)) {
         Ok(o) => o,
