@@ -2,6 +2,7 @@
 //! routes data routes to a healthy worker (learned from the control plane) and everything else to
 //! the control plane, and serves the console.
 
+pub mod client;
 pub mod config;
 pub mod console;
 pub mod proxy;
@@ -30,9 +31,9 @@ pub struct AppState(Arc<Inner>);
 
 /// What the state holds.
 pub struct Inner {
-    client: proxy::HttpClient,
+    client: client::Client,
     upstreams: Arc<Upstreams>,
-    control_plane: String,
+    control_plane: client::Upstream,
     console_dir: PathBuf,
     cors: Cors,
     max_body: usize,
@@ -234,6 +235,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("bind {}", config.addr))?;
     let addr = listener.local_addr()?;
+    let control_plane = client::Upstream::parse(&config.control_plane_http).with_context(|| {
+        format!(
+            "CONTROL_PLANE_HTTP_URL must be http://host:port, not {}",
+            config.control_plane_http
+        )
+    })?;
     let upstreams = Arc::new(Upstreams::default());
     let origins = config
         .cors_origins
@@ -243,9 +250,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .map(String::from)
         .collect();
     let state = AppState(Arc::new(Inner {
-        client: proxy::client(),
+        client: client::Client::default(),
         upstreams: upstreams.clone(),
-        control_plane: config.control_plane_http.trim_end_matches('/').to_owned(),
+        control_plane,
         console_dir: config.console_dir.clone(),
         cors: Cors(origins),
         max_body: config.max_body_bytes,

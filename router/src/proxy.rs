@@ -1,30 +1,15 @@
-//! Forwarding to upstreams over keep-alive pools: the body is read within the limit (so a
-//! refused connection can be retried on another worker), the response is streamed back.
+//! Forwarding to upstreams over keep-alive pools ([`crate::client`]): the body is read within
+//! the limit (so a refused connection can be retried on another worker), the response is passed
+//! back (streamed when long).
 
+use crate::client::{Client, SendError, Upstream};
 use crate::upstreams::Upstreams;
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::BodyExt;
 use serde_json::json;
 use std::time::Duration;
-
-/// The pooled HTTP/1 client to workers and the control plane.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-/// A client with keep-alive pools.
-pub fn client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(2)));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(256)
-        .build(connector)
-}
 
 /// A JSON error response.
 pub fn error(status: StatusCode, detail: &str) -> Response<Body> {
@@ -134,35 +119,18 @@ impl Outgoing {
         );
         Ok(Self { parts, body })
     }
-
-    fn to(&self, base: &str) -> Option<Request<Full<Bytes>>> {
-        let pq = self.parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri: Uri = format!("{base}{pq}").parse().ok()?;
-        let mut req = Request::builder()
-            .method(self.parts.method.clone())
-            .uri(uri)
-            .body(Full::new(self.body.clone()))
-            .ok()?;
-        *req.headers_mut() = self.parts.headers.clone();
-        req.headers_mut().remove(header::HOST);
-        Some(req)
-    }
 }
 
-/// Sends to one base URL; `Err(true)` when the connection itself failed (safe to retry elsewhere).
+/// Sends to one upstream; `Err(true)` when no connection could be made (safe to retry elsewhere).
 pub async fn send(
-    client: &HttpClient,
+    client: &Client,
     out: &Outgoing,
-    base: &str,
+    to: &Upstream,
     timeout: Duration,
 ) -> Result<Response<Body>, (bool, Response<Body>)> {
-    let Some(req) = out.to(base) else {
-        return Err((
-            false,
-            error(StatusCode::BAD_REQUEST, "Invalid request path"),
-        ));
-    };
-    match tokio::time::timeout(timeout, client.request(req)).await {
+    let pq = out.parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let sent = client.send(to, &out.parts.method, pq, &out.parts.headers, &out.body);
+    match tokio::time::timeout(timeout, sent).await {
         Err(_) => Err((
             false,
             error(
@@ -170,24 +138,23 @@ pub async fn send(
                 "Upstream did not answer in time",
             ),
         )),
-        Ok(Err(e)) if e.is_connect() => {
+        Ok(Err(SendError::Connect(_))) => {
             Err((true, error(StatusCode::BAD_GATEWAY, "Upstream unavailable")))
         }
-        Ok(Err(_)) => Err((
-            false,
-            error(StatusCode::BAD_GATEWAY, "Upstream connection failed"),
-        )),
-        Ok(Ok(res)) => {
-            let (mut parts, body) = res.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            Ok(Response::from_parts(parts, Body::new(body)))
+        Ok(Err(SendError::Exchange(e))) => {
+            tracing::warn!(upstream = to.authority(), "upstream exchange failed: {e}");
+            Err((
+                false,
+                error(StatusCode::BAD_GATEWAY, "Upstream connection failed"),
+            ))
         }
+        Ok(Ok(res)) => Ok(res),
     }
 }
 
 /// Sends a data request to a worker, trying the next one when a worker refuses the connection.
 pub async fn to_worker(
-    client: &HttpClient,
+    client: &Client,
     upstreams: &Upstreams,
     out: &Outgoing,
     timeout: Duration,
@@ -201,7 +168,11 @@ pub async fn to_worker(
     }
     let mut last = None;
     for addr in candidates {
-        match send(client, out, &format!("http://{addr}"), timeout).await {
+        let Some(to) = Upstream::parse(&addr) else {
+            tracing::warn!(worker.addr = %addr, "worker address is not host:port; skipped");
+            continue;
+        };
+        match send(client, out, &to, timeout).await {
             Ok(res) => {
                 upstreams.mark_up(&addr);
                 return res;
