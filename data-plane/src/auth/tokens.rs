@@ -2,7 +2,7 @@
 //! with the project as audience and the session they belong to. Verification pins the algorithm,
 //! picks the key by id among the project's keys only, and checks audience and project.
 
-use model::jwt::{self, AppClaims, JwtError};
+use model::jwt::{self, AdminClaims, AppClaims, JwtError};
 use model::ProjectConfig;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -69,10 +69,10 @@ pub fn verify(config: &ProjectConfig, token: &str) -> Result<AppToken, Refusal> 
 /// Most tokens [`Verified`] remembers; past it the memory starts over.
 pub const MAX_VERIFIED: usize = 10_000;
 
-/// App-user tokens this worker has verified, with the project, config version and expiry they
-/// were verified under: a token seen again under the same config costs one lookup instead of
-/// decoding, parsing and an HMAC. A new config version (a rotated or revoked key) verifies
-/// afresh. Refusals are never remembered.
+/// App-user and admin tokens this worker has verified, with the project, config version and
+/// expiry they were verified under: a token seen again under the same config costs one lookup
+/// instead of decoding, parsing and an HMAC. A new config version (a rotated or revoked key, a
+/// new admin-token key) verifies afresh. Refusals are never remembered.
 #[derive(Default)]
 pub struct Verified {
     seen: Mutex<HashMap<Box<str>, Entry>>,
@@ -82,22 +82,56 @@ struct Entry {
     project: Uuid,
     version: u64,
     exp: i64,
-    token: AppToken,
+    token: Token,
+}
+
+#[derive(Clone)]
+enum Token {
+    App(AppToken),
+    /// An admin token (signed by the control plane), with the admin's id.
+    Admin(Uuid),
 }
 
 impl Verified {
-    /// [`verify`], answered from memory when this exact token passed under this config.
+    /// [`verify`], answered from memory when this exact token passed under this config (an
+    /// admin token remembered by [`Self::admin`] is [`Refusal::WrongType`] at once).
     pub fn verify(&self, config: &ProjectConfig, token: &str) -> Result<AppToken, Refusal> {
-        let now = now();
-        {
-            let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(e) = seen.get(token) {
-                if e.project == config.project_id && e.version == config.version && e.exp > now {
-                    return Ok(e.token.clone());
-                }
-            }
+        match self.remembered(config, token) {
+            Some(Token::App(t)) => return Ok(t),
+            Some(Token::Admin(_)) => return Err(Refusal::WrongType),
+            None => {}
         }
         let (t, exp) = verify_until(config, token)?;
+        self.remember(config, token, exp, Token::App(t.clone()));
+        Ok(t)
+    }
+
+    /// The admin id of a valid admin token, verified with the key the project's config carries
+    /// (membership is the caller's to check); answered from memory like [`Self::verify`].
+    pub fn admin(&self, config: &ProjectConfig, token: &str) -> Option<Uuid> {
+        match self.remembered(config, token) {
+            Some(Token::Admin(id)) => return Some(id),
+            Some(Token::App(_)) => return None,
+            None => {}
+        }
+        let claims =
+            jwt::verify::<AdminClaims>(token, config.admin_token_key.as_bytes(), now()).ok()?;
+        if claims.kind.is_some() {
+            return None;
+        }
+        let id = Uuid::parse_str(&claims.sub).ok()?;
+        self.remember(config, token, claims.exp, Token::Admin(id));
+        Some(id)
+    }
+
+    fn remembered(&self, config: &ProjectConfig, token: &str) -> Option<Token> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let e = seen.get(token)?;
+        (e.project == config.project_id && e.version == config.version && e.exp > now())
+            .then(|| e.token.clone())
+    }
+
+    fn remember(&self, config: &ProjectConfig, token: &str, exp: i64, t: Token) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.len() >= MAX_VERIFIED {
             seen.clear();
@@ -106,10 +140,9 @@ impl Verified {
             project: config.project_id,
             version: config.version,
             exp,
-            token: t.clone(),
+            token: t,
         };
         seen.insert(token.into(), entry);
-        Ok(t)
     }
 }
 
@@ -281,5 +314,40 @@ mod tests {
             verified.verify(&c, "not.a.token").unwrap_err(),
             Refusal::Invalid
         );
+    }
+
+    #[test]
+    fn remembered_admin_tokens_follow_the_config_version() {
+        let c = config(&[("k1", "s1")]);
+        let admin = Uuid::new_v4();
+        let claims = AdminClaims {
+            sub: admin.to_string(),
+            exp: now() + 600,
+            kind: None,
+        };
+        let t = jwt::sign(&claims, b"admin");
+        let verified = Verified::default();
+        for _ in 0..2 {
+            assert_eq!(verified.verify(&c, &t).unwrap_err(), Refusal::WrongType);
+            assert_eq!(verified.admin(&c, &t), Some(admin));
+        }
+        // The admin-token key changes in a newer config: the remembered pass no longer counts.
+        let mut rotated = c.clone();
+        rotated.version += 1;
+        rotated.admin_token_key = "new".into();
+        assert_eq!(verified.admin(&rotated, &t), None);
+        // An app-user token is no admin's, remembered or not.
+        let app = issue(&c, "u1", Uuid::new_v4()).unwrap();
+        assert!(verified.verify(&c, &app).is_ok());
+        assert_eq!(verified.admin(&c, &app), None);
+        // Expired is refused.
+        let old = jwt::sign(
+            &AdminClaims {
+                exp: now() - 1,
+                ..claims
+            },
+            b"admin",
+        );
+        assert_eq!(verified.admin(&c, &old), None);
     }
 }

@@ -11,7 +11,6 @@ use crate::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use model::error_body::{json_invalid, not_an_object};
-use model::jwt::{self, AdminClaims};
 use model::secret::{ct_eq, token_hash};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -146,7 +145,7 @@ impl ReadCtx {
                     seen.map(|s| app_user(&project, &user, &s))
                 }
                 // Not an app-user token: maybe an admin's.
-                Err(tokens::Refusal::WrongType) => admin(&project, token)?,
+                Err(tokens::Refusal::WrongType) => admin(state, &project, token)?,
                 Err(_) => None,
             };
         }
@@ -222,19 +221,8 @@ fn bearer(parts: &Parts) -> Option<&str> {
 
 /// A verified admin token of a member is an admin; of a non-member, the project is invisible
 /// (404, as on every admin endpoint); anything else is no one.
-fn admin(project: &Project, token: &str) -> Result<Option<Caller>, ApiError> {
-    let now = chrono::Utc::now().timestamp();
-    let Ok(claims) =
-        jwt::verify::<AdminClaims>(token, project.config.admin_token_key.as_bytes(), now)
-    else {
-        return Ok(None);
-    };
-    let Some(id) = claims
-        .kind
-        .is_none()
-        .then(|| Uuid::parse_str(&claims.sub).ok())
-        .flatten()
-    else {
+fn admin(state: &AppState, project: &Project, token: &str) -> Result<Option<Caller>, ApiError> {
+    let Some(id) = state.tokens.admin(&project.config, token) else {
         return Ok(None);
     };
     if project.config.members.contains(&id) {
