@@ -88,8 +88,18 @@ struct Entry {
 #[derive(Clone)]
 enum Token {
     App(AppToken),
-    /// An admin token (signed by the control plane), with the admin's id.
-    Admin(Uuid),
+    /// An admin token (signed by the control plane), with the admin's id and a fingerprint of
+    /// the key it was verified with: that key is the control plane's secret, which can change
+    /// across a restart while config versions stay the same.
+    Admin(Uuid, u64),
+}
+
+/// A fingerprint of the admin-token key, to tell a changed key from the one a token passed.
+fn key_print(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
 }
 
 impl Verified {
@@ -98,7 +108,7 @@ impl Verified {
     pub fn verify(&self, config: &ProjectConfig, token: &str) -> Result<AppToken, Refusal> {
         match self.remembered(config, token) {
             Some(Token::App(t)) => return Ok(t),
-            Some(Token::Admin(_)) => return Err(Refusal::WrongType),
+            Some(Token::Admin(..)) => return Err(Refusal::WrongType),
             None => {}
         }
         let (t, exp) = verify_until(config, token)?;
@@ -109,10 +119,11 @@ impl Verified {
     /// The admin id of a valid admin token, verified with the key the project's config carries
     /// (membership is the caller's to check); answered from memory like [`Self::verify`].
     pub fn admin(&self, config: &ProjectConfig, token: &str) -> Option<Uuid> {
+        let print = key_print(&config.admin_token_key);
         match self.remembered(config, token) {
-            Some(Token::Admin(id)) => return Some(id),
+            Some(Token::Admin(id, p)) if p == print => return Some(id),
             Some(Token::App(_)) => return None,
-            None => {}
+            _ => {}
         }
         let claims =
             jwt::verify::<AdminClaims>(token, config.admin_token_key.as_bytes(), now()).ok()?;
@@ -120,7 +131,7 @@ impl Verified {
             return None;
         }
         let id = Uuid::parse_str(&claims.sub).ok()?;
-        self.remember(config, token, claims.exp, Token::Admin(id));
+        self.remember(config, token, claims.exp, Token::Admin(id, print));
         Some(id)
     }
 
@@ -331,11 +342,31 @@ mod tests {
             assert_eq!(verified.verify(&c, &t).unwrap_err(), Refusal::WrongType);
             assert_eq!(verified.admin(&c, &t), Some(admin));
         }
-        // The admin-token key changes in a newer config: the remembered pass no longer counts.
+        // The admin-token key changes (the control plane restarted with a new secret), even
+        // under the same config version: the remembered pass no longer counts.
         let mut rotated = c.clone();
-        rotated.version += 1;
         rotated.admin_token_key = "new".into();
         assert_eq!(verified.admin(&rotated, &t), None);
+        assert_eq!(verified.admin(&c, &t), Some(admin));
+        // A remembered pass past its expiry no longer counts either.
+        let soon = jwt::sign(
+            &AdminClaims {
+                exp: now() + 600,
+                ..claims.clone()
+            },
+            b"admin",
+        );
+        verified.remember(
+            &c,
+            &soon,
+            now() - 1,
+            Token::Admin(Uuid::new_v4(), key_print("admin")),
+        );
+        assert_eq!(
+            verified.admin(&c, &soon),
+            Some(admin),
+            "an expired entry was used"
+        );
         // An app-user token is no admin's, remembered or not.
         let app = issue(&c, "u1", Uuid::new_v4()).unwrap();
         assert!(verified.verify(&c, &app).is_ok());
