@@ -31,6 +31,9 @@ pub struct Options {
     /// Measure only these request types (32 connections, then their pgbench floor), with the
     /// CPU each process spent on each.
     pub only: Vec<load::Kind>,
+    /// With `only`: measure each type this many times, alternating with its floor, and report
+    /// the median ratio (the machine's speed drifts between two measurements).
+    pub rounds: usize,
 }
 
 /// The text of `--help`.
@@ -43,7 +46,9 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
                   under owner policies (a few minutes; prints that table alone)
   --only KINDS    only these request types (comma-separated: get, list, list-no-total, patch,
                   create) and their pgbench floor, with each process's CPU per request
-                  (prints that table alone)";
+                  (prints that table alone)
+  --rounds N      with --only: measure each type N times, each time followed by its floor,
+                  and report the median of the N ratios (default 1)";
 
 impl Options {
     /// Parses the arguments; each is split on whitespace, so `make bench BENCH_ARGS="--quick
@@ -58,6 +63,7 @@ impl Options {
             write_docs: false,
             policies_only: false,
             only: Vec::new(),
+            rounds: 1,
         };
         let words: Vec<String> = args
             .into_iter()
@@ -96,6 +102,14 @@ impl Options {
                             .ok_or(format!("--only: unknown request type {name}\n{USAGE}"))?;
                         o.only.push(kind);
                     }
+                }
+                "--rounds" => {
+                    let v = args.next().ok_or("--rounds needs a number")?;
+                    o.rounds = v
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(format!("--rounds: not a positive whole number: {v}"))?;
                 }
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown argument: {other}\n{USAGE}")),
