@@ -471,11 +471,15 @@ impl Streaming {
         self.conn.stream.read_buf(&mut self.conn.buf).await
     }
 
-    /// The whole body was read (a chunked body's end is only known after its last chunk).
-    fn at_end(&self) -> bool {
-        match self.framing {
-            Framing::Length(_) => self.left == 0,
-            _ => self.done,
+    /// The declared length was read whole.
+    fn length_read(&self) -> bool {
+        matches!(self.framing, Framing::Length(_)) && self.left == 0
+    }
+
+    /// Gives the connection back to the pool, unless its body ended with it.
+    fn hand_back(self) {
+        if self.framing != Framing::UntilClose {
+            self.client.finish(self.conn, self.keep_alive);
         }
     }
 
@@ -606,29 +610,14 @@ fn stream_body(
     futures_util::stream::unfold(Some(state), |state| async move {
         let mut s = state?;
         match s.next().await {
-            // The declared length is complete: the server may not ask again, so the connection
-            // goes back now.
-            Ok(Some(bytes)) if s.framing != Framing::UntilClose && s.at_end() => {
-                let Streaming {
-                    client,
-                    conn,
-                    keep_alive,
-                    ..
-                } = s;
-                client.finish(conn, keep_alive);
+            // The server may not ask again once the declared length is complete.
+            Ok(Some(bytes)) if s.length_read() => {
+                s.hand_back();
                 Some((Ok(bytes), None))
             }
             Ok(Some(bytes)) => Some((Ok(bytes), Some(s))),
             Ok(None) => {
-                if s.framing != Framing::UntilClose {
-                    let Streaming {
-                        client,
-                        conn,
-                        keep_alive,
-                        ..
-                    } = s;
-                    client.finish(conn, keep_alive);
-                }
+                s.hand_back();
                 None
             }
             Err(e) => Some((Err(e), None)),
