@@ -7,6 +7,7 @@
 #   DATABASE_URL      use this Postgres instead of the managed cluster
 #   PG_PORT           port of the managed cluster (default 54329)
 #   JWT_SECRET        admin token secret (default: a random one kept in .data/jwt_secret)
+#   SECRETS_KEY       key sealing stored secrets (default: a random one kept in .data/secrets_key)
 #   ROUTER_ADDR       public listener (default 127.0.0.1:8000)
 #   API_CORS_ORIGINS  allowed CORS origins, comma separated (router default when unset)
 #   LOG               tracing filter of every binary (default info)
@@ -191,6 +192,13 @@ if [[ -z "${JWT_SECRET:-}" ]]; then
     JWT_SECRET="$(cat "$DATA_DIR/jwt_secret")"
 fi
 export JWT_SECRET
+if [[ -z "${SECRETS_KEY:-}" ]]; then
+    if [[ ! -s "$DATA_DIR/secrets_key" ]]; then
+        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$DATA_DIR/secrets_key")
+    fi
+    SECRETS_KEY="$(cat "$DATA_DIR/secrets_key")"
+fi
+export SECRETS_KEY
 export CONTROL_HTTP_ADDR="$CONTROL_HTTP" CONTROL_GRPC_ADDR="$CONTROL_GRPC"
 export CONTROL_PLANE_HTTP_URL="http://$CONTROL_HTTP" CONTROL_PLANE_GRPC_URL="http://$CONTROL_GRPC"
 export CONSOLE_DIR="$ROOT/console/dist"

@@ -1,10 +1,11 @@
 //! Compiles a project's catalog into its `ProjectConfig`: the only thing workers ever see of it.
 
-use crate::db::{auth, catalog, policies, projects, roles, rules, views};
+use crate::db::{auth, catalog, policies, projects, roles, rules, views, webhooks};
+use crate::secrets::SecretBox;
 use model::access::{compile_condition, Action, Cond, PolicyConfig, PrincipalKind, RoleConfig};
 use model::{
     AuthConfig, CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig,
-    RuleConfig, ViewConfig, ViewFilter, ViewOperator, ViewSort,
+    RuleConfig, ViewConfig, ViewFilter, ViewOperator, ViewSort, WebhookConfig,
 };
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ pub async fn compile_project(
     db: &PgPool,
     project: Uuid,
     admin_token_key: &str,
+    secrets: &SecretBox,
 ) -> Result<Option<ProjectConfig>, sqlx::Error> {
     // One snapshot of the catalog, so the config is consistent with its version.
     let mut tx = db.begin().await?;
@@ -91,6 +93,7 @@ pub async fn compile_project(
         policy_rows.entry(p.collection_id).or_default().push(p);
     }
     let role_rows = roles::list(&mut *tx, project).await?;
+    let webhook_rows = webhooks::active(&mut *tx, project).await?;
     tx.commit().await?;
     let version: i64 = row.get(3);
     Ok(Some(ProjectConfig {
@@ -128,6 +131,10 @@ pub async fn compile_project(
         views: view_rows.into_iter().filter_map(compile_view).collect(),
         auth,
         roles: role_rows.into_iter().map(compile_role).collect(),
+        webhooks: webhook_rows
+            .into_iter()
+            .filter_map(|w| compile_webhook(w, secrets))
+            .collect(),
     }))
 }
 
@@ -260,14 +267,43 @@ fn compile_view(v: views::View) -> Option<ViewConfig> {
     })
 }
 
+/// An active webhook with its keys opened: the current one, and a rotated-out one while its grace
+/// period lasts. A webhook whose key does not open (SECRETS_KEY changed) is left out, with a
+/// warning: it could not sign anything.
+fn compile_webhook(w: webhooks::Webhook, secrets: &SecretBox) -> Option<WebhookConfig> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let context = w.id.as_bytes();
+    let Ok(current) = secrets.open(&w.secret_sealed, context) else {
+        tracing::warn!(project.id = %w.project_id, webhook.id = %w.id, "the signing key of webhook {} does not open with SECRETS_KEY; it delivers nothing until its secret is rotated", w.id);
+        return None;
+    };
+    let mut keys = vec![b64.encode(current)];
+    if let Some((sealed, until)) = &w.previous_secret {
+        if *until > chrono::Utc::now() {
+            if let Ok(previous) = secrets.open(sealed, context) {
+                keys.push(b64.encode(previous));
+            }
+        }
+    }
+    Some(WebhookConfig {
+        id: w.id,
+        url: w.url,
+        events: w.events,
+        collection_ids: w.collection_ids,
+        keys,
+    })
+}
+
 /// Compiles every project (start-up).
 pub async fn compile_all(
     db: &PgPool,
     admin_token_key: &str,
+    secrets: &SecretBox,
 ) -> Result<Vec<ProjectConfig>, sqlx::Error> {
     let mut out = Vec::new();
     for id in projects::all_ids(db).await? {
-        if let Some(c) = compile_project(db, id, admin_token_key).await? {
+        if let Some(c) = compile_project(db, id, admin_token_key, secrets).await? {
             out.push(c);
         }
     }

@@ -31,6 +31,11 @@ pub struct Config {
         hide_env_values = true
     )]
     pub jwt_secret: String,
+    /// Key that seals stored secrets (webhook signing keys): 32 bytes as 64 hex digits or base64.
+    /// Without it the key is derived from JWT_SECRET, so changing JWT_SECRET would make stored
+    /// webhook secrets unreadable: set it in production.
+    #[arg(long, env = "SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<crate::secrets::SecretsKey>,
     /// Lifetime of admin access tokens, in minutes.
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 15)]
     pub access_token_expire_minutes: u64,

@@ -10,6 +10,7 @@ pub mod grpc;
 pub mod http;
 pub mod hub;
 pub mod names;
+pub mod secrets;
 pub mod state;
 
 use anyhow::Context;
@@ -69,9 +70,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if upgraded > 0 {
         info!("created the auth tables of {upgraded} older project(s)");
     }
+    if config.secrets_key.is_none() {
+        tracing::warn!("SECRETS_KEY is not set: stored secrets are sealed with a key derived from JWT_SECRET, so changing JWT_SECRET makes them unreadable");
+    }
     let hub = Arc::new(Hub::default());
     let state = AppState::new(&config, db, hub.clone());
-    let configs = compile::compile_all(&state.db, &state.jwt_secret)
+    let configs = compile::compile_all(&state.db, &state.jwt_secret, &state.secrets)
         .await
         .context("compile project configs")?;
     info!(

@@ -4,6 +4,7 @@
 use crate::compile::compile_project;
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::secrets::SecretBox;
 use model::ProjectConfig;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub struct Inner {
     pub refresh_ttl: Duration,
     /// How long a config change waits for workers.
     pub ack_timeout: Duration,
+    /// Seals stored secrets (webhook signing keys).
+    pub secrets: SecretBox,
 }
 
 impl std::ops::Deref for AppState {
@@ -48,6 +51,7 @@ impl AppState {
             access_ttl: Duration::from_secs(config.access_token_expire_minutes * 60),
             refresh_ttl: Duration::from_secs(config.refresh_token_expire_days * 86_400),
             ack_timeout: Duration::from_millis(config.config_ack_timeout_ms),
+            secrets: SecretBox::from_config(config.secrets_key.as_ref(), &config.jwt_secret),
         }))
     }
 
@@ -60,7 +64,9 @@ impl AppState {
     /// After a committed change: compiles the project, publishes it and waits (bounded) until
     /// every live worker applied it. Returns the workers that still lag.
     pub async fn push_project(&self, project: Uuid) -> Result<Vec<String>, sqlx::Error> {
-        let Some(config) = compile_project(&self.db, project, &self.jwt_secret).await? else {
+        let Some(config) =
+            compile_project(&self.db, project, &self.jwt_secret, &self.secrets).await?
+        else {
             return Ok(Vec::new());
         };
         let version = config.version;

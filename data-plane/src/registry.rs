@@ -361,6 +361,7 @@ mod tests {
             views: vec![],
             auth: Default::default(),
             roles: vec![],
+            webhooks: vec![],
         };
         let p = Project::new(config);
         assert_eq!(p.collections["orders"].config.name, "orders");
@@ -447,6 +448,7 @@ pub mod sample {
             views: vec![],
             auth: Default::default(),
             roles: vec![],
+            webhooks: vec![],
         })
     }
 }

@@ -2,6 +2,7 @@
 //! the control schema. The control plane builds it once per change; workers only read it.
 
 use crate::access::{PolicyConfig, RoleConfig, RuleConfig};
+use crate::webhooks::WebhookConfig;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -33,6 +34,9 @@ pub struct ProjectConfig {
     /// The project's roles (spec/rbac.md).
     #[serde(default)]
     pub roles: Vec<RoleConfig>,
+    /// Active webhooks with their signing keys (spec/webhooks.md).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 impl ProjectConfig {

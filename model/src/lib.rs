@@ -12,6 +12,7 @@ pub mod rule_syntax;
 pub mod secret;
 pub mod sql;
 pub mod value;
+pub mod webhooks;
 
 pub use access::{Action, Cond, PolicyConfig, PrincipalKind, RoleConfig, RuleConfig};
 pub use config::{
@@ -19,3 +20,4 @@ pub use config::{
     OAuthProviderConfig, ProjectConfig, RelationConfig, SigningKey, ViewConfig, ViewFilter,
     ViewOperator, ViewSort,
 };
+pub use webhooks::WebhookConfig;

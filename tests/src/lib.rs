@@ -86,6 +86,7 @@ impl TestEnv {
             http_addr: LOCAL.parse().unwrap(),
             grpc_addr: LOCAL.parse().unwrap(),
             jwt_secret: "test-secret".into(),
+            secrets_key: None,
             access_token_expire_minutes: 15,
             refresh_token_expire_days: 7,
             config_ack_timeout_ms: 5000,

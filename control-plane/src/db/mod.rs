@@ -12,6 +12,7 @@ pub mod projects;
 pub mod roles;
 pub mod rules;
 pub mod views;
+pub mod webhooks;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

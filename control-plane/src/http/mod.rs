@@ -20,6 +20,7 @@ pub mod roles;
 pub mod schema;
 pub mod validations;
 pub mod views;
+pub mod webhooks;
 
 use crate::state::AppState;
 use axum::routing::{delete, get, post, MethodRouter};
@@ -120,6 +121,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(view_routes(p));
     routes.extend(access_routes(p));
     routes.extend(validation_routes(p));
+    routes.extend(webhook_routes(p));
     routes
 }
 
@@ -252,6 +254,23 @@ fn view_routes(p: &str) -> Vec<Route> {
         ),
         (format!("{v}/{{view_name}}/versions"), get(views::versions)),
         (format!("{v}/{{view_name}}/meta"), get(views::get_meta)),
+    ]
+}
+
+fn webhook_routes(p: &str) -> Vec<Route> {
+    let w = format!("{p}/webhooks");
+    vec![
+        (w.clone(), post(webhooks::create).get(webhooks::list)),
+        (
+            format!("{w}/{{webhook_id}}"),
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        ),
+        (
+            format!("{w}/{{webhook_id}}/rotate-secret"),
+            post(webhooks::rotate_secret),
+        ),
     ]
 }
 

@@ -11,6 +11,7 @@ mod evolution;
 mod schema;
 mod validations;
 mod views;
+mod webhooks;
 
 use axum::response::Html;
 use axum::Json;
@@ -43,6 +44,7 @@ pub fn document_value() -> Value {
         views::ops(),
         access::ops(),
         validations::ops(),
+        webhooks::ops(),
     ]
     .into_iter()
     .flatten()
@@ -59,7 +61,7 @@ pub fn document_value() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Configuration of the platform: admin accounts, projects and their schema \
                 (collections, fields, relations, evolution, schema documents), view definitions, access \
-                policies and roles, and field validation rules. \
+                policies and roles, field validation rules, and webhooks. \
                 A project's data API (records, view execution) has its own document at \
                 `/api/projects/{project_id}/openapi.json`. Every error body has a `detail` key.",
         },
@@ -78,6 +80,7 @@ pub fn document_value() -> Value {
             { "name": "policies", "description": "Access policies of collections (enforced by the data API)." },
             { "name": "rbac", "description": "Roles app users can hold (assigned through the data API)." },
             { "name": "validations", "description": "Field validation rules (applied by the data API)." },
+            { "name": "webhooks", "description": "Webhook definitions and their signing secrets (deliveries are the data API's)." },
         ],
         "paths": paths,
         "components": {
@@ -150,6 +153,7 @@ fn path_param(name: &str) -> Value {
         "policy_id" => (Some(UUID), "The policy's id (of this collection)."),
         "role_id" => (Some(UUID), "The role's id (of this project)."),
         "rule_id" => (Some(UUID), "The validation rule's id."),
+        "webhook_id" => (Some(UUID), "The webhook's id (of this project)."),
         _ => (None, ""),
     };
     let mut schema = json!({ "type": "string" });
@@ -386,6 +390,7 @@ fn schemas() -> Map<String, Value> {
         views::schemas(),
         access::schemas(),
         validations::schemas(),
+        webhooks::schemas(),
     ]
     .into_iter()
     .flatten()

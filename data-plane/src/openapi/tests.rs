@@ -136,6 +136,7 @@ fn project() -> (Project, Uuid) {
         views: vec![view],
         auth: Default::default(),
         roles: vec![],
+        webhooks: vec![],
     };
     (Project::new(config), id)
 }

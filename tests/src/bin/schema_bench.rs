@@ -87,9 +87,10 @@ async fn main() {
     let id = uuid::Uuid::parse_str(&p).unwrap();
     let mut compiles = Vec::new();
     let mut size = 0;
+    let secrets = control_plane::secrets::SecretBox::new(&[0; 32]);
     for _ in 0..ROUNDS {
         let started = Instant::now();
-        let config = control_plane::compile::compile_project(&pool, id, "k")
+        let config = control_plane::compile::compile_project(&pool, id, "k", &secrets)
             .await
             .expect("compile")
             .expect("project exists");

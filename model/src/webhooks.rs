@@ -1,0 +1,59 @@
+//! Webhooks as workers see them: where to send which events, and the keys that sign them
+//! (Standard Webhooks: `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The record events a webhook may subscribe to (besides `"*"`, every one of them).
+pub const RECORD_EVENTS: [&str; 3] = ["record.created", "record.updated", "record.deleted"];
+
+/// One active webhook, compiled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookConfig {
+    /// The webhook's id.
+    pub id: Uuid,
+    /// Absolute http(s) URL deliveries are posted to.
+    pub url: String,
+    /// Event names (or `"*"`) it receives.
+    pub events: Vec<String>,
+    /// Only events of these collections (ids); `None`: every collection.
+    pub collection_ids: Option<Vec<Uuid>>,
+    /// Signing keys, base64 of the raw key bytes: the current one first, then a rotated-out one
+    /// that still signs until its grace period ends. Every key signs each delivery.
+    pub keys: Vec<String>,
+}
+
+impl WebhookConfig {
+    /// Whether an event of `collection` reaches this webhook.
+    pub fn wants(&self, event: &str, collection: Uuid) -> bool {
+        self.events.iter().any(|e| e == "*" || e == event)
+            && self
+                .collection_ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&collection))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_events_and_collections() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut w = WebhookConfig {
+            id: Uuid::new_v4(),
+            url: "http://127.0.0.1/h".into(),
+            events: vec!["record.created".into()],
+            collection_ids: None,
+            keys: vec![],
+        };
+        assert!(w.wants("record.created", a));
+        assert!(!w.wants("record.deleted", a));
+        w.collection_ids = Some(vec![b]);
+        assert!(!w.wants("record.created", a));
+        assert!(w.wants("record.created", b));
+        w.events = vec!["*".into()];
+        assert!(w.wants("record.deleted", b));
+    }
+}
