@@ -11,10 +11,9 @@ CREATE TABLE control.webhooks (
     events                      jsonb NOT NULL,
     -- Only events of these collections (by id, so renames keep the filter); NULL: every one.
     collection_ids              uuid[],
+    -- Turned on by its admins. Workers may also stop a webhook (a 410 answer, too many failed
+    -- deliveries): that state lives in the project's schema (`_webhook_state`), where they write.
     is_active                   boolean NOT NULL DEFAULT true,
-    -- Why deliveries stopped (set when it was disabled for failures or a 410), cleared when an
-    -- admin turns it on again.
-    disabled_reason             text,
     secret_sealed               bytea NOT NULL,
     -- After a rotation the previous key still signs (beside the new one) until it expires.
     previous_secret_sealed      bytea,

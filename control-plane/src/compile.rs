@@ -93,7 +93,7 @@ pub async fn compile_project(
         policy_rows.entry(p.collection_id).or_default().push(p);
     }
     let role_rows = roles::list(&mut *tx, project).await?;
-    let webhook_rows = webhooks::active(&mut *tx, project).await?;
+    let webhook_rows = webhooks::list(&mut *tx, project).await?;
     tx.commit().await?;
     let version: i64 = row.get(3);
     Ok(Some(ProjectConfig {
@@ -267,7 +267,7 @@ fn compile_view(v: views::View) -> Option<ViewConfig> {
     })
 }
 
-/// An active webhook with its keys opened: the current one, and a rotated-out one while its grace
+/// A webhook with its keys opened: the current one, and a rotated-out one while its grace
 /// period lasts. A webhook whose key does not open (SECRETS_KEY changed) is left out, with a
 /// warning: it could not sign anything.
 fn compile_webhook(w: webhooks::Webhook, secrets: &SecretBox) -> Option<WebhookConfig> {
@@ -291,6 +291,7 @@ fn compile_webhook(w: webhooks::Webhook, secrets: &SecretBox) -> Option<WebhookC
         url: w.url,
         events: w.events,
         collection_ids: w.collection_ids,
+        is_active: w.is_active,
         keys,
     })
 }

@@ -82,4 +82,12 @@ pub struct Config {
     /// syntax as `EGRESS_ALLOW`.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "loopback")]
     pub trusted_proxies: String,
+    /// Delays before each webhook delivery attempt, comma separated (`ms`, `s`, `m`, `h`, `d`);
+    /// the number of items is the number of attempts. A receiver's `Retry-After` can ask for
+    /// longer.
+    #[arg(long, env = "WEBHOOK_RETRY_SCHEDULE", default_value = crate::webhook::DEFAULT_SCHEDULE)]
+    pub webhook_retry_schedule: String,
+    /// How long one webhook delivery attempt may take, in seconds.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
 }

@@ -15,6 +15,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod rules;
 pub mod watch;
+pub mod webhook;
 
 use anyhow::Context;
 pub use config::Config;
@@ -56,6 +57,8 @@ pub struct Inner {
     pub principals: auth::principals::Principals,
     /// App-user tokens already verified, per config version.
     pub tokens: auth::tokens::Verified,
+    /// Webhook deliveries (the outbox consumer).
+    pub webhooks: Arc<webhook::Engine>,
     synced: std::sync::atomic::AtomicBool,
 }
 
@@ -71,12 +74,22 @@ pub struct Services {
     pub oauth: OAuthClient,
     /// Trusted proxies.
     pub trusted_proxies: Egress,
+    /// Webhook deliveries: the sender and the retry schedule.
+    pub webhooks: (webhook::send::Sender, Vec<Duration>),
 }
 
 impl Services {
     /// From the worker's settings (connects to Redis when configured).
     pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
         let egress = Egress::parse(&config.egress_allow).context("EGRESS_ALLOW")?;
+        let schedule = webhook::parse_schedule(&config.webhook_retry_schedule)
+            .map_err(anyhow::Error::msg)
+            .context("WEBHOOK_RETRY_SCHEDULE")?;
+        let timeout = Duration::from_secs(config.webhook_timeout_secs.max(1));
+        let webhooks = (
+            webhook::send::Sender::new(egress.clone(), timeout),
+            schedule,
+        );
         let limiter = match (&config.redis_url, config.rate_limit_disabled) {
             (_, true) => RateLimiter::disabled(),
             (Some(url), false) => RateLimiter::redis(url).await.context("REDIS_URL")?,
@@ -93,6 +106,7 @@ impl Services {
             .context("SMTP_URL")?,
             oauth: OAuthClient::new(egress),
             trusted_proxies: Egress::parse(&config.trusted_proxies).context("TRUSTED_PROXIES")?,
+            webhooks,
         })
     }
 }
@@ -107,7 +121,15 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// State over a pool, a registry and the outside services.
     pub fn new(db: db::Pool, registry: Arc<Registry>, services: Services) -> Self {
+        let (sender, schedule) = services.webhooks;
+        let webhooks = Arc::new(webhook::Engine::new(
+            db.clone(),
+            registry.clone(),
+            sender,
+            schedule,
+        ));
         Self(Arc::new(Inner {
+            webhooks,
             db,
             registry,
             dev_mode: services.dev_mode,
@@ -207,6 +229,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         stop.subscribe(),
         move || watcher_state.mark_synced(),
     ));
+    let mut tasks = state.webhooks.spawn(&config.database_url, stop.subscribe());
     let app = app(state, config.max_body_bytes);
     let mut on_stop = stop.subscribe();
     let server = tokio::spawn(async move {
@@ -226,7 +249,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         http_addr,
         worker_id,
         stop,
-        tasks: vec![watcher, server],
+        tasks: {
+            tasks.extend([watcher, server]);
+            tasks
+        },
     })
 }
 

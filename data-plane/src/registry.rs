@@ -263,6 +263,11 @@ impl Registry {
         self.projects.load().get(id).cloned()
     }
 
+    /// Every project as loaded now.
+    pub fn snapshot(&self) -> Arc<HashMap<Uuid, Arc<Project>>> {
+        self.projects.load_full()
+    }
+
     /// Replaces everything with a snapshot.
     pub fn replace_all(&self, configs: Vec<ProjectConfig>) {
         let map = configs

@@ -7,7 +7,8 @@ use uuid::Uuid;
 /// The record events a webhook may subscribe to (besides `"*"`, every one of them).
 pub const RECORD_EVENTS: [&str; 3] = ["record.created", "record.updated", "record.deleted"];
 
-/// One active webhook, compiled.
+/// One webhook, compiled (inactive ones too: their deliveries stay listable and a test event
+/// can still be sent to them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookConfig {
     /// The webhook's id.
@@ -18,15 +19,18 @@ pub struct WebhookConfig {
     pub events: Vec<String>,
     /// Only events of these collections (ids); `None`: every collection.
     pub collection_ids: Option<Vec<Uuid>>,
+    /// Turned on by its admins (the platform may still have stopped it: see the worker's state).
+    pub is_active: bool,
     /// Signing keys, base64 of the raw key bytes: the current one first, then a rotated-out one
     /// that still signs until its grace period ends. Every key signs each delivery.
     pub keys: Vec<String>,
 }
 
 impl WebhookConfig {
-    /// Whether an event of `collection` reaches this webhook.
+    /// Whether an event of `collection` reaches this webhook (it must be active).
     pub fn wants(&self, event: &str, collection: Uuid) -> bool {
-        self.events.iter().any(|e| e == "*" || e == event)
+        self.is_active
+            && self.events.iter().any(|e| e == "*" || e == event)
             && self
                 .collection_ids
                 .as_ref()
@@ -46,6 +50,7 @@ mod tests {
             url: "http://127.0.0.1/h".into(),
             events: vec!["record.created".into()],
             collection_ids: None,
+            is_active: true,
             keys: vec![],
         };
         assert!(w.wants("record.created", a));
@@ -55,5 +60,7 @@ mod tests {
         assert!(w.wants("record.created", b));
         w.events = vec!["*".into()];
         assert!(w.wants("record.deleted", b));
+        w.is_active = false;
+        assert!(!w.wants("record.deleted", b));
     }
 }

@@ -54,6 +54,8 @@ fn is_data_route(s: &[&str]) -> bool {
             | ["settings", "auth", "users", ..]
             | ["rbac", "users", _, ..]
             | ["webhooks", _, "deliveries"]
+            | ["webhooks", _, "test"]
+            | ["webhooks", _, "deliveries", _, "retry"]
             | ["workflows", _, "runs", ..]
             | ["openapi.json"]
             | ["realtime", ..]
@@ -80,6 +82,8 @@ mod tests {
             "settings/auth/users/x/revoke-sessions",
             "rbac/users/u/roles",
             "webhooks/w/deliveries",
+            "webhooks/w/test",
+            "webhooks/w/deliveries/d/retry",
             "openapi.json",
         ] {
             assert_eq!(
@@ -99,6 +103,7 @@ mod tests {
             "/audit/schema-ops",
             "/webhooks",
             "/webhooks/w",
+            "/webhooks/w/rotate-secret",
             "/validations/rules/r",
         ] {
             assert_eq!(

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod fake;
 pub mod pg;
+pub mod receiver;
 pub mod redis;
 
 use serde_json::Value;
@@ -59,6 +60,8 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// App-user mail.
     pub smtp_url: Option<String>,
+    /// Delays before each webhook delivery attempt (`WEBHOOK_RETRY_SCHEDULE`).
+    pub webhook_retry_schedule: String,
 }
 
 impl Default for Options {
@@ -68,6 +71,8 @@ impl Default for Options {
             rate_limits: false,
             redis_url: None,
             smtp_url: None,
+            // Short, so retries show within a test.
+            webhook_retry_schedule: "0s,300ms,300ms".into(),
         }
     }
 }
@@ -127,6 +132,8 @@ impl TestEnv {
                 // Outbound calls (SMTP, OAuth providers) reach only servers the tests start.
                 egress_allow: "loopback".into(),
                 trusted_proxies: "loopback".into(),
+                webhook_retry_schedule: options.webhook_retry_schedule.clone(),
+                webhook_timeout_secs: 2,
             };
             workers.push(data_plane::start(config).await.expect("start worker"));
         }

@@ -537,7 +537,8 @@ async fn statements_run_as_their_projects_role_on_a_shared_connection() {
         let control = control.clone();
         let id = uuid::Uuid::parse_str(id).unwrap();
         async move {
-            let config = control_plane::compile::compile_project(&control, id, "k")
+            let secrets = control_plane::secrets::SecretBox::new(&[0; 32]);
+            let config = control_plane::compile::compile_project(&control, id, "k", &secrets)
                 .await
                 .unwrap()
                 .unwrap();

@@ -62,7 +62,7 @@ pub fn create_users_table(schema: &str) -> String {
 
 /// Version of [`create_auth_tables`]; `control.projects.auth_tables_version` records what each
 /// project has.
-pub const AUTH_TABLES_VERSION: i32 = 3;
+pub const AUTH_TABLES_VERSION: i32 = 4;
 
 /// The tables app-user auth keeps beside `_users` in a project's schema (names start with `_`,
 /// which no collection name can): sessions (one per login; a refresh-token family), their
@@ -173,6 +173,39 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
             )"
         ),
         format!("CREATE INDEX IF NOT EXISTS \"ix__user_roles_role\" ON {s}.\"_user_roles\" (\"role_id\")"),
+        // Version 4: webhook deliveries, the webhooks' outbox. A row is written in the transaction
+        // of the change it reports; workers claim due rows (`next_attempt_at`, NULL once final)
+        // and post `payload_json` as it is (the signature covers those bytes).
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_webhook_deliveries\" (
+                \"id\" uuid PRIMARY KEY,
+                \"webhook_id\" uuid NOT NULL,
+                \"event_type\" text NOT NULL,
+                \"payload_json\" text NOT NULL,
+                \"status\" text NOT NULL DEFAULT 'pending',
+                \"attempts\" integer NOT NULL DEFAULT 0,
+                \"next_attempt_at\" timestamptz DEFAULT clock_timestamp(),
+                \"response_status\" integer,
+                \"response_body\" text,
+                \"error\" text,
+                \"created_at\" timestamptz NOT NULL DEFAULT clock_timestamp(),
+                \"last_attempt_at\" timestamptz,
+                \"delivered_at\" timestamptz
+            )"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__webhook_deliveries_hook\" ON {s}.\"_webhook_deliveries\" (\"webhook_id\", \"created_at\" DESC)"),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__webhook_deliveries_due\" ON {s}.\"_webhook_deliveries\" (\"next_attempt_at\") WHERE \"next_attempt_at\" IS NOT NULL"),
+        // Why the platform stopped a webhook (20 failed deliveries in a row, or a 410 answer),
+        // kept where workers can write it; an admin turning the webhook on again clears it.
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_webhook_state\" (
+                \"webhook_id\" uuid PRIMARY KEY,
+                \"consecutive_failures\" integer NOT NULL DEFAULT 0,
+                \"disabled_reason\" text,
+                \"disabled_at\" timestamptz,
+                \"updated_at\" timestamptz NOT NULL DEFAULT clock_timestamp()
+            )"
+        ),
     ]
 }
 

@@ -2,10 +2,13 @@
 //! seal and open them with the control plane's `SecretBox`. Collection filters are kept as ids
 //! and shown by the collections' current names.
 
+use super::projects::Project;
 use chrono::{DateTime, Utc};
+use model::sql::quote_ident as q;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
-use sqlx::{PgExecutor, Row};
+use sqlx::{PgConnection, PgExecutor, Row};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A stored webhook, with its collection filter resolved to current names.
@@ -25,10 +28,8 @@ pub struct Webhook {
     pub collection_ids: Option<Vec<Uuid>>,
     /// Current names of [`Webhook::collection_ids`] that still exist (same order).
     pub collections: Option<Vec<String>>,
-    /// Delivers events.
+    /// Turned on by its admins.
     pub is_active: bool,
-    /// Why it stopped delivering, when it was disabled for failures.
-    pub disabled_reason: Option<String>,
     /// The sealed signing key.
     pub secret_sealed: Vec<u8>,
     /// The sealed previous key and until when it still signs.
@@ -40,7 +41,7 @@ pub struct Webhook {
 }
 
 const COLS: &str = "w.id, w.project_id, w.name, w.url, w.events, w.collection_ids, w.is_active, \
-    w.disabled_reason, w.secret_sealed, w.previous_secret_sealed, w.previous_secret_expires_at, \
+    NULL, w.secret_sealed, w.previous_secret_sealed, w.previous_secret_expires_at, \
     w.created_at, w.updated_at, \
     (SELECT array_agg(c.name ORDER BY k.ord) FROM unnest(w.collection_ids) WITH ORDINALITY k(id, ord) \
        JOIN control.collections c ON c.id = k.id AND c.is_active) AS collection_names";
@@ -60,7 +61,6 @@ fn webhook(r: PgRow) -> Webhook {
         collections: collection_ids.as_ref().map(|_| names.unwrap_or_default()),
         collection_ids,
         is_active: r.get(6),
-        disabled_reason: r.get(7),
         secret_sealed: r.get(8),
         previous_secret: previous.zip(previous_until),
         created_at: r.get(11),
@@ -142,13 +142,13 @@ pub async fn get(
     Ok(row.map(webhook))
 }
 
-/// Writes a webhook's changeable attributes (name, url, events, filter, active flag, reason)
+/// Writes a webhook's changeable attributes (name, url, events, filter, active flag)
 /// and returns the row.
 pub async fn update(db: impl PgExecutor<'_>, w: &Webhook) -> Result<Webhook, sqlx::Error> {
     let sql = format!(
         "WITH w AS (
             UPDATE control.webhooks SET name = $3, url = $4, events = $5, collection_ids = $6,
-                is_active = $7, disabled_reason = $8, updated_at = clock_timestamp()
+                is_active = $7, updated_at = clock_timestamp()
             WHERE project_id = $1 AND id = $2 RETURNING *)
          SELECT {COLS} FROM w"
     );
@@ -160,7 +160,6 @@ pub async fn update(db: impl PgExecutor<'_>, w: &Webhook) -> Result<Webhook, sql
         .bind(serde_json::to_value(&w.events).expect("strings serialize"))
         .bind(&w.collection_ids)
         .bind(w.is_active)
-        .bind(&w.disabled_reason)
         .fetch_one(db)
         .await?;
     Ok(webhook(row))
@@ -201,12 +200,50 @@ pub async fn delete(db: impl PgExecutor<'_>, project: Uuid, id: Uuid) -> Result<
     Ok(done.rows_affected() > 0)
 }
 
-/// The project's active webhooks (what the config carries).
-pub async fn active(db: impl PgExecutor<'_>, project: Uuid) -> Result<Vec<Webhook>, sqlx::Error> {
+/// Why workers stopped some of the project's webhooks (a 410 answer, too many failed deliveries
+/// in a row), by webhook: read from the project's schema, where workers keep it.
+pub async fn platform_stops(
+    db: impl PgExecutor<'_>,
+    p: &Project,
+) -> Result<HashMap<Uuid, String>, sqlx::Error> {
     let sql = format!(
-        "SELECT {COLS} FROM control.webhooks w WHERE w.project_id = $1 AND w.is_active
-         ORDER BY w.created_at, w.id"
+        "SELECT \"webhook_id\", \"disabled_reason\" FROM {}.\"_webhook_state\"
+         WHERE \"disabled_reason\" IS NOT NULL",
+        q(&p.db_schema)
     );
-    let rows = sqlx::query(&sql).bind(project).fetch_all(db).await?;
-    Ok(rows.into_iter().map(webhook).collect())
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(&sql).persistent(false).fetch_all(db).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Forgets the workers' stop and failure count of a webhook (an admin turned it on again, or
+/// deleted it), and with `deliveries` its deliveries too. In the project's schema, as its role.
+pub async fn clear_platform_state(
+    db: &mut PgConnection,
+    p: &Project,
+    id: Uuid,
+    deliveries: bool,
+) -> Result<(), sqlx::Error> {
+    let set_role = format!("SET LOCAL ROLE {}", q(&p.db_role));
+    sqlx::query(&set_role)
+        .persistent(false)
+        .execute(&mut *db)
+        .await?;
+    let mut tables = vec!["_webhook_state"];
+    if deliveries {
+        tables.push("_webhook_deliveries");
+    }
+    for table in tables {
+        let sql = format!(
+            "DELETE FROM {}.{} WHERE \"webhook_id\" = $1",
+            q(&p.db_schema),
+            q(table)
+        );
+        sqlx::query(&sql)
+            .bind(id)
+            .persistent(false)
+            .execute(&mut *db)
+            .await?;
+    }
+    sqlx::query("RESET ROLE").execute(&mut *db).await?;
+    Ok(())
 }

@@ -30,13 +30,14 @@ fn not_found() -> ApiError {
     ApiError::NotFound("Webhook not found".into())
 }
 
-/// `WebhookResponse`, plus the collection filter and why it stopped delivering, if it did.
-fn out(w: &Webhook) -> Value {
+/// `WebhookResponse`, plus the collection filter and, when workers stopped it, why (it is then
+/// not active).
+fn out(w: &Webhook, stopped: Option<&String>) -> Value {
     json!({
         "id": w.id, "project_id": w.project_id, "name": w.name, "url": w.url,
-        "events": w.events, "collections": w.collections, "is_active": w.is_active,
-        "disabled_reason": w.disabled_reason, "created_at": w.created_at,
-        "updated_at": w.updated_at,
+        "events": w.events, "collections": w.collections,
+        "is_active": w.is_active && stopped.is_none(), "disabled_reason": stopped,
+        "created_at": w.created_at, "updated_at": w.updated_at,
     })
 }
 
@@ -222,7 +223,7 @@ pub async fn create(
     let w = webhooks::insert(&mut *tx, pid, &new).await?;
     let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %pid, webhook.id = %id, "created webhook {}", w.name);
-    let mut body = out(&w);
+    let mut body = out(&w, None);
     body["secret"] = json!(shown);
     Ok(Pushed((StatusCode::CREATED, Json(body)), lagging))
 }
@@ -230,7 +231,8 @@ pub async fn create(
 /// `GET …/webhooks`: every webhook of the project in creation order, without secrets.
 pub async fn list(State(state): State<AppState>, m: Member) -> Result<Json<Vec<Value>>, ApiError> {
     let all = webhooks::list(&state.db, m.project.id).await?;
-    Ok(Json(all.iter().map(out).collect()))
+    let stops = webhooks::platform_stops(&state.db, &m.project).await?;
+    Ok(Json(all.iter().map(|w| out(w, stops.get(&w.id))).collect()))
 }
 
 /// `GET …/webhooks/{webhook_id}`
@@ -240,11 +242,13 @@ pub async fn get(
     Path((_, id)): WebhookPath,
 ) -> Result<Json<Value>, ApiError> {
     let mut conn = state.db.acquire().await?;
-    Ok(Json(out(&find(&mut conn, m.project.id, &id).await?)))
+    let w = find(&mut conn, m.project.id, &id).await?;
+    let stops = webhooks::platform_stops(&mut *conn, &m.project).await?;
+    Ok(Json(out(&w, stops.get(&w.id))))
 }
 
 /// `PATCH …/webhooks/{webhook_id}`: absent keys keep their value; `collections: null` removes
-/// the filter. Turning a webhook on clears the reason it was turned off.
+/// the filter. Turning a webhook on clears the workers' stop and its count of failures.
 pub async fn update(
     State(state): State<AppState>,
     m: Member,
@@ -273,14 +277,16 @@ pub async fn update(
     }
     if let Some(active) = input.is_active {
         if active {
-            w.disabled_reason = None;
+            webhooks::clear_platform_state(&mut tx, &m.project, w.id, false).await?;
         }
         w.is_active = active;
     }
     let w = webhooks::update(&mut *tx, &w).await?;
+    let stops = webhooks::platform_stops(&mut *tx, &m.project).await?;
+    let body = out(&w, stops.get(&w.id));
     let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %pid, webhook.id = %w.id, "updated webhook {}", w.name);
-    Ok(Pushed(Json(out(&w)), lagging))
+    Ok(Pushed(Json(body), lagging))
 }
 
 /// `POST …/webhooks/{webhook_id}/rotate-secret`: a new secret, shown once; the old one keeps
@@ -298,15 +304,17 @@ pub async fn rotate_secret(
     let sealed = state.secrets.seal(&key, w.id.as_bytes());
     let until = chrono::Utc::now() + ROTATION_GRACE;
     let w = webhooks::rotate_secret(&mut *tx, &w, &sealed, until).await?;
+    let stops = webhooks::platform_stops(&mut *tx, &m.project).await?;
     let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %pid, webhook.id = %w.id, "rotated the secret of webhook {}", w.name);
-    let mut body = out(&w);
+    let mut body = out(&w, stops.get(&w.id));
     body["secret"] = json!(shown);
     body["previous_secret_expires_at"] = json!(until);
     Ok(Pushed(Json(body), lagging))
 }
 
-/// `DELETE …/webhooks/{webhook_id}`: `204`; workers stop delivering to it before this returns.
+/// `DELETE …/webhooks/{webhook_id}`: `204`, with its deliveries; workers stop delivering to it
+/// before this returns.
 pub async fn delete(
     State(state): State<AppState>,
     m: Member,
@@ -319,6 +327,7 @@ pub async fn delete(
     if !webhooks::delete(&mut *tx, pid, id).await? {
         return Err(not_found());
     }
+    webhooks::clear_platform_state(&mut tx, &m.project, id, true).await?;
     let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %pid, webhook.id = %id, "deleted webhook");
     Ok(Pushed(StatusCode::NO_CONTENT, lagging))

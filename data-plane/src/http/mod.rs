@@ -9,6 +9,7 @@ pub mod rbac;
 pub mod records;
 pub mod validate;
 pub mod views;
+pub mod webhooks;
 
 use crate::AppState;
 use axum::http::StatusCode;
@@ -38,6 +39,18 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route(
             "/api/projects/{project_id}/rbac/users/{user_id}/roles/{role_id}",
             axum::routing::delete(rbac::remove),
+        )
+        .route(
+            "/api/projects/{project_id}/webhooks/{webhook_id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/projects/{project_id}/webhooks/{webhook_id}/test",
+            axum::routing::post(webhooks::test),
+        )
+        .route(
+            "/api/projects/{project_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+            axum::routing::post(webhooks::retry),
         )
         .route(data, get(records::list).post(records::create))
         .route(&format!("{data}/_aggregate"), get(records::aggregate))

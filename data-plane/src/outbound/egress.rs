@@ -139,12 +139,18 @@ impl Egress {
     /// [`Egress::check_url`] before each request. Connect timeout 5 s, total 15 s, no redirects,
     /// no proxies.
     pub fn http_client(&self) -> reqwest::Client {
+        self.http_client_with_timeout(Duration::from_secs(15))
+    }
+
+    /// [`Egress::http_client`] with another total time limit per request (the connect limit is
+    /// 5 s, or `total` when shorter).
+    pub fn http_client_with_timeout(&self, total: Duration) -> reqwest::Client {
         reqwest::Client::builder()
             .dns_resolver(Arc::new(CheckedResolver(self.clone())))
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .connect_timeout(total.min(Duration::from_secs(5)))
+            .timeout(total)
             .user_agent("Backendify")
             .build()
             .expect("an HTTP client without custom TLS settings builds")

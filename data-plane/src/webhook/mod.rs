@@ -1,0 +1,519 @@
+//! Webhook deliveries: the outbox consumer of every worker.
+//!
+//! A change and its delivery rows commit in one transaction in the project's schema
+//! ([`store::enqueue`]). After commit, any worker may deliver them:
+//!
+//! - **Wake-up.** The worker that committed wakes its own dispatcher at once and tells the others
+//!   through `NOTIFY backendify_outbox, '<project id>'`, sent by a separate task from its own
+//!   connection in batches, never inside the write's transaction (a `NOTIFY` there takes a
+//!   database-wide lock at commit and would serialise every write). Every worker `LISTEN`s.
+//! - **Claim.** A short transaction claims due rows (`FOR UPDATE SKIP LOCKED`), counts the
+//!   attempt and leases them for [`store::LEASE_SECS`]; the POST happens outside any transaction,
+//!   then a second short transaction records the outcome. A worker that dies mid-send leaves a
+//!   lease that runs out, and another worker sends again: deliveries are at least once, with the
+//!   same `webhook-id`.
+//! - **Retries** follow the configured schedule (exponential by default, with ±10 % jitter), or a
+//!   receiver's `Retry-After` when it asks for longer. A 410 turns the webhook off, and so do
+//!   [`DISABLE_AFTER`] deliveries in a row that failed for good.
+//! - **Fairness.** At most [`PER_WEBHOOK`] deliveries of one webhook are in flight at once, out of
+//!   [`IN_FLIGHT`] per worker, so a stalled receiver cannot hold up the others.
+//! - **When idle** nothing is polled but one project a second, round robin over the projects
+//!   that have webhooks (a safety net for a missed notification or a retry scheduled by a worker
+//!   that died).
+
+pub mod send;
+pub mod store;
+
+use crate::db::{self, Pool};
+use crate::registry::{Project, Registry};
+use chrono::{DateTime, Utc};
+use send::{Sender, Verdict};
+use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::{Claimed, Outcome};
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+/// The channel workers wake each other on; the payload is a project id.
+pub const CHANNEL: &str = "backendify_outbox";
+/// Deliveries one worker sends at once.
+pub const IN_FLIGHT: usize = 64;
+/// Deliveries of one webhook in flight at once, per worker.
+pub const PER_WEBHOOK: usize = 4;
+/// Deliveries in a row that failed for good before a webhook is turned off.
+pub const DISABLE_AFTER: i32 = 20;
+/// How often the idle sweep looks at one more project.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The default retry schedule: the delay before each attempt.
+pub const DEFAULT_SCHEDULE: &str = "0s,5s,5m,30m,2h,5h,10h";
+
+/// Parses a retry schedule: comma-separated delays before each attempt, each a number and a unit
+/// (`ms`, `s`, `m`, `h`, `d`), e.g. `0s,5s,5m`. The first is the first attempt's (usually 0).
+pub fn parse_schedule(spec: &str) -> Result<Vec<Duration>, String> {
+    let items: Vec<&str> = spec.split(',').map(str::trim).collect();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let split = item
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(item.len());
+        let (n, unit) = item.split_at(split);
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("`{item}` is not a delay such as 5s, 5m or 2h"))?;
+        let ms = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(format!("`{item}` has no unit (ms, s, m, h or d)")),
+        };
+        out.push(Duration::from_millis(n.saturating_mul(ms)));
+    }
+    Ok(out)
+}
+
+/// The delivery engine of one worker.
+pub struct Engine {
+    db: Pool,
+    registry: Arc<Registry>,
+    sender: Sender,
+    schedule: Vec<Duration>,
+    /// When each project should next be looked at.
+    due: Mutex<HashMap<Uuid, Instant>>,
+    wake: Notify,
+    /// Projects whose commits the other workers have not been told of yet.
+    unannounced: Mutex<HashSet<Uuid>>,
+    announce: Notify,
+    in_flight: Arc<Semaphore>,
+    per_webhook: Mutex<HashMap<Uuid, usize>>,
+}
+
+impl Engine {
+    /// An engine over the worker's pool and registry.
+    pub fn new(db: Pool, registry: Arc<Registry>, sender: Sender, schedule: Vec<Duration>) -> Self {
+        Self {
+            db,
+            registry,
+            sender,
+            schedule,
+            due: Mutex::default(),
+            wake: Notify::new(),
+            unannounced: Mutex::default(),
+            announce: Notify::new(),
+            in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
+            per_webhook: Mutex::default(),
+        }
+    }
+
+    /// After a commit that queued deliveries of `project`: deliver them now, and tell the other
+    /// workers.
+    pub fn committed(&self, project: Uuid) {
+        self.due_at(project, Instant::now());
+        self.unannounced.lock().expect("lock").insert(project);
+        self.announce.notify_one();
+    }
+
+    /// Looks at `project` no later than `at`.
+    fn due_at(&self, project: Uuid, at: Instant) {
+        let mut due = self.due.lock().expect("lock");
+        let slot = due.entry(project).or_insert(at);
+        if at < *slot {
+            *slot = at;
+        }
+        drop(due);
+        self.wake.notify_one();
+    }
+
+    /// Starts the dispatcher, the announcer and the listener; they end when `stop` turns true.
+    pub fn spawn(
+        self: &Arc<Self>,
+        database_url: &str,
+        stop: watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<()>> {
+        vec![
+            tokio::spawn(self.clone().dispatch(stop.clone())),
+            tokio::spawn(
+                self.clone()
+                    .announcer(database_url.to_owned(), stop.clone()),
+            ),
+            tokio::spawn(self.clone().listener(database_url.to_owned(), stop)),
+        ]
+    }
+
+    async fn dispatch(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let mut sweep_at = Instant::now() + SWEEP_EVERY;
+        let mut sweep_pos = 0usize;
+        loop {
+            let now = Instant::now();
+            if now >= sweep_at {
+                self.sweep_one(&mut sweep_pos);
+                sweep_at = now + SWEEP_EVERY;
+            }
+            let ready: Vec<Uuid> = {
+                let mut due = self.due.lock().expect("lock");
+                let ready: Vec<Uuid> = due
+                    .iter()
+                    .filter(|(_, t)| **t <= now)
+                    .map(|(p, _)| *p)
+                    .collect();
+                for p in &ready {
+                    due.remove(p);
+                }
+                ready
+            };
+            for p in ready {
+                self.look_at(p).await;
+            }
+            let next = {
+                let due = self.due.lock().expect("lock");
+                due.values()
+                    .min()
+                    .copied()
+                    .unwrap_or(sweep_at)
+                    .min(sweep_at)
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = self.wake.notified() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    }
+
+    /// Marks the next project with webhooks (round robin) as due.
+    fn sweep_one(&self, pos: &mut usize) {
+        let all = self.registry.snapshot();
+        let mut with_hooks: Vec<Uuid> = all
+            .values()
+            .filter(|p| !p.config.webhooks.is_empty())
+            .map(|p| p.config.project_id)
+            .collect();
+        if with_hooks.is_empty() {
+            return;
+        }
+        with_hooks.sort_unstable();
+        *pos = (*pos + 1) % with_hooks.len();
+        self.due_at(with_hooks[*pos], Instant::now());
+    }
+
+    /// Claims what is due in `project` and starts sending it.
+    async fn look_at(self: &Arc<Self>, project_id: Uuid) {
+        let Some(project) = self.registry.get(&project_id) else {
+            return;
+        };
+        if project.config.webhooks.is_empty() {
+            return;
+        }
+        let free = self.in_flight.available_permits();
+        if free == 0 {
+            // Every slot is busy: a finishing delivery wakes the dispatcher again.
+            self.due_at(project_id, Instant::now() + Duration::from_millis(200));
+            return;
+        }
+        let busy: Vec<Uuid> = self
+            .per_webhook
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(_, n)| **n >= PER_WEBHOOK)
+            .map(|(w, _)| *w)
+            .collect();
+        let claimed = async {
+            let mut tx = db::begin(&self.db, &project).await?;
+            let out = store::claim(&mut tx, free.min(PER_WEBHOOK * 8) as i64, &busy).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(out)
+        }
+        .await;
+        let (claimed, next) = match claimed {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(project.id = %project_id, "could not claim webhook deliveries: {e}");
+                self.due_at(project_id, Instant::now() + Duration::from_secs(5));
+                return;
+            }
+        };
+        if let Some(next) = next {
+            self.due_at(project_id, instant_of(next));
+        }
+        for d in claimed {
+            let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+                // Cannot happen (only this task takes permits); the lease brings it back.
+                break;
+            };
+            *self
+                .per_webhook
+                .lock()
+                .expect("lock")
+                .entry(d.webhook_id)
+                .or_default() += 1;
+            let engine = self.clone();
+            let project = project.clone();
+            tokio::spawn(async move {
+                let hook = d.webhook_id;
+                engine.deliver(&project, d).await;
+                drop(permit);
+                let mut per = engine.per_webhook.lock().expect("lock");
+                if let Some(n) = per.get_mut(&hook) {
+                    *n -= 1;
+                    if *n == 0 {
+                        per.remove(&hook);
+                    }
+                }
+                drop(per);
+                engine.wake.notify_one();
+            });
+        }
+    }
+
+    /// Sends one claimed delivery and records what happened.
+    async fn deliver(&self, project: &Arc<Project>, d: Claimed) {
+        // The newest config: the webhook may have changed or gone since the claim.
+        let project = self
+            .registry
+            .get(&project.config.project_id)
+            .unwrap_or_else(|| project.clone());
+        let hook = project
+            .config
+            .webhooks
+            .iter()
+            .find(|w| w.id == d.webhook_id)
+            .cloned();
+        let result = match hook {
+            None => {
+                self.abandon(&project, &d, "the webhook was deleted", true)
+                    .await
+            }
+            Some(_) if d.disabled => {
+                let why = "the webhook was turned off by the platform; turn it on again to resume";
+                self.abandon(&project, &d, why, false).await
+            }
+            Some(h) if !h.is_active && d.event_type != "webhook.test" => {
+                self.abandon(&project, &d, "the webhook is inactive", false)
+                    .await
+            }
+            Some(h) => {
+                let id = d.id.to_string();
+                let verdict = self.sender.send(&h, &id, &d.event_type, &d.payload).await;
+                self.record(&project, &d, verdict).await
+            }
+        };
+        if let Err(e) = result {
+            // The lease runs out and the delivery is sent again.
+            warn!(project.id = %project.config.project_id, webhook.id = %d.webhook_id, delivery.id = %d.id, "could not record a webhook delivery: {e}");
+        }
+    }
+
+    async fn abandon(
+        &self,
+        project: &Project,
+        d: &Claimed,
+        why: &str,
+        drop: bool,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = db::begin(&self.db, project).await?;
+        store::abandon(&mut tx, d, why, drop).await?;
+        tx.commit().await
+    }
+
+    async fn record(
+        &self,
+        project: &Project,
+        d: &Claimed,
+        verdict: Verdict,
+    ) -> Result<(), sqlx::Error> {
+        let pid = project.config.project_id;
+        let mut disable = None;
+        let outcome = match verdict {
+            Verdict::Delivered { status, body } => Outcome::Delivered { status, body },
+            Verdict::Gone { body } => {
+                disable = Some("the receiver answered 410 Gone".to_owned());
+                Outcome::Failed {
+                    status: Some(410),
+                    body: Some(body),
+                    error: "the receiver answered 410 Gone: the webhook was turned off".into(),
+                    retry_at: None,
+                }
+            }
+            Verdict::Failed {
+                status,
+                body,
+                error,
+                retry_after,
+            } => Outcome::Failed {
+                status,
+                body,
+                retry_at: self.retry_at(d.attempts, retry_after),
+                error,
+            },
+        };
+        let mut tx = db::begin(&self.db, project).await?;
+        let failures = store::finish(&mut tx, d, &outcome).await?;
+        if disable.is_none() && failures >= DISABLE_AFTER {
+            disable = Some(format!("{failures} deliveries in a row failed"));
+        }
+        if let Some(reason) = &disable {
+            store::disable(&mut tx, d.webhook_id, reason).await?;
+        }
+        tx.commit().await?;
+        match &outcome {
+            Outcome::Delivered { status, .. } => {
+                debug!(project.id = %pid, webhook.id = %d.webhook_id, delivery.id = %d.id, "delivered ({status})");
+            }
+            Outcome::Failed {
+                error, retry_at, ..
+            } => {
+                info!(project.id = %pid, webhook.id = %d.webhook_id, delivery.id = %d.id, attempt = d.attempts, "webhook delivery failed: {error}{}", if retry_at.is_some() { "; will retry" } else { "" });
+                if let Some(at) = retry_at {
+                    self.due_at(pid, instant_of(*at));
+                }
+            }
+        }
+        if let Some(reason) = disable {
+            warn!(project.id = %pid, webhook.id = %d.webhook_id, "turned webhook {} off: {reason}", d.webhook_id);
+        }
+        Ok(())
+    }
+
+    /// When attempt `attempts + 1` is due, or `None` when the schedule is used up.
+    fn retry_at(&self, attempts: i32, retry_after: Option<Duration>) -> Option<DateTime<Utc>> {
+        let base = *self.schedule.get(usize::try_from(attempts).ok()?)?;
+        let jittered = base.mul_f64(1.0 + (rand::random::<f64>() - 0.5) * 0.2);
+        let wait = retry_after.map_or(jittered, |r| {
+            r.min(Duration::from_secs(86_400)).max(jittered)
+        });
+        Some(Utc::now() + chrono::Duration::from_std(wait).ok()?)
+    }
+
+    /// Tells the other workers of commits, in batches, from a connection of its own.
+    async fn announcer(self: Arc<Self>, url: String, mut stop: watch::Receiver<bool>) {
+        let mut conn: Option<PgConnection> = None;
+        loop {
+            tokio::select! {
+                _ = self.announce.notified() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let batch: Vec<String> = self
+                .unannounced
+                .lock()
+                .expect("lock")
+                .drain()
+                .map(|p| p.to_string())
+                .collect();
+            if batch.is_empty() {
+                continue;
+            }
+            if conn.is_none() {
+                conn = PgConnection::connect(&url)
+                    .await
+                    .map_err(|e| warn!("outbox notifier cannot connect: {e}"))
+                    .ok();
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) p")
+                .bind(CHANNEL)
+                .bind(&batch)
+                .execute(c)
+                .await;
+            if let Err(e) = sent {
+                // The lost wake-ups are caught by the other workers' sweep.
+                warn!("could not notify other workers of new webhook deliveries: {e}");
+                conn = None;
+            }
+        }
+    }
+
+    /// Wakes the dispatcher on other workers' commits; after a lost connection, looks at every
+    /// project with webhooks (notifications may have been missed meanwhile).
+    async fn listener(self: Arc<Self>, url: String, mut stop: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let listener = async {
+                let mut l = PgListener::connect(&url).await?;
+                l.listen(CHANNEL).await?;
+                Ok::<_, sqlx::Error>(l)
+            };
+            let connected = tokio::select! {
+                l = listener => l,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            let mut l = match connected {
+                Ok(l) => l,
+                Err(e) => {
+                    warn!("outbox listener cannot connect (retrying in {backoff:?}): {e}");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(200);
+            self.look_at_all();
+            loop {
+                let next = tokio::select! {
+                    n = l.try_recv() => n,
+                    _ = stop.wait_for(|s| *s) => return,
+                };
+                match next {
+                    Ok(Some(n)) => {
+                        if let Ok(p) = Uuid::parse_str(n.payload()) {
+                            self.due_at(p, Instant::now());
+                        }
+                    }
+                    // Reconnected: anything may have been missed.
+                    Ok(None) => self.look_at_all(),
+                    Err(e) => {
+                        warn!("outbox listener lost its connection: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn look_at_all(&self) {
+        let now = Instant::now();
+        for p in self.registry.snapshot().values() {
+            if !p.config.webhooks.is_empty() {
+                self.due_at(p.config.project_id, now);
+            }
+        }
+    }
+}
+
+/// The tokio instant of a database time (now, if it is past).
+fn instant_of(at: DateTime<Utc>) -> Instant {
+    let wait = (at - Utc::now()).to_std().unwrap_or_default();
+    Instant::now() + wait
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_retry_schedules() {
+        let s = parse_schedule(DEFAULT_SCHEDULE).unwrap();
+        assert_eq!(s.len(), 7);
+        assert_eq!(s[0], Duration::ZERO);
+        assert_eq!(s[2], Duration::from_secs(300));
+        assert_eq!(s[6], Duration::from_secs(36_000));
+        assert_eq!(
+            parse_schedule("0s, 200ms").unwrap()[1],
+            Duration::from_millis(200)
+        );
+        assert!(parse_schedule("5").is_err());
+        assert!(parse_schedule("5x").is_err());
+        assert!(parse_schedule("").is_err());
+    }
+}

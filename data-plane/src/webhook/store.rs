@@ -1,0 +1,280 @@
+//! The SQL of webhook deliveries, in the project's schema (`_webhook_deliveries`, the webhooks'
+//! outbox, and `_webhook_state`). Every statement runs in a transaction begun as the project's
+//! role ([`crate::db::begin`]), whose search path is the project's schema.
+
+use crate::db::Tx;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::Row;
+use uuid::Uuid;
+
+/// How long a claimed delivery is reserved for the worker that claimed it: past this (the worker
+/// died mid-send) any worker takes it again.
+pub const LEASE_SECS: i64 = 60;
+
+/// A delivery claimed for sending.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// Delivery id (the `webhook-id` header, the same on every attempt).
+    pub id: Uuid,
+    /// The webhook.
+    pub webhook_id: Uuid,
+    /// Event name (`X-Webhook-Event`).
+    pub event_type: String,
+    /// The body, exactly as posted and signed.
+    pub payload: String,
+    /// Attempts including this one.
+    pub attempts: i32,
+    /// The platform stopped the webhook (failures or a 410): the delivery is not sent.
+    pub disabled: bool,
+}
+
+/// Queues one delivery of `payload` to `webhook` in the caller's transaction (the outbox row of
+/// the change being written); it becomes due at once.
+pub async fn enqueue(
+    tx: &mut Tx,
+    webhook: Uuid,
+    event: &str,
+    payload: &str,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO \"_webhook_deliveries\" (\"id\", \"webhook_id\", \"event_type\", \"payload_json\")
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(webhook)
+    .bind(event)
+    .bind(payload)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Claims up to `limit` due deliveries (oldest due first), skipping rows other workers hold and
+/// webhooks in `busy`; each claimed row counts an attempt and is leased for [`LEASE_SECS`].
+/// Also answers when the next unclaimed delivery is due.
+pub async fn claim(
+    tx: &mut Tx,
+    limit: i64,
+    busy: &[Uuid],
+) -> Result<(Vec<Claimed>, Option<DateTime<Utc>>), sqlx::Error> {
+    let rows = sqlx::query(
+        "WITH due AS (
+            SELECT \"id\" FROM \"_webhook_deliveries\"
+            WHERE \"next_attempt_at\" <= clock_timestamp() AND NOT (\"webhook_id\" = ANY($2))
+            ORDER BY \"next_attempt_at\" LIMIT $1 FOR UPDATE SKIP LOCKED)
+         UPDATE \"_webhook_deliveries\" d
+         SET \"attempts\" = d.\"attempts\" + 1, \"last_attempt_at\" = clock_timestamp(),
+             \"next_attempt_at\" = clock_timestamp() + make_interval(secs => $3)
+         FROM due WHERE d.\"id\" = due.\"id\"
+         RETURNING d.\"id\", d.\"webhook_id\", d.\"event_type\", d.\"payload_json\", d.\"attempts\",
+             EXISTS (SELECT 1 FROM \"_webhook_state\" s
+                     WHERE s.\"webhook_id\" = d.\"webhook_id\" AND s.\"disabled_reason\" IS NOT NULL)",
+    )
+    .bind(limit)
+    .bind(busy)
+    .bind(LEASE_SECS as f64)
+    .fetch_all(&mut **tx)
+    .await?;
+    let claimed = rows
+        .into_iter()
+        .map(|r| Claimed {
+            id: r.get(0),
+            webhook_id: r.get(1),
+            event_type: r.get(2),
+            payload: r.get(3),
+            attempts: r.get(4),
+            disabled: r.get(5),
+        })
+        .collect();
+    let next: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT min(\"next_attempt_at\") FROM \"_webhook_deliveries\"
+         WHERE \"next_attempt_at\" IS NOT NULL",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((claimed, next))
+}
+
+/// How an attempt ended, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A 2xx answer.
+    Delivered {
+        /// Its status.
+        status: u16,
+        /// The first 4 KiB of its body.
+        body: String,
+    },
+    /// Failed; retried at `retry_at`, or final when `None`.
+    Failed {
+        /// The answer's status, if there was one.
+        status: Option<u16>,
+        /// The first 4 KiB of its body.
+        body: Option<String>,
+        /// What went wrong, for people.
+        error: String,
+        /// When to try again.
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Records an attempt's outcome. A final failure counts against the webhook; `disable` (a 410, or
+/// the count reaching its limit, judged by the caller from the returned count) stops it.
+/// Returns the webhook's consecutive final failures after this outcome.
+pub async fn finish(tx: &mut Tx, d: &Claimed, outcome: &Outcome) -> Result<i32, sqlx::Error> {
+    match outcome {
+        Outcome::Delivered { status, body } => {
+            sqlx::query(
+                "UPDATE \"_webhook_deliveries\" SET \"status\" = 'delivered',
+                    \"next_attempt_at\" = NULL, \"delivered_at\" = clock_timestamp(),
+                    \"response_status\" = $2, \"response_body\" = $3, \"error\" = NULL
+                 WHERE \"id\" = $1",
+            )
+            .bind(d.id)
+            .bind(i32::from(*status))
+            .bind(body)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "UPDATE \"_webhook_state\" SET \"consecutive_failures\" = 0,
+                    \"updated_at\" = clock_timestamp()
+                 WHERE \"webhook_id\" = $1 AND \"consecutive_failures\" <> 0",
+            )
+            .bind(d.webhook_id)
+            .execute(&mut **tx)
+            .await?;
+            Ok(0)
+        }
+        Outcome::Failed {
+            status,
+            body,
+            error,
+            retry_at,
+        } => {
+            let status_text = if retry_at.is_some() {
+                "pending"
+            } else {
+                "failed"
+            };
+            sqlx::query(
+                "UPDATE \"_webhook_deliveries\" SET \"status\" = $2, \"next_attempt_at\" = $3,
+                    \"response_status\" = $4, \"response_body\" = $5, \"error\" = $6
+                 WHERE \"id\" = $1",
+            )
+            .bind(d.id)
+            .bind(status_text)
+            .bind(retry_at)
+            .bind(status.map(i32::from))
+            .bind(body)
+            .bind(error)
+            .execute(&mut **tx)
+            .await?;
+            if retry_at.is_some() {
+                return Ok(0);
+            }
+            sqlx::query_scalar(
+                "INSERT INTO \"_webhook_state\" (\"webhook_id\", \"consecutive_failures\")
+                 VALUES ($1, 1)
+                 ON CONFLICT (\"webhook_id\") DO UPDATE
+                 SET \"consecutive_failures\" = \"_webhook_state\".\"consecutive_failures\" + 1,
+                     \"updated_at\" = clock_timestamp()
+                 RETURNING \"consecutive_failures\"",
+            )
+            .bind(d.webhook_id)
+            .fetch_one(&mut **tx)
+            .await
+        }
+    }
+}
+
+/// Stops deliveries to a webhook, saying why (shown by `GET …/webhooks/{id}`).
+pub async fn disable(tx: &mut Tx, webhook: Uuid, reason: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO \"_webhook_state\" (\"webhook_id\", \"disabled_reason\", \"disabled_at\")
+         VALUES ($1, $2, clock_timestamp())
+         ON CONFLICT (\"webhook_id\") DO UPDATE
+         SET \"disabled_reason\" = $2, \"disabled_at\" = clock_timestamp(),
+             \"updated_at\" = clock_timestamp()",
+    )
+    .bind(webhook)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Ends a claimed delivery without sending it: failed with `error` (its webhook is inactive or
+/// was stopped), or removed when `drop` (its webhook was deleted).
+pub async fn abandon(tx: &mut Tx, d: &Claimed, error: &str, drop: bool) -> Result<(), sqlx::Error> {
+    let q = if drop {
+        sqlx::query("DELETE FROM \"_webhook_deliveries\" WHERE \"id\" = $1").bind(d.id)
+    } else {
+        sqlx::query(
+            "UPDATE \"_webhook_deliveries\" SET \"status\" = 'failed', \"next_attempt_at\" = NULL,
+                \"error\" = $2 WHERE \"id\" = $1",
+        )
+        .bind(d.id)
+        .bind(error)
+    };
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+const DELIVERY_COLS: &str = "\"id\", \"event_type\", \"status\", \"attempts\", \"response_status\",
+    \"error\", \"created_at\", \"delivered_at\", \"next_attempt_at\", \"last_attempt_at\"";
+
+fn delivery_json(r: &sqlx::postgres::PgRow) -> Value {
+    let at = |i: usize| r.get::<Option<DateTime<Utc>>, _>(i);
+    json!({
+        "id": r.get::<Uuid, _>(0), "event_type": r.get::<String, _>(1),
+        "status": r.get::<String, _>(2), "attempts": r.get::<i32, _>(3),
+        "response_status": r.get::<Option<i32>, _>(4), "error": r.get::<Option<String>, _>(5),
+        "created_at": r.get::<DateTime<Utc>, _>(6), "delivered_at": at(7),
+        "next_attempt_at": at(8), "last_attempt_at": at(9),
+    })
+}
+
+/// A webhook's newest deliveries (at most `limit`), newest first, as the contract shows them.
+pub async fn recent(tx: &mut Tx, webhook: Uuid, limit: i64) -> Result<Vec<Value>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLS} FROM \"_webhook_deliveries\" WHERE \"webhook_id\" = $1
+         ORDER BY \"created_at\" DESC, \"id\" DESC LIMIT $2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(webhook)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.iter().map(delivery_json).collect())
+}
+
+/// Makes a delivery of `webhook` due again now (a manual retry); `None` when there is none.
+pub async fn retry_now(
+    tx: &mut Tx,
+    webhook: Uuid,
+    delivery: Uuid,
+) -> Result<Option<Value>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE \"_webhook_deliveries\" SET \"status\" = 'pending',
+            \"next_attempt_at\" = clock_timestamp()
+         WHERE \"id\" = $1 AND \"webhook_id\" = $2 RETURNING {DELIVERY_COLS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(delivery)
+        .bind(webhook)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.as_ref().map(delivery_json))
+}
+
+/// One delivery as the contract shows it.
+pub async fn one(tx: &mut Tx, delivery: Uuid) -> Result<Option<Value>, sqlx::Error> {
+    let sql = format!("SELECT {DELIVERY_COLS} FROM \"_webhook_deliveries\" WHERE \"id\" = $1");
+    let row = sqlx::query(&sql)
+        .bind(delivery)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.as_ref().map(delivery_json))
+}

@@ -1,0 +1,162 @@
+//! A webhook receiver on a loopback port, stopped when dropped: it keeps every request it gets
+//! (headers, body, arrival time) and answers from a script (status, headers, a stall), then 200.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Router;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body.
+    pub body: Bytes,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+impl Hit {
+    /// A header as text ("" when absent).
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+/// How the receiver answers one request.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status.
+    pub status: u16,
+    /// Extra headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Wait this long first.
+    pub stall: Duration,
+    /// Body.
+    pub body: String,
+}
+
+impl Answer {
+    /// A plain answer with this status.
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            stall: Duration::ZERO,
+            body: format!("answer {status}"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    hits: Vec<Hit>,
+    script: VecDeque<Answer>,
+    /// Used once the script is done (`None`: 200).
+    always: Option<Answer>,
+}
+
+/// The receiver.
+pub struct Receiver {
+    addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+    task: JoinHandle<()>,
+}
+
+impl Receiver {
+    /// Starts on 127.0.0.1, answering 200 until scripted otherwise.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new().fallback(receive).with_state(inner.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, inner, task }
+    }
+
+    /// Its URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Answers the next requests so, in order.
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.inner.lock().unwrap().script.extend(answers);
+    }
+
+    /// Answers every request after the script so.
+    pub fn always(&self, answer: Answer) {
+        self.inner.lock().unwrap().always = Some(answer);
+    }
+
+    /// Everything received so far.
+    pub fn hits(&self) -> Vec<Hit> {
+        self.inner.lock().unwrap().hits.clone()
+    }
+
+    /// Waits (up to `within`) until `n` requests arrived; returns them all.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Hit> {
+        let until = Instant::now() + within;
+        loop {
+            let hits = self.hits();
+            if hits.len() >= n || Instant::now() >= until {
+                return hits;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn receive(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let answer = {
+        let mut i = inner.lock().unwrap();
+        i.hits.push(Hit {
+            headers,
+            body,
+            at: Instant::now(),
+        });
+        let next = i.script.pop_front();
+        next.or_else(|| i.always.clone())
+            .unwrap_or_else(|| Answer::status(200))
+    };
+    if !answer.stall.is_zero() {
+        tokio::time::sleep(answer.stall).await;
+    }
+    let mut out = HeaderMap::new();
+    for (k, v) in &answer.headers {
+        out.insert(*k, v.parse().unwrap());
+    }
+    (
+        StatusCode::from_u16(answer.status).unwrap(),
+        out,
+        answer.body,
+    )
+}
