@@ -2,6 +2,7 @@
 //! role, from compiled configs it watches from the control plane. Stateless: any worker of a cell
 //! can serve any request.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

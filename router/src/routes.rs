@@ -48,7 +48,8 @@ fn is_data_route(s: &[&str]) -> bool {
         ["data", _, ..]
             | ["auth", _, ..]
             | ["files", ..]
-            | ["audit", "events"]
+            | ["audit", "events" | "verify"]
+            | ["audit", "events", "export"]
             | ["views", _, "execute"]
             | ["validations", "collections", _, "validate"]
             | ["settings", "auth", "users", ..]
@@ -76,6 +77,8 @@ mod tests {
             "auth/login",
             "files/upload",
             "audit/events",
+            "audit/events/export",
+            "audit/verify",
             "views/v/execute",
             "validations/collections/c/validate",
             "settings/auth/users",

@@ -1,5 +1,6 @@
 //! The data API's routes: thin handlers over `query` and `db`.
 
+pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod context;
@@ -51,6 +52,11 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route(
             "/api/projects/{project_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
             axum::routing::post(webhooks::retry),
+        )
+        .route("/api/projects/{project_id}/audit/events", get(audit::list))
+        .route(
+            "/api/projects/{project_id}/audit/events/export",
+            get(audit::export),
         )
         .route(data, get(records::list).post(records::create))
         .route(&format!("{data}/_aggregate"), get(records::aggregate))
