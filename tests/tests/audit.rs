@@ -297,3 +297,77 @@ async fn only_member_admins_read_the_log() {
     assert_eq!(b.events("").await["total"], 0);
     assert_eq!(a.events("").await["total"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sealed_chain_names_the_first_changed_or_missing_event() {
+    let env = TestEnv::start().await;
+    let p = project(&env, "owner@example.com").await;
+    for i in 0..4 {
+        p.app_user(&format!("user{i}@example.com")).await;
+    }
+    // Sealed after commit by a worker in the background.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let report = loop {
+        let res = p.get("/audit/verify").await;
+        assert_eq!(res.status, 200, "{res:?}");
+        if res.body["unsealed"] == 0 && res.body["checked"] == 4 {
+            break res.body;
+        }
+        assert!(std::time::Instant::now() < until, "not sealed: {res:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["first_broken"], Value::Null);
+
+    // Someone with database access changes the third event, then puts it back, then removes it.
+    let pool = sqlx::PgPool::connect(&env.db_url).await.unwrap();
+    let schema: String = sqlx::query_scalar("SELECT db_schema FROM control.projects")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let (id, original): (uuid::Uuid, String) = sqlx::query_as(&format!(
+        "SELECT id, new_data_json FROM \"{schema}\"._audit_events WHERE chain_seq = 3"
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let set = format!("UPDATE \"{schema}\"._audit_events SET new_data_json = $1 WHERE id = $2");
+    sqlx::query(&set)
+        .bind("{\"email\": \"someone@else\"}")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let report = p.get("/audit/verify").await.body;
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["first_broken"]["id"], id.to_string());
+    assert_eq!(report["first_broken"]["chain_seq"], 3);
+    assert!(report["first_broken"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("changed"));
+
+    sqlx::query(&set)
+        .bind(&original)
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(p.get("/audit/verify").await.body["valid"], true);
+
+    sqlx::query(&format!(
+        "DELETE FROM \"{schema}\"._audit_events WHERE id = $1"
+    ))
+    .bind(id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let report = p.get("/audit/verify").await.body;
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["first_broken"]["chain_seq"], 4);
+    assert!(report["first_broken"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("event 3 is missing"));
+    assert_eq!(report["checked"], 2);
+}

@@ -195,6 +195,22 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
         ),
         format!("CREATE INDEX IF NOT EXISTS \"ix__webhook_deliveries_hook\" ON {s}.\"_webhook_deliveries\" (\"webhook_id\", \"created_at\" DESC)"),
         format!("CREATE INDEX IF NOT EXISTS \"ix__webhook_deliveries_due\" ON {s}.\"_webhook_deliveries\" (\"next_attempt_at\") WHERE \"next_attempt_at\" IS NOT NULL"),
+        // The audit log's hash chain: a background sealer gives each committed event, in the
+        // order it sees them, its place in the chain (`chain_seq`), the previous event's hash and
+        // its own; retention keeps the last purged event's place and hash as the anchor.
+        format!("ALTER TABLE {s}.\"_audit_events\" ADD COLUMN IF NOT EXISTS \"chain_seq\" bigint"),
+        format!("ALTER TABLE {s}.\"_audit_events\" ADD COLUMN IF NOT EXISTS \"prev_hash\" bytea"),
+        format!("ALTER TABLE {s}.\"_audit_events\" ADD COLUMN IF NOT EXISTS \"hash\" bytea"),
+        format!("CREATE UNIQUE INDEX IF NOT EXISTS \"ix__audit_events_chain\" ON {s}.\"_audit_events\" (\"chain_seq\")"),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__audit_events_unsealed\" ON {s}.\"_audit_events\" (\"seq\") WHERE \"chain_seq\" IS NULL"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_audit_anchor\" (
+                \"one\" boolean PRIMARY KEY DEFAULT true CHECK (\"one\"),
+                \"chain_seq\" bigint NOT NULL,
+                \"hash\" bytea NOT NULL,
+                \"purged_at\" timestamptz NOT NULL DEFAULT clock_timestamp()
+            )"
+        ),
         // Why the platform stopped a webhook (20 failed deliveries in a row, or a 410 answer),
         // kept where workers can write it; an admin turning the webhook on again clears it.
         format!(

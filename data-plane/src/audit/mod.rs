@@ -2,6 +2,7 @@
 //! Events are written by the paths that change things (auth events by `auth::store`); this
 //! module reads them, as the project's role.
 
+pub mod chain;
 pub mod filter;
 
 use crate::db::{self, Pool};

@@ -77,3 +77,9 @@ pub async fn export(
         .body(body)
         .expect("static headers"))
 }
+
+/// `GET …/audit/verify`: walks the project's sealed hash chain and names the first broken link.
+pub async fn verify(State(st): State<AppState>, ctx: Ctx) -> Result<Json<Value>, ApiError> {
+    require_admin(&ctx)?;
+    Ok(Json(audit::chain::verify(&st.db, &ctx.project).await?))
+}

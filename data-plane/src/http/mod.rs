@@ -58,6 +58,10 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
             "/api/projects/{project_id}/audit/events/export",
             get(audit::export),
         )
+        .route(
+            "/api/projects/{project_id}/audit/verify",
+            get(audit::verify),
+        )
         .route(data, get(records::list).post(records::create))
         .route(&format!("{data}/_aggregate"), get(records::aggregate))
         .route(

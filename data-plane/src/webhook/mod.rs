@@ -17,9 +17,10 @@
 //!   [`DISABLE_AFTER`] deliveries in a row that failed for good.
 //! - **Fairness.** At most [`PER_WEBHOOK`] deliveries of one webhook are in flight at once, out of
 //!   [`IN_FLIGHT`] per worker, so a stalled receiver cannot hold up the others.
-//! - **When idle** nothing is polled but one project a second, round robin over the projects
-//!   that have webhooks (a safety net for a missed notification or a retry scheduled by a worker
-//!   that died).
+//! - **When idle** nothing is polled but one project a second, round robin (a safety net for a
+//!   missed notification or a retry scheduled by a worker that died).
+//! - **The audit chain** is sealed on the same wake-ups: looking at a project first seals its
+//!   newly committed audit events ([`crate::audit::chain`]).
 
 pub mod send;
 pub mod store;
@@ -188,27 +189,31 @@ impl Engine {
         }
     }
 
-    /// Marks the next project with webhooks (round robin) as due.
+    /// Marks the next project (round robin) as due.
     fn sweep_one(&self, pos: &mut usize) {
         let all = self.registry.snapshot();
-        let mut with_hooks: Vec<Uuid> = all
-            .values()
-            .filter(|p| !p.config.webhooks.is_empty())
-            .map(|p| p.config.project_id)
-            .collect();
-        if with_hooks.is_empty() {
+        let mut ids: Vec<Uuid> = all.keys().copied().collect();
+        if ids.is_empty() {
             return;
         }
-        with_hooks.sort_unstable();
-        *pos = (*pos + 1) % with_hooks.len();
-        self.due_at(with_hooks[*pos], Instant::now());
+        ids.sort_unstable();
+        *pos = (*pos + 1) % ids.len();
+        self.due_at(ids[*pos], Instant::now());
     }
 
-    /// Claims what is due in `project` and starts sending it.
+    /// Seals the project's new audit events, then claims its due deliveries and starts sending
+    /// them.
     async fn look_at(self: &Arc<Self>, project_id: Uuid) {
         let Some(project) = self.registry.get(&project_id) else {
             return;
         };
+        match crate::audit::chain::seal(&self.db, &project).await {
+            Ok(n) if n as i64 == crate::audit::chain::BATCH => {
+                self.due_at(project_id, Instant::now());
+            }
+            Ok(_) => {}
+            Err(e) => warn!(project.id = %project_id, "could not seal audit events: {e}"),
+        }
         if project.config.webhooks.is_empty() {
             return;
         }
@@ -484,9 +489,7 @@ impl Engine {
     fn look_at_all(&self) {
         let now = Instant::now();
         for p in self.registry.snapshot().values() {
-            if !p.config.webhooks.is_empty() {
-                self.due_at(p.config.project_id, now);
-            }
+            self.due_at(p.config.project_id, now);
         }
     }
 }
