@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "validation_rules",
         include_str!("../../migrations/0006_validation_rules.sql"),
     ),
+    (
+        7,
+        "admin_refresh_families",
+        include_str!("../../migrations/0007_admin_refresh_families.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.
