@@ -36,7 +36,7 @@ impl FromRequestParts<AppState> for Admin {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
             .ok_or(ApiError::Unauthorized("Not authenticated"))?;
-        let claims: AdminClaims = jwt::verify(token, state.jwt_secret.as_bytes(), now())
+        let claims: AdminClaims = jwt::verify(token, state.jwt_secret.as_bytes())
             .map_err(|_| ApiError::Unauthorized("Invalid token"))?;
         let not_found = ApiError::Unauthorized("User not found");
         if claims.kind.is_some() {
