@@ -204,7 +204,7 @@ async fn read_once<'a>(
     render: &impl Fn() -> QueryBuilder<'a, Postgres>,
 ) -> Result<Read, sqlx::Error> {
     let role = &project.config.db_role;
-    for _ in 0..2 {
+    for attempt in 0..2 {
         let mut qb = render();
         let res = qb
             .build_query_as::<(String, Option<String>, Option<String>)>()
@@ -214,7 +214,8 @@ async fn read_once<'a>(
             Ok((user, principal, json)) if &user == role => return Ok(Read { principal, json }),
             // Ran as another role: the answer is thrown away unseen.
             Ok(_) => {}
-            Err(e) if is_permission_denied(&e) => {}
+            // Perhaps only the wrong role; once run as the project's, the refusal stands.
+            Err(e) if attempt == 0 && is_permission_denied(&e) => {}
             Err(e) => return Err(e),
         }
         sqlx::query(&project.set_role_sql)

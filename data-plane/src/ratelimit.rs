@@ -80,6 +80,29 @@ struct Rule {
     window: Duration,
 }
 
+/// The moment a check runs at: the real one (this process's monotonic clock in process, Redis's
+/// `TIME` in Redis), or, for tests, a moment on a clock they move by hand (an offset from its
+/// start), so that windows can be tested without waiting on real time.
+#[derive(Debug, Clone, Copy)]
+enum Now {
+    Real,
+    #[cfg_attr(not(test), allow(dead_code))]
+    At(Duration),
+}
+
+/// Where [`Now::At`] starts in process: any fixed instant will do.
+static MANUAL_EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
+impl Now {
+    /// The instant for the in-process log.
+    fn instant(self) -> Instant {
+        match self {
+            Self::Real => Instant::now(),
+            Self::At(offset) => *MANUAL_EPOCH + offset,
+        }
+    }
+}
+
 /// A refusal: whole seconds until the oldest recorded request leaves the window (>= 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
@@ -143,7 +166,7 @@ impl RateLimiter {
     /// first key over its limit refuses (and that refused request is not recorded for it).
     /// Keys are namespaced as `<project>:<bucket>:<key>` (spec Recommended: per project).
     pub async fn check(&self, bucket: Bucket, project: Uuid, keys: &[&str]) -> Result<(), Limited> {
-        self.check_rule(bucket.name(), bucket.rule(), project, keys)
+        self.check_rule(bucket.name(), bucket.rule(), project, keys, Now::Real)
             .await
     }
 
@@ -153,6 +176,7 @@ impl RateLimiter {
         rule: Rule,
         project: Uuid,
         keys: &[&str],
+        now: Now,
     ) -> Result<(), Limited> {
         if matches!(*self.0, Backend::Disabled) || keys.is_empty() {
             return Ok(());
@@ -163,8 +187,8 @@ impl RateLimiter {
             .collect();
         match &*self.0 {
             Backend::Disabled => Ok(()),
-            Backend::InProcess(log) => log.check(&keys, rule, Instant::now()),
-            Backend::Redis(redis) => redis.check(&keys, rule).await,
+            Backend::InProcess(log) => log.check(&keys, rule, now.instant()),
+            Backend::Redis(redis) => redis.check(&keys, rule, now).await,
         }
     }
 

@@ -716,7 +716,10 @@ async fn api_keys_principals_and_disabled_users() {
                 .header("x-api-key", &key),
         )
         .await;
-    assert_eq!(res.status, 401);
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Not authenticated".into())
+    );
 
     // An API key may create app users, but not lift their restrictions.
     let users_data = format!("/api/projects/{p}/data/_users");
@@ -783,7 +786,11 @@ async fn api_keys_principals_and_disabled_users() {
                 .header("x-api-key", &key),
         )
         .await;
-    assert_eq!(res.status, 401);
+    assert_eq!(
+        (res.status, res.detail()),
+        (401, "Authentication required".into()),
+        "another project's key is anonymous here"
+    );
 
     let res = env
         .call(

@@ -212,6 +212,70 @@ enum Op {
     Read(&'static str, u16),
     /// The status of updating a note by title.
     Update(&'static str, u16),
+    /// The status of creating a note.
+    Create(u16),
+    /// The status of deleting a copy of a note (same columns, owner and creator), by title.
+    Delete(&'static str, u16),
+}
+
+/// Copies and removes rows of `notes` behind the API's back, so deletes can be tried on copies
+/// and the seeded rows stay for the next case.
+struct Rows {
+    pool: sqlx::PgPool,
+    table: String,
+    columns: String,
+}
+
+impl Rows {
+    async fn new(env: &TestEnv, project: &str) -> Rows {
+        let pool = sqlx::PgPool::connect(&env.db_url).await.unwrap();
+        let schema = format!("p_{}", project.replace('-', "_"));
+        let table: String = sqlx::query_scalar(
+            "SELECT sql_table_name FROM control.collections
+             WHERE project_id = $1::uuid AND name = 'notes'",
+        )
+        .bind(project)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT quote_ident(column_name) FROM information_schema.columns
+             WHERE table_schema = $1 AND table_name = $2 AND column_name <> 'id'",
+        )
+        .bind(&schema)
+        .bind(&table)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        Rows {
+            pool,
+            table: format!("\"{schema}\".\"{table}\""),
+            columns: columns.join(", "),
+        }
+    }
+
+    /// A copy of row `id`; returns the copy's id.
+    async fn copy(&self, id: i64) -> i64 {
+        let (t, c) = (&self.table, &self.columns);
+        sqlx::query_scalar(&format!(
+            "INSERT INTO {t} ({c}) SELECT {c} FROM {t} WHERE id = $1 RETURNING id"
+        ))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// Whether row `id` exists; removes it if so.
+    async fn take(&self, id: i64) -> bool {
+        let sql = format!("DELETE FROM {} WHERE id = $1", self.table);
+        let n = sqlx::query(&sql)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        n.rows_affected() == 1
+    }
 }
 
 /// A case of the table: its name, the collection's policies, and what each caller gets.
@@ -236,6 +300,8 @@ async fn every_principal_action_and_policy_shape() {
         })
         .collect();
     let all: &[&str] = &["a", "b", "c"];
+    let rows = Rows::new(&env, &w.p).await;
+    let app_user_owner = "{\"type\": \"app_user_owner\"}";
     let cases: Vec<Case> = vec![
         (
             "no policies: admins and API keys only",
@@ -250,6 +316,14 @@ async fn every_principal_action_and_policy_shape() {
                 (Alice, Read("a", 403)),
                 (Alice, Update("a", 403)),
                 (Admin, List(Ok(all))),
+                (Anon, Create(401)),
+                (Alice, Create(403)),
+                (Key, Create(201)),
+                (Admin, Create(201)),
+                (Anon, Delete("a", 401)),
+                (Alice, Delete("a", 403)),
+                (Key, Delete("b", 204)),
+                (Admin, Delete("c", 204)),
             ],
         ),
         (
@@ -257,6 +331,8 @@ async fn every_principal_action_and_policy_shape() {
             vec![
                 json!({"action": "read"}),
                 json!({"action": "list", "allowed_principals": ""}),
+                json!({"action": "create"}),
+                json!({"action": "delete", "allowed_principals": ""}),
             ],
             vec![
                 (Key, Read("a", 200)),
@@ -265,6 +341,13 @@ async fn every_principal_action_and_policy_shape() {
                 (Alice, Read("a", 403)),
                 (Alice, List(Err(403))),
                 (Anon, Read("a", 401)),
+                (Key, Create(201)),
+                (Alice, Create(403)),
+                (Anon, Create(401)),
+                (Key, Delete("a", 204)),
+                (Bob, Delete("b", 403)),
+                (Anon, Delete("a", 401)),
+                (Admin, Delete("b", 204)),
             ],
         ),
         (
@@ -278,6 +361,11 @@ async fn every_principal_action_and_policy_shape() {
                 (Anon, List(Err(401))),
                 (Alice, Read("a", 403)),
                 (Admin, List(Ok(all))),
+                (Key, Create(403)),
+                (Alice, Create(403)),
+                (Key, Delete("a", 403)),
+                (Admin, Create(201)),
+                (Admin, Delete("a", 204)),
             ],
         ),
         (
@@ -305,20 +393,38 @@ async fn every_principal_action_and_policy_shape() {
         ),
         (
             "require_email_verified",
-            vec![json!({"action": "read", "allowed_principals": "app_user",
-                        "require_email_verified": true})],
-            vec![(Alice, Read("b", 200)), (Bob, Read("b", 403))],
+            vec![
+                json!({"action": "read", "allowed_principals": "app_user",
+                        "require_email_verified": true}),
+                json!({"action": "delete", "allowed_principals": "app_user",
+                        "require_email_verified": true}),
+            ],
+            vec![
+                (Alice, Read("b", 200)),
+                (Bob, Read("b", 403)),
+                (Alice, Delete("b", 204)),
+                (Bob, Delete("b", 403)),
+            ],
         ),
         (
             "allowed_roles: app users need one, other principals ignore it",
             vec![
                 json!({"action": "read", "allowed_principals": "app_user,api_key",
                        "allowed_roles": "editor, reviewer"}),
+                json!({"action": "create", "allowed_principals": "app_user,api_key",
+                       "allowed_roles": "editor"}),
+                json!({"action": "delete", "allowed_principals": "app_user",
+                       "allowed_roles": "editor"}),
             ],
             vec![
                 (Carol, Read("a", 200)),
                 (Alice, Read("a", 403)),
                 (Key, Read("a", 200)),
+                (Carol, Create(201)),
+                (Alice, Create(403)),
+                (Key, Create(201)),
+                (Carol, Delete("a", 204)),
+                (Alice, Delete("a", 403)),
             ],
         ),
         (
@@ -334,9 +440,21 @@ async fn every_principal_action_and_policy_shape() {
             ],
         ),
         (
-            "anonymous may read when named",
-            vec![json!({"action": "read", "allowed_principals": "anonymous"})],
-            vec![(Anon, Read("b", 200)), (Bob, Read("b", 403))],
+            "anonymous may read, create and delete when named",
+            vec![
+                json!({"action": "read", "allowed_principals": "anonymous"}),
+                json!({"action": "create", "allowed_principals": "anonymous"}),
+                json!({"action": "delete", "allowed_principals": "anonymous"}),
+            ],
+            vec![
+                (Anon, Read("b", 200)),
+                (Bob, Read("b", 403)),
+                (Anon, Create(201)),
+                (Bob, Create(403)),
+                (Key, Create(403)),
+                (Anon, Delete("b", 204)),
+                (Bob, Delete("b", 403)),
+            ],
         ),
         (
             "a higher-priority deny on some rows",
@@ -402,14 +520,29 @@ async fn every_principal_action_and_policy_shape() {
             vec![(Key, List(Ok(&["a", "c"])))],
         ),
         (
-            "app_user_owner on update",
-            vec![json!({"action": "update", "allowed_principals": "app_user",
-                        "condition_json": "{\"type\": \"app_user_owner\"}"})],
+            "app_user_owner on update and delete; app users may create",
+            vec![
+                json!({"action": "update", "allowed_principals": "app_user",
+                        "condition_json": app_user_owner}),
+                json!({"action": "delete", "allowed_principals": "app_user",
+                        "condition_json": app_user_owner}),
+                json!({"action": "create", "allowed_principals": "app_user"}),
+            ],
             vec![
                 (Alice, Update("a", 200)),
                 (Alice, Update("b", 403)),
                 (Key, Update("a", 403)),
                 (Anon, Update("a", 401)),
+                (Alice, Delete("a", 204)),
+                (Alice, Delete("b", 403)),
+                (Bob, Delete("b", 204)),
+                (Bob, Delete("c", 403)),
+                (Key, Delete("a", 403)),
+                (Anon, Delete("a", 401)),
+                (Alice, Create(201)),
+                (Carol, Create(201)),
+                (Key, Create(403)),
+                (Anon, Create(401)),
             ],
         ),
         (
@@ -451,6 +584,31 @@ async fn every_principal_action_and_policy_shape() {
                     assert_eq!(
                         res.status, status,
                         "{name}: {who:?} update {title}: {res:?}"
+                    );
+                }
+                Create(status) => {
+                    let body = json!({"title": "new", "status": "open"});
+                    let res = w.call(who, "POST", "/data/notes", Some(body)).await;
+                    assert_eq!(res.status, status, "{name}: {who:?} create: {res:?}");
+                    if status == 201 {
+                        let id = res.body["id"].as_i64().unwrap();
+                        assert!(rows.take(id).await, "{name}: {who:?} create wrote no row");
+                    }
+                }
+                Delete(title, status) => {
+                    let id = rows.copy(ids[title]).await;
+                    let res = w
+                        .call(who, "DELETE", &format!("/data/notes/{id}"), None)
+                        .await;
+                    assert_eq!(
+                        res.status, status,
+                        "{name}: {who:?} delete {title}: {res:?}"
+                    );
+                    let was_left = rows.take(id).await;
+                    assert_eq!(
+                        was_left,
+                        status != 204,
+                        "{name}: {who:?} delete {title} answered {status}"
                     );
                 }
             }

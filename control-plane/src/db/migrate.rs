@@ -30,8 +30,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         7,
+        "admin_refresh_families",
+        include_str!("../../migrations/0007_admin_refresh_families.sql"),
+    ),
+    (
+        8,
         "webhooks",
-        include_str!("../../migrations/0007_webhooks.sql"),
+        include_str!("../../migrations/0008_webhooks.sql"),
     ),
 ];
 

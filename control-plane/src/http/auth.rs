@@ -36,7 +36,7 @@ impl FromRequestParts<AppState> for Admin {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
             .ok_or(ApiError::Unauthorized("Not authenticated"))?;
-        let claims: AdminClaims = jwt::verify(token, state.jwt_secret.as_bytes(), now())
+        let claims: AdminClaims = jwt::verify(token, state.jwt_secret.as_bytes())
             .map_err(|_| ApiError::Unauthorized("Invalid token"))?;
         let not_found = ApiError::Unauthorized("User not found");
         if claims.kind.is_some() {
@@ -61,7 +61,13 @@ pub struct TokenPair {
     token_type: &'static str,
 }
 
-async fn issue_tokens(state: &AppState, admin: Uuid) -> Result<TokenPair, ApiError> {
+/// A new pair; the refresh token joins `family`, or starts one (login, register).
+async fn issue_tokens(
+    state: &AppState,
+    db: impl sqlx::PgExecutor<'_>,
+    admin: Uuid,
+    family: Option<Uuid>,
+) -> Result<TokenPair, ApiError> {
     let claims = AdminClaims {
         sub: admin.to_string(),
         exp: now() + state.access_ttl.as_secs() as i64,
@@ -69,7 +75,7 @@ async fn issue_tokens(state: &AppState, admin: Uuid) -> Result<TokenPair, ApiErr
     };
     let refresh = random_token();
     let expires = chrono::Utc::now() + state.refresh_ttl;
-    admins::insert_refresh(&state.db, admin, &token_hash(&refresh), expires).await?;
+    admins::insert_refresh(db, admin, &token_hash(&refresh), expires, family).await?;
     Ok(TokenPair {
         access_token: jwt::sign(&claims, state.jwt_secret.as_bytes()),
         refresh_token: refresh,
@@ -120,7 +126,10 @@ pub async fn register(
     if !admins::insert(&state.db, id, &email, &hash).await? {
         return Err(ApiError::Conflict("User already exists".into()));
     }
-    Ok((StatusCode::CREATED, Json(issue_tokens(&state, id).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(issue_tokens(&state, &state.db, id, None).await?),
+    ))
 }
 
 /// `POST /api/auth/login`
@@ -137,7 +146,7 @@ pub async fn login(
     };
     let ok = blocking(move || verify_password(&password, &hash)).await?;
     match id {
-        Some(id) if ok => Ok(Json(issue_tokens(&state, id).await?)),
+        Some(id) if ok => Ok(Json(issue_tokens(&state, &state.db, id, None).await?)),
         _ => Err(ApiError::Unauthorized("Invalid credentials")),
     }
 }
@@ -153,17 +162,23 @@ fn refresh_token(body: JsonObject) -> Result<String, ApiError> {
     Ok(token.unwrap_or_default())
 }
 
-/// `POST /api/auth/refresh`: rotates the refresh token.
+/// `POST /api/auth/refresh`: rotates the refresh token; a rotated-out token presented again ends
+/// its family (the token it was exchanged for, and every later one, stop working).
 pub async fn refresh(
     State(state): State<AppState>,
     body: JsonObject,
 ) -> Result<Json<TokenPair>, ApiError> {
     let token = refresh_token(body)?;
-    match admins::redeem_refresh(&state.db, &token_hash(&token)).await? {
-        Redeemed::Invalid => Err(ApiError::Unauthorized("Invalid refresh token")),
+    let mut tx = state.db.begin().await?;
+    let pair = match admins::redeem_refresh(&mut tx, &token_hash(&token)).await? {
+        Redeemed::Invalid | Redeemed::Reused => {
+            Err(ApiError::Unauthorized("Invalid refresh token"))
+        }
         Redeemed::Expired => Err(ApiError::Unauthorized("Refresh token expired")),
-        Redeemed::Ok(admin) => Ok(Json(issue_tokens(&state, admin).await?)),
-    }
+        Redeemed::Ok { admin, family } => issue_tokens(&state, &mut *tx, admin, Some(family)).await,
+    };
+    tx.commit().await?;
+    pair.map(Json)
 }
 
 /// `POST /api/auth/logout`: revokes the refresh token; 204 whatever it was.

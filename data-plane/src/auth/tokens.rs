@@ -1,6 +1,8 @@
 //! App-user access tokens: HS256, signed with the project's current key and naming it (`kid`),
-//! with the project as audience and the session they belong to. Verification pins the algorithm,
-//! picks the key by id among the project's keys only, and checks audience and project.
+//! with the project as audience and the session they belong to. Verification (`model::jwt`, over
+//! the `jsonwebtoken` crate) pins the algorithm, picks the key by id among the project's keys only,
+//! and requires the project as audience. [`Verified`] remembers passes, so the crate is only
+//! called for a token not seen under the current config.
 
 use model::jwt::{self, AdminClaims, AppClaims, JwtError};
 use model::ProjectConfig;
@@ -125,8 +127,7 @@ impl Verified {
             Some(Token::App(_)) => return None,
             _ => {}
         }
-        let claims =
-            jwt::verify::<AdminClaims>(token, config.admin_token_key.as_bytes(), now()).ok()?;
+        let claims = jwt::verify::<AdminClaims>(token, config.admin_token_key.as_bytes()).ok()?;
         if claims.kind.is_some() {
             return None;
         }
@@ -174,14 +175,15 @@ fn verify_until(config: &ProjectConfig, token: &str) -> Result<(AppToken, i64), 
             Refusal::OtherProject
         });
     };
-    let claims: AppClaims = jwt::verify(token, key.secret.as_bytes(), now()).map_err(|e| {
-        debug_assert!(matches!(
-            e,
-            JwtError::Malformed | JwtError::BadSignature | JwtError::Expired
-        ));
-        Refusal::Invalid
-    })?;
-    if claims.project_id != project || claims.aud != project {
+    let claims: AppClaims =
+        jwt::verify_for(token, key.secret.as_bytes(), &project).map_err(|e| match e {
+            JwtError::Audience => Refusal::OtherProject,
+            JwtError::Malformed
+            | JwtError::Algorithm
+            | JwtError::BadSignature
+            | JwtError::Expired => Refusal::Invalid,
+        })?;
+    if claims.project_id != project {
         return Err(Refusal::OtherProject);
     }
     if claims.kind != "app_user" || claims.sub.is_empty() {
@@ -296,6 +298,13 @@ mod tests {
         assert_eq!(
             verify(&c, &jwt::sign_with_kid(&other_aud, "k1", b"s1")).unwrap_err(),
             Refusal::OtherProject
+        );
+        // No audience at all.
+        let mut no_aud = jwt::peek(&t).unwrap().1;
+        no_aud.as_object_mut().unwrap().remove("aud");
+        assert_eq!(
+            verify(&c, &jwt::sign_with_kid(&no_aud, "k1", b"s1")).unwrap_err(),
+            Refusal::Invalid
         );
         // An admin token (no `type`).
         let admin = jwt::sign(&json!({"sub": "a", "exp": i64::MAX}), b"admin");

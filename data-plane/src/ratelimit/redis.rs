@@ -3,7 +3,7 @@
 //! away: it falls back to a log in this process (warning at most once a minute) and Redis is tried
 //! again a second later.
 
-use super::{Limited, Log, Rule};
+use super::{Limited, Log, Now, Rule};
 use anyhow::Context;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, Script};
@@ -17,14 +17,18 @@ use tracing::{info, warn};
 /// key allowed it, else the milliseconds until the refusing key's oldest request leaves the
 /// window. Redis runs a script alone, so the whole check is atomic across workers.
 ///
-/// Time is Redis's own (`TIME`), not the worker's: every worker then reads one clock, so a worker
+/// Time is Redis's own (`TIME`), not the worker's (tests may pass a moment of their own in
+/// milliseconds as `ARGV[4]`): every worker then reads one clock, so a worker
 /// whose clock is off cannot make the others' requests expire early or late (Redis 5 and newer
 /// replicate a script by its effects, which lets it read `TIME` and then write). Times are whole
 /// milliseconds, about 1.7e12: Lua numbers are doubles and 13 digits survive every number
 /// formatting on the way into a command.
 const CHECK_SCRIPT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(ARGV[4])
+if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 for _, key in ipairs(KEYS) do
@@ -41,6 +45,9 @@ for _, key in ipairs(KEYS) do
 end
 return -1
 ";
+
+/// Where [`Now::At`] starts in Redis, in milliseconds.
+const MANUAL_EPOCH_MS: u64 = 1_000_000_000_000;
 
 /// Keeps our keys apart from anything else stored in the same Redis database.
 pub(super) const KEY_PREFIX: &str = "ratelimit:";
@@ -124,12 +131,12 @@ impl RedisLog {
     }
 
     /// The sliding-log check of `keys` in order, in Redis or, if it is away, in this process.
-    pub(super) async fn check(&self, keys: &[String], rule: Rule) -> Result<(), Limited> {
-        match self.check_shared(keys, rule).await {
+    pub(super) async fn check(&self, keys: &[String], rule: Rule, now: Now) -> Result<(), Limited> {
+        match self.check_shared(keys, rule, now).await {
             Ok(verdict) => verdict,
             Err(cause) => {
                 self.note_fallback(cause);
-                self.fallback.check(keys, rule, Instant::now())
+                self.fallback.check(keys, rule, now.instant())
             }
         }
     }
@@ -138,6 +145,7 @@ impl RedisLog {
         &self,
         keys: &[String],
         rule: Rule,
+        now: Now,
     ) -> Result<Result<(), Limited>, Unavailable> {
         let (id, mut conn) = self.connection().await?;
         let window_ms = u64::try_from(rule.window.as_millis()).unwrap_or(u64::MAX);
@@ -147,6 +155,10 @@ impl RedisLog {
             call.key(format!("{KEY_PREFIX}{key}"));
         }
         call.arg(rule.limit).arg(window_ms).arg(member);
+        if let Now::At(at) = now {
+            // Far from 0, as real times are, so that `now - window` stays positive.
+            call.arg(MANUAL_EPOCH_MS + u64::try_from(at.as_millis()).unwrap_or(u64::MAX / 2));
+        }
         match call.invoke_async::<i64>(&mut conn).await {
             Ok(wait_ms) => match u64::try_from(wait_ms) {
                 Err(_) => Ok(Ok(())),

@@ -25,21 +25,45 @@ fn keys(keys: &[&str]) -> Vec<String> {
     keys.iter().map(|k| k.to_string()).collect()
 }
 
+/// `limiter.check`, at a moment on the test's own clock (an offset from its start), so that
+/// `Retry-After` values are exact however slowly the test runs.
+async fn check_at(
+    limiter: &RateLimiter,
+    bucket: Bucket,
+    project: Uuid,
+    keys: &[&str],
+    at: Duration,
+) -> Result<(), Limited> {
+    let now = Now::At(at);
+    limiter
+        .check_rule(bucket.name(), bucket.rule(), project, keys, now)
+        .await
+}
+
+/// A refusal that would pass after `s` seconds.
+fn refused(s: u64) -> Result<(), Limited> {
+    Err(Limited {
+        retry_after_secs: s,
+    })
+}
+
 // ---- behaviour shared by both backends ---------------------------------------------------------
 
 /// Each bucket lets its limit through, then refuses until the first request leaves its window.
 async fn each_bucket_has_its_limit(limiter: &RateLimiter) {
     let project = Uuid::new_v4();
     for bucket in ALL {
+        let check = || check_at(limiter, bucket, project, &["10.0.0.1"], secs(0));
         for n in 0..bucket.limit() {
-            let passed = limiter.check(bucket, project, &["10.0.0.1"]).await;
-            assert_eq!(passed, Ok(()), "{} request {}", bucket.name(), n + 1);
+            assert_eq!(check().await, Ok(()), "{} request {}", bucket.name(), n + 1);
         }
-        let refused = limiter.check(bucket, project, &["10.0.0.1"]).await;
-        let expected = Limited {
-            retry_after_secs: bucket.window().as_secs(),
-        };
-        assert_eq!(refused, Err(expected), "{} over its limit", bucket.name());
+        let window = bucket.window().as_secs();
+        assert_eq!(
+            check().await,
+            refused(window),
+            "{} over its limit",
+            bucket.name()
+        );
     }
 }
 
@@ -47,44 +71,44 @@ async fn each_bucket_has_its_limit(limiter: &RateLimiter) {
 async fn projects_and_buckets_are_independent(limiter: &RateLimiter) {
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
     for project in [a, b] {
+        let check = || check_at(limiter, Bucket::Register, project, &["ip"], secs(0));
         for _ in 0..3 {
-            assert!(limiter
-                .check(Bucket::Register, project, &["ip"])
-                .await
-                .is_ok());
+            assert_eq!(check().await, Ok(()));
         }
-        assert!(limiter
-            .check(Bucket::Register, project, &["ip"])
-            .await
-            .is_err());
+        assert_eq!(check().await, refused(60));
     }
-    assert!(limiter.check(Bucket::Login, a, &["ip"]).await.is_ok());
+    let login = check_at(limiter, Bucket::Login, a, &["ip"], secs(0)).await;
+    assert_eq!(login, Ok(()));
 }
 
 /// The IP key is checked and recorded first: when the e-mail key refuses, the IP keeps that
 /// request; when the IP refuses, the e-mail key records nothing.
 async fn ip_is_recorded_before_email(limiter: &RateLimiter) {
     let project = Uuid::new_v4();
-    let check = |ip: String, email: String| async move {
-        limiter.check(Bucket::Login, project, &[&ip, &email]).await
+    // Login `n` happens at second `n`, so a refusal tells which key's log refused.
+    let check = |ip: String, email: String, n: u64| async move {
+        check_at(limiter, Bucket::Login, project, &[&ip, &email], secs(n)).await
     };
     for i in 0..5 {
-        let passed = check(format!("10.0.0.{i}"), "email:a@x.io".into()).await;
+        let passed = check(format!("10.0.0.{i}"), "email:a@x.io".into(), i).await;
         assert_eq!(passed, Ok(()), "login {i} for a@x.io");
     }
-    let by_email = check("10.9.9.9".into(), "email:a@x.io".into()).await;
-    assert!(by_email.is_err(), "the sixth login for a@x.io");
+    // a@x.io's oldest login (second 0) leaves its window at 60.
+    let by_email = check("10.9.9.9".into(), "email:a@x.io".into(), 10).await;
+    assert_eq!(by_email, refused(50), "the sixth login for a@x.io");
     for i in 0..4 {
-        let passed = check("10.9.9.9".into(), format!("email:{i}@x.io")).await;
+        let passed = check("10.9.9.9".into(), format!("email:{i}@x.io"), 11 + i).await;
         assert_eq!(passed, Ok(()), "login {} from 10.9.9.9", i + 2);
     }
-    let by_ip = check("10.9.9.9".into(), "email:z@x.io".into()).await;
-    assert!(
-        by_ip.is_err(),
+    // 10.9.9.9's oldest login is the refused one of second 10: it leaves at 70.
+    let by_ip = check("10.9.9.9".into(), "email:z@x.io".into(), 20).await;
+    assert_eq!(
+        by_ip,
+        refused(50),
         "10.9.9.9 kept the login the e-mail key refused"
     );
     for i in 0..5 {
-        let passed = check(format!("10.1.0.{i}"), "email:z@x.io".into()).await;
+        let passed = check(format!("10.1.0.{i}"), "email:z@x.io".into(), 21).await;
         assert_eq!(
             passed,
             Ok(()),
@@ -93,25 +117,34 @@ async fn ip_is_recorded_before_email(limiter: &RateLimiter) {
     }
 }
 
-/// With a one-second window, a key passes again once its oldest request left the window.
+/// A key passes again once its oldest request left the window, to the millisecond. The checks
+/// run on a clock the test moves (in process and in Redis alike), so the answers never depend on
+/// how long a real sleep took; the window is a minute, as the buckets' are, so Redis keeps the
+/// keys (their real expiry is one window) for as long as any test runs.
 async fn short_window_slides(limiter: &RateLimiter) {
     let project = Uuid::new_v4();
     let rule = Rule {
         limit: 2,
-        window: Duration::from_millis(1000),
+        window: secs(60),
     };
-    let check = || limiter.check_rule("test", rule, project, &["ip"]);
-    assert_eq!(check().await, Ok(()));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(check().await, Ok(()));
-    let refused = Limited {
-        retry_after_secs: 1,
+    let check = |ms: u64| {
+        let at = Now::At(Duration::from_millis(ms));
+        limiter.check_rule("test", rule, project, &["ip"], at)
     };
-    assert_eq!(check().await, Err(refused));
-    // The first request has left the window, the second has not: one more passes.
-    tokio::time::sleep(Duration::from_millis(650)).await;
-    assert_eq!(check().await, Ok(()));
-    assert_eq!(check().await, Err(refused));
+    assert_eq!(check(0).await, Ok(()));
+    assert_eq!(check(30_000).await, Ok(()));
+    assert_eq!(check(30_000).await, refused(30));
+    // The first request leaves the window at 60 s exactly; part of a second counts as one.
+    assert_eq!(check(59_999).await, refused(1));
+    assert_eq!(check(60_000).await, Ok(()));
+    // Now 30 s and 60 s are in the window; 30 s leaves it at 90 s.
+    assert_eq!(check(60_500).await, refused(30));
+    assert_eq!(check(89_999).await, refused(1));
+    assert_eq!(check(90_000).await, Ok(()));
+    // Long idle: everything has left.
+    assert_eq!(check(1_000_000).await, Ok(()));
+    assert_eq!(check(1_000_000).await, Ok(()));
+    assert_eq!(check(1_000_001).await, refused(60));
 }
 
 // ---- in process -------------------------------------------------------------------------------
@@ -196,11 +229,6 @@ fn in_process_window_slides_and_retry_after_counts_from_the_oldest() {
     for at in [0, 10, 20] {
         assert_eq!(log.check(&key, rule, t0 + secs(at)), Ok(()), "at {at} s");
     }
-    let refused = |s| {
-        Err(Limited {
-            retry_after_secs: s,
-        })
-    };
     assert_eq!(log.check(&key, rule, t0 + secs(30)), refused(30));
     assert_eq!(log.check(&key, rule, t0 + secs(59)), refused(1));
     // Exactly one window later the first request has left it.
@@ -372,15 +400,12 @@ async fn redis_workers_share_one_limit() {
     let keys = ["10.0.0.1", "email:a@x.io"];
     for n in 0..5 {
         let worker = if n % 2 == 0 { &worker_a } else { &worker_b };
-        let passed = worker.check(Bucket::Login, project, &keys).await;
+        let passed = check_at(worker, Bucket::Login, project, &keys, secs(n)).await;
         assert_eq!(passed, Ok(()), "login {}", n + 1);
     }
     for worker in [&worker_a, &worker_b] {
-        let refused = worker.check(Bucket::Login, project, &keys).await;
-        let expected = Limited {
-            retry_after_secs: 60,
-        };
-        assert_eq!(refused, Err(expected), "the sixth login");
+        let sixth = check_at(worker, Bucket::Login, project, &keys, secs(5)).await;
+        assert_eq!(sixth, refused(55), "the sixth login");
     }
     assert_eq!(server.logins(project, "10.0.0.1").await, 5);
 }
@@ -415,7 +440,7 @@ async fn redis_gone_falls_back_in_process_then_comes_back() {
     let port = server.port;
     let limiter = redis_limiter(&server).await;
     let project = Uuid::new_v4();
-    let login = || limiter.check(Bucket::Login, project, &["10.0.0.1"]);
+    let login = || check_at(&limiter, Bucket::Login, project, &["10.0.0.1"], secs(0));
     assert_eq!(login().await, Ok(()));
     assert_eq!(server.logins(project, "10.0.0.1").await, 1);
     drop(server);
@@ -424,7 +449,7 @@ async fn redis_gone_falls_back_in_process_then_comes_back() {
     for n in 0..5 {
         assert_eq!(login().await, Ok(()), "login {} without Redis", n + 1);
     }
-    assert!(login().await.is_err(), "the sixth login without Redis");
+    assert_eq!(login().await, refused(60), "the sixth login without Redis");
 
     // Once Redis is back (empty: it saved nothing), checks go to it again.
     let server = RedisServer::start_on(port);
@@ -440,10 +465,9 @@ async fn redis_unreachable_at_start_falls_back_in_process() {
         .await
         .expect("a limiter all the same");
     let project = Uuid::new_v4();
+    let register = || check_at(&limiter, Bucket::Register, project, &["ip"], secs(0));
     for _ in 0..3 {
-        let passed = limiter.check(Bucket::Register, project, &["ip"]).await;
-        assert_eq!(passed, Ok(()));
+        assert_eq!(register().await, Ok(()));
     }
-    let refused = limiter.check(Bucket::Register, project, &["ip"]).await;
-    assert!(refused.is_err());
+    assert_eq!(register().await, refused(60));
 }

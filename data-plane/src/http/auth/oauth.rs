@@ -128,8 +128,7 @@ fn verify_state(p: &Project, state: &str, provider: &str) -> Result<Uuid, ApiErr
     let key = kid
         .and_then(|kid| p.config.auth.signing_keys.iter().find(|k| k.kid == kid))
         .ok_or_else(invalid)?;
-    let now = chrono::Utc::now().timestamp();
-    let c: StateClaims = jwt::verify(state, key.secret.as_bytes(), now).map_err(|_| invalid())?;
+    let c: StateClaims = jwt::verify(state, key.secret.as_bytes()).map_err(|_| invalid())?;
     if c.kind != "oauth_state"
         || c.project_id != p.config.project_id.to_string()
         || c.provider != provider
