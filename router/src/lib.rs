@@ -262,6 +262,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (stop, _) = watch::channel(false);
     let placements = tokio::spawn(upstreams::watch_placements(
         config.control_plane_grpc.clone(),
+        config.cluster_token.clone(),
         upstreams.clone(),
         stop.subscribe(),
     ));
@@ -287,12 +288,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
+/// Runs until Ctrl-C, SIGTERM or SIGHUP (or its launcher is gone), then shuts down cleanly.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let parent = config.parent_pid;
     let running = start(config).await?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("install SIGTERM handler")?;
-    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+    proto::service::stop_signal(parent)
+        .await
+        .context("install signal handlers")?;
     running.shutdown().await;
     Ok(())
 }
