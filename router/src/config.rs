@@ -39,7 +39,7 @@ pub struct Config {
     /// another, i.e. when the launcher has ended in any way, SIGKILL included.
     #[arg(long, env = "BACKENDIFY_PARENT_PID")]
     pub parent_pid: Option<u32>,
-    /// Folder of the built console, served at `/`.
+    /// Folder of the built console, served under `/console/`.
     #[arg(long, env = "CONSOLE_DIR", default_value = "console/dist")]
     pub console_dir: PathBuf,
     /// Allowed CORS origins, comma separated; empty allows any origin.

@@ -1,6 +1,6 @@
 //! Backendify router: the single public entry. Adds request ids, security headers and CORS,
 //! routes data routes to a healthy worker (learned from the control plane) and everything else to
-//! the control plane, and serves the console.
+//! the control plane, and serves the console under `/console/`.
 
 pub mod client;
 pub mod config;
@@ -104,12 +104,17 @@ async fn route(
         .get(header::ACCEPT)
         .and_then(|a| a.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    let target = routes::target(&path, wants_html);
-    if target == Target::Console {
-        return console::serve(&st.console_dir, &path).await;
-    }
-    if target == Target::NoSuchProject {
-        return proxy::error(StatusCode::NOT_FOUND, "Project not found");
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    let target = routes::target(&path, read, wants_html);
+    match target {
+        Target::Console => return console::serve(&st.console_dir, &path).await,
+        Target::ToConsole => return console::redirect(),
+        Target::ConsoleMethod => {
+            return proxy::error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        }
+        Target::NoSuchProject => return proxy::error(StatusCode::NOT_FOUND, "Project not found"),
+        Target::NotFound => return proxy::error(StatusCode::NOT_FOUND, "Not Found"),
+        Target::Worker(_) | Target::ControlPlane => {}
     }
     // Uploads may be large; anything else is JSON and is refused here, before it travels.
     let multipart = req
