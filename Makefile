@@ -36,7 +36,7 @@ clean-data:
 		echo "[backendify] Postgres in .data/pg is still running (pid $$pid); stop make run first"; exit 1; \
 	fi
 	rm -rf .data
-	@echo "[backendify] removed .data (local Postgres cluster, logs, jwt secret)"
+	@echo "[backendify] removed .data (local Postgres cluster, logs, jwt secret, cluster token)"
 
 bench-schema:
 	scripts/deps.sh >/dev/null && cargo run --release -p e2e --bin schema_bench

@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # Runs Backendify locally (`make run`): builds the binaries and the console, starts a private
-# Postgres cluster in ./.data/pg (unless DATABASE_URL is set), the control plane, two workers and
-# the router. Ctrl-C (or SIGTERM) stops everything in order: router, workers, control plane, Postgres.
+# Postgres cluster in $DATA_DIR/pg (unless DATABASE_URL is set), the control plane, two workers and
+# the router. Ctrl-C, SIGTERM or a closed terminal stops everything in order (router, workers,
+# control plane, Postgres) within 10 s. If this script is killed outright (SIGKILL), the services
+# stop by themselves (they watch their parent: BACKENDIFY_PARENT_PID) and a small watchdog stops
+# the managed Postgres.
 #
 # Environment overrides:
+#   DATA_DIR          state folder: Postgres cluster, logs, secrets (default ./.data)
 #   DATABASE_URL      use this Postgres instead of the managed cluster
-#   PG_PORT           port of the managed cluster (default 54329)
-#   JWT_SECRET        admin token secret (default: a random one kept in .data/jwt_secret)
-#   SECRETS_KEY       key sealing stored secrets (default: a random one kept in .data/secrets_key)
+#   PG_PORT           port of the managed cluster (default 54329, or a free port when that is taken)
+#   JWT_SECRET        admin token secret (default: a random one kept in $DATA_DIR/jwt_secret)
+#   CLUSTER_TOKEN     token of the internal gRPC channel (default: random, in $DATA_DIR/cluster_token)
+#   SECRETS_KEY       key sealing stored secrets (default: random, in $DATA_DIR/secrets_key)
 #   ROUTER_ADDR       public listener (default 127.0.0.1:8000)
+#   CONTROL_HTTP_ADDR, CONTROL_GRPC_ADDR, WORKER_1_ADDR, WORKER_2_ADDR
+#                     internal listeners (default: free loopback ports)
 #   API_CORS_ORIGINS  allowed CORS origins, comma separated (router default when unset)
-#   LOG               tracing filter of every binary (default info)
+#   LOG, LOG_FORMAT   tracing filter (default info) and format (text or json) of every binary
+#   BIN_DIR           where the binaries are (default $CARGO_TARGET_DIR/release)
+#   SKIP_BUILD=1      use the binaries in BIN_DIR as they are (no cargo build, console from source)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,18 +28,84 @@ cd "$ROOT"
 say() { printf '[backendify] %s\n' "$*"; }
 die() { printf '[backendify] error: %s\n' "$*" >&2; exit 1; }
 
-DATA_DIR="$ROOT/.data"
+DATA_DIR="${DATA_DIR:-$ROOT/.data}"
+mkdir -p "$DATA_DIR"
+DATA_DIR="$(cd "$DATA_DIR" && pwd)"
 LOG_DIR="$DATA_DIR/logs"
 PG_DIR="$DATA_DIR/pg"
 PG_LOG="$DATA_DIR/pg.log"
-PG_PORT="${PG_PORT:-54329}"
-BIN_DIR="${CARGO_TARGET_DIR:-target}/release"
+SKIP_BUILD="${SKIP_BUILD:-0}"
+BIN_DIR="${BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}"
 [[ "$BIN_DIR" = /* ]] || BIN_DIR="$ROOT/$BIN_DIR"
+# A path as shown in messages: relative to the checkout when inside it.
+show() { printf '%s' "${1#"$ROOT"/}"; }
 
-CONTROL_HTTP="127.0.0.1:8001"
-CONTROL_GRPC="127.0.0.1:8002"
-WORKERS=("worker-1=127.0.0.1:8101" "worker-2=127.0.0.1:8102")
 export ROUTER_ADDR="${ROUTER_ADDR:-127.0.0.1:8000}"
+
+# ---------------------------------------------------------------------------------------------
+# Ports: a taken one is named before anything starts; internal ones default to free ports, so
+# two runs with their own ROUTER_ADDR and DATA_DIR live side by side.
+TAKEN_PORTS=" "
+port_in_use() { # host port: something accepts connections there
+    local host="$1"
+    case "$host" in 0.0.0.0 | "" | "[::]" | "::") host=127.0.0.1 ;; esac
+    (exec 3<>"/dev/tcp/$host/$2") 2>/dev/null
+}
+# Checks an address given by the user (or the default router one): dies naming it when taken.
+check_addr() { # label host:port
+    local host="${2%:*}" port="${2##*:}"
+    [[ "$port" =~ ^[0-9]+$ ]] || die "$1 address '$2' is not host:port"
+    if port_in_use "$host" "$port" || [[ "$TAKEN_PORTS" == *" $port "* ]]; then
+        die "$1 port $port is in use${3:+ (set $3 to a free one)}"
+    fi
+    TAKEN_PORTS="$TAKEN_PORTS$port "
+}
+# Sets variable $1 to a free loopback port not handed out yet.
+pick_port() { # var
+    local p i
+    for ((i = 0; i < 500; i++)); do
+        p=$((20000 + RANDOM % 12000))
+        [[ "$TAKEN_PORTS" == *" $p "* ]] && continue
+        port_in_use 127.0.0.1 "$p" && continue
+        TAKEN_PORTS="$TAKEN_PORTS$p "
+        printf -v "$1" '%s' "$p"
+        return 0
+    done
+    die "found no free port for $1"
+}
+# An address from the environment (checked) or a free loopback one.
+internal_addr() { # var label
+    local given="${!1:-}" port
+    if [[ -n "$given" ]]; then
+        check_addr "$2" "$given" "$1"
+        printf -v "$1" '%s' "$given"
+    else
+        pick_port port
+        printf -v "$1" '127.0.0.1:%s' "$port"
+    fi
+}
+
+check_addr router "$ROUTER_ADDR" ROUTER_ADDR
+internal_addr CONTROL_HTTP_ADDR "control-plane HTTP"
+internal_addr CONTROL_GRPC_ADDR "control-plane gRPC"
+internal_addr WORKER_1_ADDR worker-1
+internal_addr WORKER_2_ADDR worker-2
+# The managed Postgres: PG_PORT as given (checked), else 54329 when free, else a free port. A
+# cluster of this DATA_DIR left running keeps its own port (read below).
+pg_running() { [[ -f "$PG_DIR/postmaster.pid" ]] && kill -0 "$(head -n 1 "$PG_DIR/postmaster.pid")" 2>/dev/null; }
+if [[ -z "${DATABASE_URL:-}" ]] && ! pg_running; then
+    if [[ -n "${PG_PORT:-}" ]]; then
+        check_addr Postgres "127.0.0.1:$PG_PORT" PG_PORT
+    elif port_in_use 127.0.0.1 54329 || [[ "$TAKEN_PORTS" == *" 54329 "* ]]; then
+        pick_port PG_PORT
+    else
+        PG_PORT=54329
+        TAKEN_PORTS="${TAKEN_PORTS}54329 "
+    fi
+fi
+CONTROL_HTTP="$CONTROL_HTTP_ADDR"
+CONTROL_GRPC="$CONTROL_GRPC_ADDR"
+WORKERS=("worker-1=$WORKER_1_ADDR" "worker-2=$WORKER_2_ADDR")
 
 # The URL to reach a listen address from this machine (0.0.0.0 / [::] become loopback).
 local_url() {
@@ -50,41 +125,59 @@ as_pg() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Shutdown: runs once, on exit (normal, error or signal).
-PIDS_ROUTER="" PIDS_WORKERS="" PIDS_CONTROL="" PG_STARTED=0 PG_BIN=""
+# Shutdown: runs once, on exit (normal, error or signal), and ends within 10 s.
+PIDS_ROUTER="" PIDS_WORKERS="" PIDS_CONTROL="" PG_STARTED=0 PG_BIN="" WATCHDOG=""
 STOPPING=0
 
-stop_pid() { # name pid
-    local name="$1" pid="$2" i
-    [[ -n "$pid" ]] || return 0
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    say "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+# Sends SIGTERM to every given pid, waits up to `seconds` for all, then kills what is left.
+stop_pids() { # seconds name=pid ...
+    local seconds="$1" entry pid i alive
+    shift
+    for entry in "$@"; do
+        pid="${entry##*=}"
+        [[ -n "$pid" ]] || continue
+        if kill -0 "$pid" 2>/dev/null; then
+            say "stopping ${entry%%=*} (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    for ((i = 0; i < seconds * 10; i++)); do
+        alive=0
+        for entry in "$@"; do
+            pid="${entry##*=}"
+            [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        ((alive)) || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
-        say "$name did not stop within 15 s; killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
+    for entry in "$@"; do
+        pid="${entry##*=}"
+        [[ -n "$pid" ]] || continue
+        if kill -0 "$pid" 2>/dev/null; then
+            say "${entry%%=*} did not stop within $seconds s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
 }
 
 cleanup() {
     local status=$?
     (( STOPPING )) && return
     STOPPING=1
-    trap '' INT TERM
-    local entry
-    stop_pid router "$PIDS_ROUTER"
-    for entry in $PIDS_WORKERS; do stop_pid "${entry%%=*}" "${entry##*=}"; done
-    stop_pid control-plane "$PIDS_CONTROL"
+    trap '' INT TERM HUP
+    # Router first (no new requests), then the workers, then the control plane: 8 s at most.
+    [[ -n "$PIDS_ROUTER" ]] && stop_pids 3 "router=$PIDS_ROUTER"
+    # shellcheck disable=SC2086 # one name=pid entry per worker
+    [[ -n "$PIDS_WORKERS" ]] && stop_pids 3 $PIDS_WORKERS
+    [[ -n "$PIDS_CONTROL" ]] && stop_pids 2 "control-plane=$PIDS_CONTROL"
     if (( PG_STARTED )); then
-        say "stopping Postgres (${PG_DIR#"$ROOT"/})"
-        as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" -m fast -w stop >/dev/null 2>&1 \
+        say "stopping Postgres ($(show "$PG_DIR"))"
+        as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" -m immediate -w -t 5 stop >/dev/null 2>&1 \
             || say "Postgres was already stopped"
     fi
+    # The watchdog ignores the terminal's signals; its work is done.
+    [[ -n "$WATCHDOG" ]] && { kill -KILL "$WATCHDOG" 2>/dev/null || true; wait "$WATCHDOG" 2>/dev/null || true; }
     if [[ -n "$PIDS_CONTROL$PIDS_ROUTER$PIDS_WORKERS" ]] || (( PG_STARTED )); then
         say "everything stopped"
     fi
@@ -96,7 +189,7 @@ on_signal() {
     exit 0
 }
 trap cleanup EXIT
-trap on_signal INT TERM
+trap on_signal INT TERM HUP
 
 # ---------------------------------------------------------------------------------------------
 # 1. System dependencies, binaries, console.
@@ -104,23 +197,34 @@ PG_BIN="$("$ROOT/scripts/deps.sh")"
 cargo_bin="${CARGO_HOME:-${HOME:-}/.cargo}/bin"
 [[ -d "$cargo_bin" ]] && PATH="$cargo_bin:$PATH"
 
-say "building the binaries (cargo build --release --bins)"
-cargo build --release --bins
+if [[ "$SKIP_BUILD" == 1 ]]; then
+    say "using the binaries in $(show "$BIN_DIR") as they are (SKIP_BUILD=1)"
+else
+    say "building the binaries (cargo build --release --bins)"
+    cargo build --release --bins
+fi
 for bin in control-plane data-plane router; do
-    [[ -x "$BIN_DIR/$bin" ]] || die "$BIN_DIR/$bin is missing after the build"
+    [[ -x "$BIN_DIR/$bin" ]] || die "$BIN_DIR/$bin is missing (build it, or set BIN_DIR)"
 done
 
 # Console build. For now the console is plain static files: copy them as they are. A real build
 # step (npm ci && npm run build, writing console/dist) replaces this once the console has one.
-say "building the console (console/src -> console/dist)"
-rm -rf console/dist
-mkdir -p console/dist
-cp -R console/src/. console/dist/
+if [[ -n "${CONSOLE_DIR:-}" ]]; then
+    :
+elif [[ "$SKIP_BUILD" == 1 ]]; then
+    CONSOLE_DIR="$ROOT/console/src"
+else
+    say "building the console (console/src -> console/dist)"
+    rm -rf console/dist
+    mkdir -p console/dist
+    cp -R console/src/. console/dist/
+    CONSOLE_DIR="$ROOT/console/dist"
+fi
 
 mkdir -p "$LOG_DIR"
 
 # ---------------------------------------------------------------------------------------------
-# 2. Postgres: a private cluster in .data/pg, unless DATABASE_URL points elsewhere.
+# 2. Postgres: a private cluster in $DATA_DIR/pg, unless DATABASE_URL points elsewhere.
 if [[ -z "${DATABASE_URL:-}" ]]; then
     PSQL="$PG_BIN/psql"
     [[ -x "$PSQL" ]] || PSQL="$(command -v psql || true)"
@@ -139,15 +243,15 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
     if [[ -f "$PG_DIR/PG_VERSION" ]]; then
         cluster_major="$(cat "$PG_DIR/PG_VERSION")"
         [[ "$cluster_major" == "$server_major" ]] \
-            || die "the cluster in .data/pg is PostgreSQL $cluster_major but the server found is $server_major; run 'make clean-data' to start afresh"
+            || die "the cluster in $(show "$PG_DIR") is PostgreSQL $cluster_major but the server found is $server_major; run 'make clean-data' to start afresh"
     else
-        say "creating a Postgres $server_major cluster in .data/pg"
+        say "creating a Postgres $server_major cluster in $(show "$PG_DIR")"
         rm -rf "$PG_DIR"
         mkdir -p "$PG_DIR"
         chmod 700 "$PG_DIR"
         (( IS_ROOT )) && chown postgres:postgres "$PG_DIR"
         as_pg "$PG_BIN/initdb" -D "$PG_DIR" --auth=trust -U postgres --encoding=UTF8 >"$LOG_DIR/initdb.log" 2>&1 \
-            || { tail -n 20 "$LOG_DIR/initdb.log" >&2; die "initdb failed (log: .data/logs/initdb.log)"; }
+            || { tail -n 20 "$LOG_DIR/initdb.log" >&2; die "initdb failed (log: $(show "$LOG_DIR")/initdb.log)"; }
     fi
     touch "$PG_LOG"
     if (( IS_ROOT )); then
@@ -156,16 +260,24 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
     fi
 
     if as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" status >/dev/null 2>&1; then
-        say "Postgres in .data/pg is already running (left over from an earlier run); using it and leaving it running"
+        PG_PORT="$(sed -n 4p "$PG_DIR/postmaster.pid")"
+        say "Postgres in $(show "$PG_DIR") is already running on port $PG_PORT (left over from an earlier run); using it and leaving it running"
     else
-        if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null; then
-            die "another server already listens on 127.0.0.1:$PG_PORT; set PG_PORT to a free port or DATABASE_URL"
-        fi
-        say "starting Postgres on 127.0.0.1:$PG_PORT (log: .data/pg.log)"
+        say "starting Postgres on 127.0.0.1:$PG_PORT (log: $(show "$PG_LOG"))"
         PG_STARTED=1
         as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$PG_LOG" -w -t 60 \
             -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k '$PG_DIR'" start >/dev/null \
-            || { tail -n 20 "$PG_LOG" >&2; die "Postgres did not start (log: .data/pg.log)"; }
+            || { tail -n 20 "$PG_LOG" >&2; die "Postgres did not start (log: $(show "$PG_LOG"))"; }
+        # Postgres runs detached from this script: should the script be killed outright
+        # (SIGKILL), this watchdog stops it. It ignores the terminal's signals; the normal
+        # shutdown above ends it.
+        LAUNCHER=$$
+        (
+            trap '' INT TERM HUP
+            while kill -0 "$LAUNCHER" 2>/dev/null; do sleep 0.5; done
+            as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" -m immediate -w -t 5 stop >/dev/null 2>&1 || true
+        ) </dev/null >/dev/null 2>&1 &
+        WATCHDOG=$!
     fi
     for ((i = 0; i < 120; i++)); do
         "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
@@ -199,9 +311,17 @@ if [[ -z "${SECRETS_KEY:-}" ]]; then
     SECRETS_KEY="$(cat "$DATA_DIR/secrets_key")"
 fi
 export SECRETS_KEY
+# The internal gRPC channel's credential: the control plane answers only holders of it.
+if [[ -z "${CLUSTER_TOKEN:-}" ]]; then
+    if [[ ! -s "$DATA_DIR/cluster_token" ]]; then
+        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$DATA_DIR/cluster_token")
+    fi
+    CLUSTER_TOKEN="$(cat "$DATA_DIR/cluster_token")"
+fi
+export CLUSTER_TOKEN
 export CONTROL_HTTP_ADDR="$CONTROL_HTTP" CONTROL_GRPC_ADDR="$CONTROL_GRPC"
 export CONTROL_PLANE_HTTP_URL="http://$CONTROL_HTTP" CONTROL_PLANE_GRPC_URL="http://$CONTROL_GRPC"
-export CONSOLE_DIR="$ROOT/console/dist"
+export CONSOLE_DIR
 export LOG="${LOG:-info}"
 # Outbound calls (SMTP, OAuth providers, later webhooks) may reach loopback only in local runs.
 export EGRESS_ALLOW=loopback
@@ -210,11 +330,12 @@ export EGRESS_ALLOW=loopback
 export BACKENDIFY_DEV="${BACKENDIFY_DEV:-1}"
 
 # Starts a binary in the background, in its own session so that a Ctrl-C in the terminal reaches
-# only this script, which then stops the services in order. Sets STARTED_PID.
+# only this script, which then stops the services in order. BACKENDIFY_PARENT_PID makes the
+# service stop by itself once this script is gone, however it ended. Sets STARTED_PID.
 start() { # name binary [VAR=value ...]
     local name="$1" bin="$2"
     shift 2
-    env "$@" setsid "$BIN_DIR/$bin" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    env "$@" BACKENDIFY_PARENT_PID=$$ setsid "$BIN_DIR/$bin" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
     STARTED_PID=$!
 }
 
@@ -225,12 +346,12 @@ wait_http() { # name url pid seconds
         curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
         if ! kill -0 "$pid" 2>/dev/null; then
             tail -n 20 "$LOG_DIR/$name.log" >&2
-            die "$name exited during start-up (log: .data/logs/$name.log)"
+            die "$name exited during start-up (log: $(show "$LOG_DIR")/$name.log)"
         fi
         sleep 0.25
     done
     tail -n 20 "$LOG_DIR/$name.log" >&2
-    die "$name did not answer $url within $4 s (log: .data/logs/$name.log)"
+    die "$name did not answer $url within $4 s (log: $(show "$LOG_DIR")/$name.log)"
 }
 
 say "starting the control plane on $CONTROL_HTTP (gRPC $CONTROL_GRPC)"
@@ -258,12 +379,14 @@ cat <<EOF
 
 [backendify] Backendify is running.
 
-  Console              $ROUTER_URL/
+  Console              $ROUTER_URL/console/
   Public + admin API   $ROUTER_URL/api/...   (everything goes through the router)
+  Service info, docs   $ROUTER_URL/   $ROUTER_URL/docs
   Control plane        http://$CONTROL_HTTP  (HTTP)   http://$CONTROL_GRPC  (gRPC ConfigService)
   Workers              $(for e in "${WORKERS[@]}"; do printf 'http://%s (%s)  ' "${e##*=}" "${e%%=*}"; done)
   Postgres             $shown_db
-  Logs                 ${LOG_DIR#"$ROOT"/}/   (Postgres: ${PG_LOG#"$ROOT"/})
+  Logs                 $(show "$LOG_DIR")/   (Postgres: $(show "$PG_LOG"))
+  Secrets              $(show "$DATA_DIR")/jwt_secret, $(show "$DATA_DIR")/cluster_token (unless set in the environment)
 
   Try it:
     curl -s -X POST $ROUTER_URL/api/auth/register \\
@@ -280,7 +403,7 @@ while :; do
     for entry in "control-plane=$PIDS_CONTROL" $PIDS_WORKERS "router=$PIDS_ROUTER"; do
         if ! kill -0 "${entry##*=}" 2>/dev/null; then
             set -e
-            die "${entry%%=*} stopped unexpectedly (log: .data/logs/${entry%%=*}.log); stopping the rest"
+            die "${entry%%=*} stopped unexpectedly (log: $(show "$LOG_DIR")/${entry%%=*}.log); stopping the rest"
         fi
     done
 done

@@ -15,9 +15,14 @@ started=$SECONDS
 cargo_bin="${CARGO_HOME:-${HOME:-}/.cargo}/bin"
 [[ -d "$cargo_bin" ]] && PATH="$cargo_bin:$PATH"
 
-say "cargo test --workspace $*"
+# The launcher's test (tests/tests/launcher.rs) runs scripts/run-local.sh over the debug binaries.
+say "cargo build --workspace --bins"
 status=0
-cargo test --workspace "$@" || status=$?
+cargo build --workspace --bins || status=$?
+if ((status == 0)); then
+    say "cargo test --workspace $*"
+    cargo test --workspace "$@" || status=$?
+fi
 
 elapsed=$((SECONDS - started))
 if ((status == 0)); then

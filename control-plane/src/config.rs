@@ -36,6 +36,15 @@ pub struct Config {
     /// webhook secrets unreadable: set it in production.
     #[arg(long, env = "SECRETS_KEY", hide_env_values = true)]
     pub secrets_key: Option<crate::secrets::SecretsKey>,
+    /// Shared secret of the internal gRPC ConfigService: the control plane answers only calls that
+    /// carry it, workers and routers send it. Required, at least 16 characters (e.g. `openssl
+    /// rand -hex 32`): the configs carry every project's signing keys.
+    #[arg(long, env = "CLUSTER_TOKEN", hide_env_values = true, value_parser = proto::cluster::ClusterToken::new)]
+    pub cluster_token: proto::cluster::ClusterToken,
+    /// Set by a launcher to its own pid: the process stops (as on SIGTERM) once its parent is
+    /// another, i.e. when the launcher has ended in any way, SIGKILL included.
+    #[arg(long, env = "BACKENDIFY_PARENT_PID")]
+    pub parent_pid: Option<u32>,
     /// Lifetime of admin access tokens, in minutes.
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 15)]
     pub access_token_expire_minutes: u64,

@@ -106,7 +106,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
     });
     let mut on_stop = stop.subscribe();
-    let service = proto::ConfigServiceServer::new(grpc::ConfigGrpc(hub.clone()));
+    // Every ConfigService call must carry the cluster token: the configs hold signing keys.
+    let service = proto::ConfigServiceServer::with_interceptor(
+        grpc::ConfigGrpc(hub.clone()),
+        config.cluster_token.guard(),
+    );
     let grpc_task = tokio::spawn(async move {
         let signal = async move {
             let _ = on_stop.wait_for(|s| *s).await;
@@ -131,17 +135,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
+/// Runs until Ctrl-C, SIGTERM or SIGHUP (or its launcher is gone), then shuts down cleanly.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let parent = config.parent_pid;
     let running = start(config).await?;
-    shutdown_signal().await;
+    proto::service::stop_signal(parent)
+        .await
+        .context("install signal handlers")?;
     running.shutdown().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("install SIGTERM handler");
-    tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
 }

@@ -35,6 +35,15 @@ pub struct Config {
         default_value = "http://127.0.0.1:8002"
     )]
     pub control_plane_url: String,
+    /// Shared secret of the internal gRPC ConfigService: the control plane answers only calls that
+    /// carry it, workers and routers send it. Required, at least 16 characters (e.g. `openssl
+    /// rand -hex 32`): the configs carry every project's signing keys.
+    #[arg(long, env = "CLUSTER_TOKEN", hide_env_values = true, value_parser = proto::cluster::ClusterToken::new)]
+    pub cluster_token: proto::cluster::ClusterToken,
+    /// Set by a launcher to its own pid: the process stops (as on SIGTERM) once its parent is
+    /// another, i.e. when the launcher has ended in any way, SIGKILL included.
+    #[arg(long, env = "BACKENDIFY_PARENT_PID")]
+    pub parent_pid: Option<u32>,
     /// This worker's id (stable across restarts is nicer in logs); random when unset.
     #[arg(long, env = "WORKER_ID")]
     pub worker_id: Option<String>,

@@ -221,6 +221,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .clone()
             .unwrap_or_else(|| http_addr.to_string()),
         cell: config.cell.clone(),
+        token: config.cluster_token.clone(),
     };
     let watcher_state = state.clone();
     let watcher = tokio::spawn(watch::watch_configs(
@@ -257,12 +258,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
+/// Runs until Ctrl-C, SIGTERM or SIGHUP (or its launcher is gone), then shuts down cleanly.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let parent = config.parent_pid;
     let running = start(config).await?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("install SIGTERM handler")?;
-    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+    proto::service::stop_signal(parent)
+        .await
+        .context("install signal handlers")?;
     running.shutdown().await;
     Ok(())
 }

@@ -19,6 +19,8 @@ pub struct Identity {
     pub http_addr: String,
     /// Its cell.
     pub cell: String,
+    /// The credential every `ConfigService` call carries.
+    pub token: proto::cluster::ClusterToken,
 }
 
 /// Largest config message a worker accepts (a snapshot of every project).
@@ -67,8 +69,8 @@ async fn watch_once(
     let channel = proto::connect(url).await?;
     // A snapshot carries every project's config in one message: far above tonic's 4 MiB default
     // once projects are large (300 collections × 20 fields is about 1.3 MiB of config).
-    let mut client =
-        ConfigServiceClient::new(channel).max_decoding_message_size(MAX_CONFIG_MESSAGE);
+    let mut client = ConfigServiceClient::with_interceptor(channel, me.token.clone())
+        .max_decoding_message_size(MAX_CONFIG_MESSAGE);
     let req = WatchRequest {
         worker_id: me.worker_id.clone(),
         http_addr: me.http_addr.clone(),

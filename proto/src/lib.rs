@@ -1,10 +1,14 @@
 //! The gRPC contract between the control plane, workers and routers: `ConfigService`.
 //!
-//! Generated from `proto/config.proto`; these types stop at the gRPC handlers.
+//! Generated from `proto/config.proto`; these types stop at the gRPC handlers. [`cluster`] holds
+//! the credential every call carries; [`service`] what each service process shares (logs, when to
+//! stop).
 
-#![allow(missing_docs, clippy::all)]
+pub mod cluster;
+pub mod service;
 
 /// `backendify.config.v1`: config and placement distribution.
+#[allow(missing_docs, clippy::all)]
 pub mod config {
     tonic::include_proto!("backendify.config.v1");
 }

@@ -1,6 +1,8 @@
-//! The console's static files, served from a folder. Unknown paths without an extension get
-//! `index.html` (client-side routes); paths that leave the folder are refused.
+//! The console's static files, served from a folder under `/console/` (`spec/console.md` §1).
+//! Unknown paths without an extension get `index.html` (client-side routes), which is never
+//! cached; paths that leave the folder, or name hidden files, are refused.
 
+use crate::routes::CONSOLE;
 use axum::body::Body;
 use axum::http::{header, Response, StatusCode};
 use std::path::Path;
@@ -19,9 +21,18 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// Serves `path` from `dir`.
+/// Sends the browser to the console's root.
+pub fn redirect() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::FOUND)
+        .header(header::LOCATION, CONSOLE)
+        .body(Body::empty())
+        .expect("static response")
+}
+
+/// Serves `path` (which starts with `/console/`) from `dir`.
 pub async fn serve(dir: &Path, path: &str) -> Response<Body> {
-    let rel = path.trim_start_matches('/');
+    let rel = path.strip_prefix(CONSOLE).unwrap_or_default();
     if rel.split('/').any(|s| s == ".." || s.starts_with('.')) || rel.contains('\\') {
         return crate::proxy::error(StatusCode::NOT_FOUND, "Not Found");
     }
@@ -30,10 +41,13 @@ pub async fn serve(dir: &Path, path: &str) -> Response<Body> {
         file = dir.join("index.html");
     }
     match tokio::fs::read(&file).await {
-        Ok(bytes) => Response::builder()
-            .header(header::CONTENT_TYPE, content_type(&file))
-            .body(Body::from(bytes))
-            .expect("static response"),
+        Ok(bytes) => {
+            let mut res = Response::builder().header(header::CONTENT_TYPE, content_type(&file));
+            if file.file_name().is_some_and(|n| n == "index.html") {
+                res = res.header(header::CACHE_CONTROL, "no-cache");
+            }
+            res.body(Body::from(bytes)).expect("static response")
+        }
         Err(_) => crate::proxy::error(StatusCode::NOT_FOUND, "Not Found"),
     }
 }

@@ -1,6 +1,6 @@
 //! Backendify router: the single public entry. Adds request ids, security headers and CORS,
 //! routes data routes to a healthy worker (learned from the control plane) and everything else to
-//! the control plane, and serves the console.
+//! the control plane, and serves the console under `/console/`.
 
 pub mod client;
 pub mod config;
@@ -104,12 +104,17 @@ async fn route(
         .get(header::ACCEPT)
         .and_then(|a| a.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    let target = routes::target(&path, wants_html);
-    if target == Target::Console {
-        return console::serve(&st.console_dir, &path).await;
-    }
-    if target == Target::NoSuchProject {
-        return proxy::error(StatusCode::NOT_FOUND, "Project not found");
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    let target = routes::target(&path, read, wants_html);
+    match target {
+        Target::Console => return console::serve(&st.console_dir, &path).await,
+        Target::ToConsole => return console::redirect(),
+        Target::ConsoleMethod => {
+            return proxy::error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        }
+        Target::NoSuchProject => return proxy::error(StatusCode::NOT_FOUND, "Project not found"),
+        Target::NotFound => return proxy::error(StatusCode::NOT_FOUND, "Not Found"),
+        Target::Worker(_) | Target::ControlPlane => {}
     }
     // Uploads may be large; anything else is JSON and is refused here, before it travels.
     let multipart = req
@@ -262,6 +267,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (stop, _) = watch::channel(false);
     let placements = tokio::spawn(upstreams::watch_placements(
         config.control_plane_grpc.clone(),
+        config.cluster_token.clone(),
         upstreams.clone(),
         stop.subscribe(),
     ));
@@ -287,12 +293,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     })
 }
 
-/// Runs until Ctrl-C or SIGTERM, then shuts down cleanly.
+/// Runs until Ctrl-C, SIGTERM or SIGHUP (or its launcher is gone), then shuts down cleanly.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    let parent = config.parent_pid;
     let running = start(config).await?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("install SIGTERM handler")?;
-    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+    proto::service::stop_signal(parent)
+        .await
+        .context("install signal handlers")?;
     running.shutdown().await;
     Ok(())
 }

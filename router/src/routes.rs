@@ -1,8 +1,12 @@
 //! Which side serves a path (DESIGN.md, "Which side serves a route"): under
-//! `/api/projects/{id}/` the data routes go to a worker, everything else to the control plane,
-//! which also serves the API documentation (`/docs`, `/openapi.json`) even to browsers.
+//! `/api/projects/{id}/` the data routes go to a worker; the console's files are served under
+//! `/console/`; everything else goes to the control plane, which also serves the API documentation
+//! (`/docs`, `/openapi.json`) and answers the contract's JSON 404 for any path it does not know.
 
 use uuid::Uuid;
+
+/// Where the console lives.
+pub const CONSOLE: &str = "/console/";
 
 /// Where a request goes.
 #[derive(Debug, PartialEq, Eq)]
@@ -11,14 +15,25 @@ pub enum Target {
     Worker(Uuid),
     /// The control plane.
     ControlPlane,
-    /// The console's static files.
+    /// The console's static files (a GET or HEAD under `/console/`).
     Console,
+    /// A redirect to the console: `/console` itself, or `/` asked for by a browser.
+    ToConsole,
+    /// A method other than GET or HEAD under `/console/`.
+    ConsoleMethod,
     /// A data route of a project id that cannot exist.
     NoSuchProject,
+    /// A name no route can hold (a NUL byte in a segment): 404 here, on every route.
+    NotFound,
 }
 
-/// Decides the target of a path. `wants_html` is true for browser navigations.
-pub fn target(path: &str, wants_html: bool) -> Target {
+/// Decides the target of a request. `read` is true for GET and HEAD, `wants_html` for browser
+/// navigations.
+pub fn target(path: &str, read: bool, wants_html: bool) -> Target {
+    // A NUL cannot be part of any name (Postgres refuses it in text); no raw NUL reaches here.
+    if path.contains("%00") {
+        return Target::NotFound;
+    }
     if let Some(rest) = path.strip_prefix("/api/projects/") {
         let mut segs = rest.split('/');
         let id = segs.next().and_then(|s| Uuid::parse_str(s).ok());
@@ -29,16 +44,17 @@ pub fn target(path: &str, wants_html: bool) -> Target {
             _ => Target::ControlPlane,
         };
     }
-    if path == "/api"
-        || path.starts_with("/api/")
-        || matches!(path, "/health" | "/docs" | "/openapi.json")
-    {
-        return Target::ControlPlane;
+    if path.starts_with(CONSOLE) {
+        return if read {
+            Target::Console
+        } else {
+            Target::ConsoleMethod
+        };
     }
-    if path == "/" && !wants_html {
-        return Target::ControlPlane;
+    if read && (path == "/console" || (path == "/" && wants_html)) {
+        return Target::ToConsole;
     }
-    Target::Console
+    Target::ControlPlane
 }
 
 /// The data-plane routes under a project (segments after the project id).
@@ -90,7 +106,7 @@ mod tests {
             "openapi.json",
         ] {
             assert_eq!(
-                target(&format!("/api/projects/{id}/{data}"), false),
+                target(&format!("/api/projects/{id}/{data}"), true, false),
                 Target::Worker(p),
                 "{data}"
             );
@@ -110,28 +126,53 @@ mod tests {
             "/validations/rules/r",
         ] {
             assert_eq!(
-                target(&format!("/api/projects/{id}{cp}"), false),
+                target(&format!("/api/projects/{id}{cp}"), true, false),
                 Target::ControlPlane,
                 "{cp}"
             );
         }
         assert_eq!(
-            target("/api/projects/not-a-uuid/data/x", false),
+            target("/api/projects/not-a-uuid/data/x", true, false),
             Target::NoSuchProject
         );
-        assert_eq!(target("/api/projects", false), Target::ControlPlane);
-        assert_eq!(target("/", false), Target::ControlPlane);
-        assert_eq!(target("/", true), Target::Console);
-        assert_eq!(target("/index.html", false), Target::Console);
+        assert_eq!(target("/api/projects", true, false), Target::ControlPlane);
+        assert_eq!(target("/", true, false), Target::ControlPlane);
+        assert_eq!(target("/", false, true), Target::ControlPlane);
+        assert_eq!(target("/", true, true), Target::ToConsole);
+        assert_eq!(target("/console", true, false), Target::ToConsole);
+        assert_eq!(target("/console/", true, false), Target::Console);
+        assert_eq!(target("/console/projects/x", true, true), Target::Console);
+        assert_eq!(target("/console/x", false, false), Target::ConsoleMethod);
     }
 
     #[test]
-    fn api_docs_go_to_the_control_plane_even_for_browsers() {
-        for html in [false, true] {
-            assert_eq!(target("/docs", html), Target::ControlPlane);
-            assert_eq!(target("/openapi.json", html), Target::ControlPlane);
+    fn unknown_paths_go_to_the_control_plane_never_to_the_console() {
+        for path in [
+            "/index.html",
+            "/etc/passwd",
+            "/x.php",
+            "/consolex",
+            "/docs/x",
+        ] {
+            for html in [false, true] {
+                assert_eq!(target(path, true, html), Target::ControlPlane, "{path}");
+            }
         }
-        assert_eq!(target("/docs/x", true), Target::Console);
-        assert_eq!(target("/app/openapi.json", false), Target::Console);
+        for html in [false, true] {
+            assert_eq!(target("/docs", true, html), Target::ControlPlane);
+            assert_eq!(target("/openapi.json", true, html), Target::ControlPlane);
+        }
+    }
+
+    #[test]
+    fn a_nul_anywhere_in_the_path_is_not_found() {
+        for path in [
+            "/api/projects/%00",
+            "/api/projects/0b5e7b9e-5f4c-4a4e-9d7e-6a3b2c1d0e9f/data/p%00",
+            "/console/%00",
+            "/%00",
+        ] {
+            assert_eq!(target(path, true, false), Target::NotFound, "{path}");
+        }
     }
 }

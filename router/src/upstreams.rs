@@ -2,6 +2,7 @@
 //! stream (never from a static list), with a short quarantine for workers that refuse connections.
 
 use arc_swap::ArcSwap;
+use proto::cluster::ClusterToken;
 use proto::config::PlacementsRequest;
 use proto::ConfigServiceClient;
 use std::collections::HashMap;
@@ -71,13 +72,14 @@ impl Upstreams {
 /// Follows the placement stream until `stop`; keeps the last table while the control plane is away.
 pub async fn watch_placements(
     url: String,
+    token: ClusterToken,
     upstreams: Arc<Upstreams>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
         tokio::select! {
-            res = follow(&url, &upstreams) => if let Err(e) = res {
+            res = follow(&url, &token, &upstreams) => if let Err(e) = res {
                 warn!(workers = upstreams.len(), "placement stream failed ({e}); keeping the last table, retrying in {backoff:?}");
             },
             _ = stop.wait_for(|s| *s) => return,
@@ -92,10 +94,11 @@ pub async fn watch_placements(
 
 async fn follow(
     url: &str,
+    token: &ClusterToken,
     upstreams: &Upstreams,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let channel = proto::connect(url).await?;
-    let mut client = ConfigServiceClient::new(channel);
+    let mut client = ConfigServiceClient::with_interceptor(channel, token.clone());
     let mut stream = client
         .watch_placements(PlacementsRequest {
             router_id: String::new(),

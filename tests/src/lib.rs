@@ -49,6 +49,13 @@ impl Res {
 
 const LOCAL: &str = "127.0.0.1:0";
 
+/// The cluster token of every [`TestEnv`]: control plane, workers and router share it.
+pub const CLUSTER_TOKEN: &str = "test-cluster-token-0123456789abcdef";
+
+fn cluster_token() -> proto::cluster::ClusterToken {
+    proto::cluster::ClusterToken::new(CLUSTER_TOKEN).expect("a valid cluster token")
+}
+
 /// How the workers of a [`TestEnv`] are set up.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -92,6 +99,8 @@ impl TestEnv {
             grpc_addr: LOCAL.parse().unwrap(),
             jwt_secret: "test-secret".into(),
             secrets_key: None,
+            cluster_token: cluster_token(),
+            parent_pid: None,
             access_token_expire_minutes: 15,
             refresh_token_expire_days: 7,
             config_ack_timeout_ms: 5000,
@@ -115,6 +124,8 @@ impl TestEnv {
                 http_addr: LOCAL.parse().unwrap(),
                 advertise_addr: None,
                 control_plane_url: grpc.clone(),
+                cluster_token: cluster_token(),
+                parent_pid: None,
                 worker_id: Some(format!(
                     "worker-{i}-{}",
                     &uuid::Uuid::new_v4().to_string()[..6]
@@ -142,6 +153,8 @@ impl TestEnv {
             addr: LOCAL.parse().unwrap(),
             control_plane_http: format!("http://{}", cp.http_addr),
             control_plane_grpc: grpc,
+            cluster_token: cluster_token(),
+            parent_pid: None,
             console_dir: console,
             cors_origins: "http://localhost:5173".into(),
             max_body_bytes: 16 << 20,
@@ -170,6 +183,11 @@ impl TestEnv {
     /// The router's address.
     pub fn router_addr(&self) -> SocketAddr {
         self.router.addr
+    }
+
+    /// The control plane's gRPC `ConfigService` URL (workers and the router watch there).
+    pub fn control_plane_grpc(&self) -> String {
+        format!("http://{}", self.cp_config.grpc_addr)
     }
 
     /// Stops the control plane (workers and router keep running).

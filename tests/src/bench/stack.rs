@@ -68,6 +68,7 @@ impl Stack {
         };
         let secret = uuid::Uuid::new_v4().simple().to_string();
         let grpc_url = format!("http://{cp_grpc}");
+        let cluster_token = uuid::Uuid::new_v4().simple().to_string();
         stack.spawn(
             &bins,
             "control-plane",
@@ -77,6 +78,7 @@ impl Stack {
                 ("CONTROL_HTTP_ADDR", cp_http.to_string()),
                 ("CONTROL_GRPC_ADDR", cp_grpc.to_string()),
                 ("JWT_SECRET", secret),
+                ("CLUSTER_TOKEN", cluster_token.clone()),
                 // The whole run uses one admin token.
                 ("ACCESS_TOKEN_EXPIRE_MINUTES", "720".into()),
             ],
@@ -91,6 +93,7 @@ impl Stack {
                 ("WORKER_ADDR", worker.to_string()),
                 ("CONTROL_PLANE_GRPC_URL", grpc_url.clone()),
                 ("WORKER_ID", "bench-worker".into()),
+                ("CLUSTER_TOKEN", cluster_token.clone()),
                 // The login measurement signs in far more often than the limit allows.
                 ("RATE_LIMIT_DISABLED", "1".into()),
                 ("EGRESS_ALLOW", "loopback".into()),
@@ -106,6 +109,7 @@ impl Stack {
                 ("ROUTER_ADDR", router.to_string()),
                 ("CONTROL_PLANE_HTTP_URL", format!("http://{cp_http}")),
                 ("CONTROL_PLANE_GRPC_URL", grpc_url),
+                ("CLUSTER_TOKEN", cluster_token),
                 ("CONSOLE_DIR", console.display().to_string()),
             ],
         )?;

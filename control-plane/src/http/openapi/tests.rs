@@ -18,6 +18,8 @@ fn offline_app() -> axum::Router {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: "test".into(),
         secrets_key: None,
+        cluster_token: proto::cluster::ClusterToken::new("test-cluster-token-0123").unwrap(),
+        parent_pid: None,
         access_token_expire_minutes: 15,
         refresh_token_expire_days: 7,
         config_ack_timeout_ms: 100,
