@@ -159,7 +159,7 @@ impl Project {
             .collections
             .iter()
             .flat_map(|c| &c.policies)
-            .any(|p| !p.roles.is_empty());
+            .any(|p| p.roles.as_ref().is_some_and(|r| !r.is_empty()));
         Self {
             roles_matter,
             quoted_schema: quote_ident(&config.db_schema).into(),
