@@ -291,7 +291,7 @@ pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a
     // The object around the page is joined as text: `json_build_object` would render the page
     // and the count as JSON values once more (a tenth of a page's cost in Postgres).
     let mut qb = read_prefix(plan.check.as_ref());
-    qb.push("SELECT '{\"records\":' || COALESCE((SELECT json_agg(r)::text FROM (SELECT ");
+    qb.push("SELECT '{\"records\":' || COALESCE((SELECT json_agg(_r)::text FROM (SELECT ");
     expand::push_select(&mut qb, c, &plan.expand, 0);
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);
@@ -305,7 +305,7 @@ pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a
     if plan.offset > 0 {
         qb.push(" OFFSET ").push_bind(plan.offset);
     }
-    qb.push(") r), '[]') || ',\"total\":' || ");
+    qb.push(") _r), '[]') || ',\"total\":' || ");
     if plan.skip_total {
         qb.push("'null'");
     } else {
@@ -349,9 +349,11 @@ pub async fn get(
         let mut qb = read_prefix(check);
         qb.push("SELECT CASE WHEN COALESCE(");
         push_pred(&mut qb, rule);
-        qb.push(", FALSE) THEN (SELECT row_to_json(r)::text FROM (SELECT ");
+        qb.push(", FALSE) THEN (SELECT row_to_json(_r)::text FROM (SELECT ");
         expand::push_columns(&mut qb, c, expand, 0);
-        qb.push(") r) ELSE '' END FROM ").push(&c.table).push(" t0");
+        qb.push(") _r) ELSE '' END FROM ")
+            .push(&c.table)
+            .push(" t0");
         push_id(&mut qb, id);
         qb.push(")");
         qb
@@ -422,10 +424,10 @@ fn push_values(qb: &mut QueryBuilder<'_, Postgres>, values: &Values) {
     }
 }
 
-/// The end of a one-statement write (`WITH w AS (… RETURNING …`): shaped as a read, with the
+/// The end of a one-statement write (`WITH _w AS (… RETURNING …`): shaped as a read, with the
 /// written row as its JSON answer (NULL when nothing was written).
 const WRITTEN: &str =
-    ") SELECT current_user::text, NULL::text, (SELECT row_to_json(w)::text FROM w)";
+    ") SELECT current_user::text, NULL::text, (SELECT row_to_json(_w)::text FROM _w)";
 
 /// Inserts a record and returns it as JSON, or `None` when `rule` refuses the row as written
 /// (column defaults included); the caller then drops the transaction, which undoes the insert.
@@ -435,7 +437,7 @@ pub async fn insert(
     values: &Values,
     rule: &Pred,
 ) -> Result<Option<String>, sqlx::Error> {
-    let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
+    let mut qb = QueryBuilder::new("WITH _w AS (INSERT INTO ");
     qb.push(&c.table);
     if values.is_empty() {
         qb.push(" DEFAULT VALUES");
@@ -448,14 +450,14 @@ pub async fn insert(
     if rule.constant() == Some(true) {
         qb.push(" RETURNING ")
             .push(&c.select_list)
-            .push(") SELECT row_to_json(w)::text FROM w");
+            .push(") SELECT row_to_json(_w)::text FROM _w");
         return qb.build_query_scalar().fetch_optional(&mut **tx).await;
     }
     // The rule is judged on the row as Postgres wrote it: defaults and sequences included.
     qb.push(" RETURNING *) SELECT CASE WHEN COALESCE((");
     push_pred(&mut qb, rule);
     qb.push(format_args!(
-        "), false) THEN (SELECT row_to_json(r)::text FROM (SELECT {}) r) END FROM w",
+        "), false) THEN (SELECT row_to_json(_r)::text FROM (SELECT {}) _r) END FROM _w",
         c.select_list
     ));
     let row: Option<Option<String>> = qb.build_query_scalar().fetch_optional(&mut **tx).await?;
@@ -472,17 +474,17 @@ pub async fn update(
     let mut qb = push_update(c, id, values);
     qb.push(" RETURNING ")
         .push(&c.select_list)
-        .push(") SELECT row_to_json(w)::text FROM w");
+        .push(") SELECT row_to_json(_w)::text FROM _w");
     qb.build_query_scalar().fetch_optional(&mut **tx).await
 }
 
-/// `WITH w AS (UPDATE … SET … WHERE <id>`, for the caller to finish.
+/// `WITH _w AS (UPDATE … SET … WHERE <id>`, for the caller to finish.
 fn push_update<'a>(
     c: &'a Collection,
     id: &RecordId,
     values: &Values,
 ) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new("WITH w AS (UPDATE ");
+    let mut qb = QueryBuilder::new("WITH _w AS (UPDATE ");
     qb.push(&c.table).push(" t0 SET \"updated_at\" = now()");
     for (col, v) in values {
         qb.push(", ").push(&col.sql).push(" = ");
@@ -534,7 +536,7 @@ pub async fn insert_at_once(
 ) -> Result<Option<String>, sqlx::Error> {
     let role = project.config.db_role.as_str();
     let read = run(pool, project, is_terminated, || {
-        let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
+        let mut qb = QueryBuilder::new("WITH _w AS (INSERT INTO ");
         qb.push(&c.table);
         push_columns(&mut qb, values);
         qb.push(" SELECT ");
@@ -574,7 +576,7 @@ fn render_view<'a>(
     plan: &'a ViewPlan,
 ) -> QueryBuilder<'a, Postgres> {
     let mut qb = read_prefix(None);
-    qb.push("SELECT json_build_object('data', COALESCE((SELECT json_agg(r) FROM (SELECT ");
+    qb.push("SELECT json_build_object('data', COALESCE((SELECT json_agg(_r) FROM (SELECT ");
     qb.push(&plan.select_list)
         .push(" FROM ")
         .push(&c.table)
@@ -591,7 +593,7 @@ fn render_view<'a>(
         .push_bind(plan.limit)
         .push(" OFFSET ")
         .push_bind(plan.offset)
-        .push(") r), '[]'::json), 'total', (SELECT count(*) FROM ")
+        .push(") _r), '[]'::json), 'total', (SELECT count(*) FROM ")
         .push(&c.table)
         .push(" t0");
     let mut w = Where::default();

@@ -170,23 +170,23 @@ fn push_node(qb: &mut QueryBuilder<'_, Postgres>, n: &Node, depth: usize) {
     let mut w = Where::default();
     match &n.link {
         Link::One { column } => {
-            qb.push(format_args!("(SELECT row_to_json(e{inner}) FROM (SELECT "));
+            qb.push(format_args!("(SELECT row_to_json(_e{inner}) FROM (SELECT "));
             push_select(qb, &n.collection, &n.children, inner);
             w.next(qb);
             qb.push(format_args!("t{inner}.\"id\" = t{depth}.{column}"));
             push_pred_where(qb, &mut w, &n.rule);
-            qb.push(format_args!(") e{inner})"));
+            qb.push(format_args!(") _e{inner})"));
         }
         Link::Many { column } => {
             qb.push(format_args!(
-                "(SELECT COALESCE(json_agg(e{inner} ORDER BY e{inner}.\"id\"), '[]'::json) FROM (SELECT "
+                "(SELECT COALESCE(json_agg(_e{inner} ORDER BY _e{inner}.\"id\"), '[]'::json) FROM (SELECT "
             ));
             push_select(qb, &n.collection, &n.children, inner);
             w.next(qb);
             qb.push(format_args!("t{inner}.{column} = t{depth}.\"id\""));
             push_pred_where(qb, &mut w, &n.rule);
             qb.push(format_args!(
-                " ORDER BY t{inner}.\"id\" LIMIT {MANY_LIMIT}) e{inner})"
+                " ORDER BY t{inner}.\"id\" LIMIT {MANY_LIMIT}) _e{inner})"
             ));
         }
     }
