@@ -213,8 +213,8 @@ impl<'c> Applier<'c> {
     }
 
     /// Statements that rename the indexes and foreign keys found on `old` (table, column) to the
-    /// names they get on `new`, as creation names them (`uq_`/`ix_<table>_<column>`,
-    /// `fk_<table>_<column>`). Run before the table or column is renamed.
+    /// names they get on `new`, as creation names them ([`ddl::index_name`],
+    /// [`ddl::foreign_key_name`]). Run before the table or column is renamed.
     async fn renamed_objects(
         &mut self,
         old: (&str, &str),
@@ -233,7 +233,7 @@ impl<'c> Applier<'c> {
                 "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
                 ddl::table(&schema, old.0),
                 q(&name),
-                q(&format!("fk_{}_{}", new.0, new.1))
+                q(&ddl::foreign_key_name(new.0, new.1))
             ));
         }
         Ok(stmts)
