@@ -8,7 +8,7 @@ use crate::db::ddl;
 use crate::db::projects::{self, Project};
 use crate::http::error::ApiError;
 use crate::http::views;
-use crate::names::{is_valid_slug, SYSTEM_COLUMNS};
+use crate::names::{is_postgres_system_column, is_valid_slug, SYSTEM_COLUMNS};
 use chrono::{Duration, Utc};
 use model::sql::{quote_ident as q, quote_literal};
 use model::value::coerce_text;
@@ -431,7 +431,8 @@ impl<'c> Applier<'c> {
         })
     }
 
-    /// 400 for a system field or column name, 409 for a name or column already used.
+    /// 400 for a system field or column name (ours or Postgres's), 409 for a name or column
+    /// already used.
     async fn check_free_name(
         &mut self,
         c: &Collection,
@@ -439,6 +440,11 @@ impl<'c> Applier<'c> {
         column: &str,
         except: Option<Uuid>,
     ) -> Result<(), ApiError> {
+        if is_postgres_system_column(name) || is_postgres_system_column(column) {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid field name: '{name}' is a Postgres system column name (ctid, xmin, xmax, cmin, cmax, tableoid, oid)"
+            )));
+        }
         let existing = catalog::all_fields(&mut *self.tx, c.id).await?;
         if let Some(clash) = existing.iter().find(|f| {
             Some(f.id) != except
