@@ -18,7 +18,9 @@ use crate::query::expand::{self, Node};
 use crate::query::filter::{push_order, push_pred, push_pred_where, push_where, Pred, Where};
 use crate::query::list::ListPlan;
 use crate::query::view::ViewPlan;
+use crate::query::PushIdent;
 use crate::registry::{Collection, Column, Project};
+use model::sql::Ident;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Postgres, QueryBuilder};
 use std::str::FromStr;
@@ -78,7 +80,7 @@ pub async fn begin(pool: &Pool, project: &Project) -> Result<Tx, sqlx::Error> {
 #[derive(Debug, Clone)]
 pub struct LiveCheck {
     /// The project's schema, quoted.
-    pub schema: Arc<str>,
+    pub schema: Ident,
     /// App-user id.
     pub user_id: String,
     /// Session id.
@@ -309,7 +311,9 @@ pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a
     if plan.skip_total {
         qb.push("'null'");
     } else {
-        qb.push("(SELECT count(*) FROM ").push(&c.table).push(" t0");
+        qb.push("(SELECT count(*) FROM ")
+            .push_ident(&c.table)
+            .push(" t0");
         let mut w = Where::default();
         push_where(&mut qb, &mut w, &plan.filters);
         push_pred_where(&mut qb, &mut w, &plan.rule);
@@ -352,7 +356,7 @@ pub async fn get(
         qb.push(", FALSE) THEN (SELECT row_to_json(_r)::text FROM (SELECT ");
         expand::push_columns(&mut qb, c, expand, 0);
         qb.push(") _r) ELSE '' END FROM ")
-            .push(&c.table)
+            .push_ident(&c.table)
             .push(" t0");
         push_id(&mut qb, id);
         qb.push(")");
@@ -377,7 +381,7 @@ pub async fn lock_record(
 ) -> Result<Found<()>, sqlx::Error> {
     let mut qb = QueryBuilder::new("SELECT COALESCE(");
     push_pred(&mut qb, rule);
-    qb.push(", FALSE) FROM ").push(&c.table).push(" t0");
+    qb.push(", FALSE) FROM ").push_ident(&c.table).push(" t0");
     push_id(&mut qb, id);
     qb.push(" FOR UPDATE");
     let allowed: Option<bool> = qb.build_query_scalar().fetch_optional(&mut **tx).await?;
@@ -411,7 +415,7 @@ fn push_value(qb: &mut QueryBuilder<'_, Postgres>, col: &Column, v: &Option<Stri
 fn push_columns(qb: &mut QueryBuilder<'_, Postgres>, values: &Values) {
     qb.push(" (");
     for (i, (col, _)) in values.iter().enumerate() {
-        qb.push(if i == 0 { "" } else { ", " }).push(&col.sql);
+        qb.push(if i == 0 { "" } else { ", " }).push_ident(&col.sql);
     }
     qb.push(")");
 }
@@ -438,7 +442,7 @@ pub async fn insert(
     rule: &Pred,
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = QueryBuilder::new("WITH _w AS (INSERT INTO ");
-    qb.push(&c.table);
+    qb.push_ident(&c.table);
     if values.is_empty() {
         qb.push(" DEFAULT VALUES");
     } else {
@@ -449,17 +453,16 @@ pub async fn insert(
     }
     if rule.constant() == Some(true) {
         qb.push(" RETURNING ")
-            .push(&c.select_list)
+            .push_idents(&c.select_list)
             .push(") SELECT row_to_json(_w)::text FROM _w");
         return qb.build_query_scalar().fetch_optional(&mut **tx).await;
     }
     // The rule is judged on the row as Postgres wrote it: defaults and sequences included.
     qb.push(" RETURNING *) SELECT CASE WHEN COALESCE((");
     push_pred(&mut qb, rule);
-    qb.push(format_args!(
-        "), false) THEN (SELECT row_to_json(_r)::text FROM (SELECT {}) _r) END FROM _w",
-        c.select_list
-    ));
+    qb.push("), false) THEN (SELECT row_to_json(_r)::text FROM (SELECT ")
+        .push_idents(&c.select_list)
+        .push(") _r) END FROM _w");
     let row: Option<Option<String>> = qb.build_query_scalar().fetch_optional(&mut **tx).await?;
     Ok(row.flatten())
 }
@@ -473,7 +476,7 @@ pub async fn update(
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = push_update(c, id, values);
     qb.push(" RETURNING ")
-        .push(&c.select_list)
+        .push_idents(&c.select_list)
         .push(") SELECT row_to_json(_w)::text FROM _w");
     qb.build_query_scalar().fetch_optional(&mut **tx).await
 }
@@ -485,9 +488,10 @@ fn push_update<'a>(
     values: &Values,
 ) -> QueryBuilder<'a, Postgres> {
     let mut qb = QueryBuilder::new("WITH _w AS (UPDATE ");
-    qb.push(&c.table).push(" t0 SET \"updated_at\" = now()");
+    qb.push_ident(&c.table)
+        .push(" t0 SET \"updated_at\" = now()");
     for (col, v) in values {
-        qb.push(", ").push(&col.sql).push(" = ");
+        qb.push(", ").push_ident(&col.sql).push(" = ");
         push_value(&mut qb, col, v);
     }
     push_id(&mut qb, id);
@@ -516,7 +520,9 @@ pub async fn update_at_once(
             qb.push(" AND ");
             push_pred(&mut qb, rule);
         }
-        qb.push(" RETURNING ").push(&c.select_list).push(WRITTEN);
+        qb.push(" RETURNING ")
+            .push_idents(&c.select_list)
+            .push(WRITTEN);
         qb
     })
     .await?;
@@ -537,12 +543,14 @@ pub async fn insert_at_once(
     let role = project.config.db_role.as_str();
     let read = run(pool, project, is_terminated, || {
         let mut qb = QueryBuilder::new("WITH _w AS (INSERT INTO ");
-        qb.push(&c.table);
+        qb.push_ident(&c.table);
         push_columns(&mut qb, values);
         qb.push(" SELECT ");
         push_values(&mut qb, values);
         qb.push(" WHERE current_user = ").push_bind(role);
-        qb.push(" RETURNING ").push(&c.select_list).push(WRITTEN);
+        qb.push(" RETURNING ")
+            .push_idents(&c.select_list)
+            .push(WRITTEN);
         qb
     })
     .await?;
@@ -552,7 +560,7 @@ pub async fn insert_at_once(
 /// Deletes a record; false when it did not exist.
 pub async fn delete(tx: &mut Tx, c: &Collection, id: &RecordId) -> Result<bool, sqlx::Error> {
     let mut qb = QueryBuilder::new("DELETE FROM ");
-    qb.push(&c.table).push(" t0");
+    qb.push_ident(&c.table).push(" t0");
     push_id(&mut qb, id);
     Ok(qb.build().execute(&mut **tx).await?.rows_affected() > 0)
 }
@@ -577,9 +585,9 @@ fn render_view<'a>(
 ) -> QueryBuilder<'a, Postgres> {
     let mut qb = read_prefix(None);
     qb.push("SELECT json_build_object('data', COALESCE((SELECT json_agg(_r) FROM (SELECT ");
-    qb.push(&plan.select_list)
+    qb.push_idents(&plan.select_list)
         .push(" FROM ")
-        .push(&c.table)
+        .push_ident(&c.table)
         .push(" t0");
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);
@@ -594,7 +602,7 @@ fn render_view<'a>(
         .push(" OFFSET ")
         .push_bind(plan.offset)
         .push(") _r), '[]'::json), 'total', (SELECT count(*) FROM ")
-        .push(&c.table)
+        .push_ident(&c.table)
         .push(" t0");
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);

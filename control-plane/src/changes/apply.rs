@@ -5,12 +5,13 @@
 use super::{is_safe_conversion, Change};
 use crate::db::catalog::{self, Collection, Field};
 use crate::db::ddl;
+use crate::db::ddl::ident as q;
 use crate::db::projects::{self, Project};
 use crate::http::error::ApiError;
 use crate::http::views;
 use crate::names::{is_postgres_system_column, is_valid_slug, SYSTEM_COLUMNS};
 use chrono::{Duration, Utc};
-use model::sql::{quote_ident as q, quote_literal};
+use model::sql::quote_literal;
 use model::value::coerce_text;
 use model::FieldType;
 use serde_json::{json, Value};

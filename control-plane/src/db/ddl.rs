@@ -1,9 +1,15 @@
-//! DDL inside project schemas. Every identifier is quoted with `model::sql::quote_ident`; names
-//! reaching here already passed the slug rule. DDL runs as the project's role (`SET LOCAL ROLE`),
+//! DDL inside project schemas. Every identifier enters as a `model::sql::Ident` made by [`ident`]
+//! from a catalog name; names reaching here already passed the slug rule. DDL runs as the project's role (`SET LOCAL ROLE`),
 //! so the project's tables belong to it and to nothing else.
 
-use model::sql::{quote_ident as q, quote_literal};
+use self::ident as q;
+use model::sql::{quote_literal, Ident};
 use sqlx::PgConnection;
+
+/// A catalog name (schema, role, table, column, index or constraint) as an identifier.
+pub fn ident(name: &str) -> Ident {
+    Ident::from_catalog(name)
+}
 
 /// Creates the project's login-less role and its schema, owned by that role. The connecting user
 /// is granted the role, which is what lets it (and workers using the same login) `SET ROLE`.
