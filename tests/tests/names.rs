@@ -684,3 +684,53 @@ async fn hostile_names_in_a_schema_document_never_break_a_project() {
     }
     env.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_field_names_on_users_keep_app_auth_working() {
+    let env = TestEnv::start().await;
+    let p = start(&env, "users@example.com").await;
+    for (i, name) in corpus().into_iter().enumerate() {
+        let body = json!({"name": name, "display_name": "Hostile", "field_type": "string"});
+        let res = p
+            .call("POST", "/schema/collections/_users/fields", Some(body))
+            .await;
+        let accepted = judge(&res, 201, &name, "_users field");
+        let email = format!("u{i}@example.com");
+        let res = p
+            .env
+            .call(
+                "POST",
+                &format!("/api/projects/{}/auth/register", p.id),
+                None,
+                Some(json!({"email": email, "password": "password123"})),
+            )
+            .await;
+        assert_eq!(res.status, 201, "register after {name:?}: {res:?}");
+        let token = res.body["access_token"].as_str().unwrap().to_owned();
+        let me = p
+            .env
+            .call(
+                "GET",
+                &format!("/api/projects/{}/auth/me", p.id),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(me.status, 200, "me after {name:?}: {me:?}");
+        let mut record = json!({"email": format!("admin-made-{i}@example.com")});
+        if accepted {
+            record[&name] = json!("v");
+        }
+        let res = p.call("POST", "/data/_users", Some(record)).await;
+        assert_eq!(res.status, 201, "create a user after {name:?}: {res:?}");
+        if accepted {
+            assert_eq!(res.body[&name], "v", "{res:?}");
+        }
+        let id = res.body["id"].as_str().unwrap().to_owned();
+        let res = p.call("GET", &format!("/data/_users/{id}"), None).await;
+        assert_eq!(res.status, 200, "read a user after {name:?}: {res:?}");
+        let res = p.call("GET", "/data/_users?limit=3", None).await;
+        assert_eq!(res.status, 200, "list users after {name:?}: {res:?}");
+    }
+    env.shutdown().await;
+}
