@@ -2,7 +2,9 @@
 
 use crate::db::{auth, catalog, policies, projects, roles, rules, views, webhooks};
 use crate::secrets::SecretBox;
-use model::access::{compile_condition, Action, Cond, PolicyConfig, PrincipalKind, RoleConfig};
+use model::access::{
+    compile_condition, parse_roles, Action, Cond, PolicyConfig, PrincipalKind, RoleConfig,
+};
 use model::{
     AuthConfig, CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig,
     RuleConfig, ViewConfig, ViewFilter, ViewOperator, ViewSort, WebhookConfig,
@@ -192,15 +194,7 @@ fn compile_policies(
                 principals: PrincipalKind::parse_list(p.allowed_principals.as_deref())
                     .unwrap_or_default(),
                 require_email_verified: p.require_email_verified,
-                roles: p
-                    .allowed_roles
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                roles: parse_roles(p.allowed_roles.as_deref()),
                 condition,
                 name: p.name,
             })
@@ -418,12 +412,15 @@ mod tests {
             out[0].principals,
             [PrincipalKind::AppUser, PrincipalKind::Anonymous]
         );
-        assert_eq!(out[0].roles, ["editor", "admin"]);
+        assert_eq!(
+            out[0].roles,
+            Some(vec!["editor".to_owned(), "admin".to_owned()])
+        );
         assert!(!out[0].allow);
         assert_eq!(out[0].action, Action::Read);
         // What should never be stored applies to no one and never matches.
         assert_eq!(out[1].condition, Cond::Const(false));
         assert!(out[1].principals.is_empty());
-        assert!(out[1].roles.is_empty());
+        assert_eq!(out[1].roles, None);
     }
 }

@@ -1,5 +1,5 @@
-//! The name rules of `spec/schema.md`: the request pattern (422) and the slug rule with reserved
-//! words (400).
+//! The name rules of `spec/schema.md`: the request pattern (422), the slug rule with reserved
+//! words (400), and the column names Postgres keeps for itself (400).
 
 /// Words no collection or field may be named.
 pub const RESERVED: &[&str] = &[
@@ -51,6 +51,16 @@ pub const SYSTEM_COLUMNS: &[&str] = &[
     "created_by_app_user_id",
 ];
 
+/// Columns Postgres keeps on every table (`oid` only on old servers); a field or relation of
+/// such a name could never be a column.
+pub const POSTGRES_SYSTEM_COLUMNS: &[&str] =
+    &["ctid", "xmin", "xmax", "cmin", "cmax", "tableoid", "oid"];
+
+/// Whether `name` is a column name Postgres reserves for a system column.
+pub fn is_postgres_system_column(name: &str) -> bool {
+    POSTGRES_SYSTEM_COLUMNS.contains(&name)
+}
+
 /// The request-schema pattern `^[a-z][a-z0-9_]*$`, 1–63 chars.
 pub fn matches_pattern(name: &str) -> bool {
     let mut chars = name.chars();
@@ -87,5 +97,9 @@ mod tests {
         }
         assert!(matches_pattern("select") && !is_valid_slug("select"));
         assert!(is_valid_slug("users") && !is_valid_slug("user"));
+        for pg in ["ctid", "xmin", "xmax", "cmin", "cmax", "tableoid", "oid"] {
+            assert!(is_valid_slug(pg) && is_postgres_system_column(pg), "{pg}");
+        }
+        assert!(!is_postgres_system_column("oids") && !is_postgres_system_column("CTID"));
     }
 }

@@ -18,7 +18,9 @@ use crate::query::expand::{self, Node};
 use crate::query::filter::{push_order, push_pred, push_pred_where, push_where, Pred, Where};
 use crate::query::list::ListPlan;
 use crate::query::view::ViewPlan;
+use crate::query::PushIdent;
 use crate::registry::{Collection, Column, Project};
+use model::sql::Ident;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Postgres, QueryBuilder};
 use std::str::FromStr;
@@ -78,7 +80,7 @@ pub async fn begin(pool: &Pool, project: &Project) -> Result<Tx, sqlx::Error> {
 #[derive(Debug, Clone)]
 pub struct LiveCheck {
     /// The project's schema, quoted.
-    pub schema: Arc<str>,
+    pub schema: Ident,
     /// App-user id.
     pub user_id: String,
     /// Session id.
@@ -292,7 +294,7 @@ pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a
     // The object around the page is joined as text: `json_build_object` would render the page
     // and the count as JSON values once more (a tenth of a page's cost in Postgres).
     let mut qb = read_prefix(plan.check.as_ref());
-    qb.push("SELECT '{\"records\":' || COALESCE((SELECT json_agg(r)::text FROM (SELECT ");
+    qb.push("SELECT '{\"records\":' || COALESCE((SELECT json_agg(_r)::text FROM (SELECT ");
     expand::push_select(&mut qb, c, &plan.expand, 0);
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);
@@ -306,11 +308,13 @@ pub fn render_list<'a>(c: &'a Collection, plan: &'a ListPlan) -> QueryBuilder<'a
     if plan.offset > 0 {
         qb.push(" OFFSET ").push_bind(plan.offset);
     }
-    qb.push(") r), '[]') || ',\"total\":' || ");
+    qb.push(") _r), '[]') || ',\"total\":' || ");
     if plan.skip_total {
         qb.push("'null'");
     } else {
-        qb.push("(SELECT count(*) FROM ").push(&c.table).push(" t0");
+        qb.push("(SELECT count(*) FROM ")
+            .push_ident(&c.table)
+            .push(" t0");
         let mut w = Where::default();
         push_where(&mut qb, &mut w, &plan.filters);
         push_pred_where(&mut qb, &mut w, &plan.rule);
@@ -350,9 +354,11 @@ pub async fn get(
         let mut qb = read_prefix(check);
         qb.push("SELECT CASE WHEN COALESCE(");
         push_pred(&mut qb, rule);
-        qb.push(", FALSE) THEN (SELECT row_to_json(r)::text FROM (SELECT ");
+        qb.push(", FALSE) THEN (SELECT row_to_json(_r)::text FROM (SELECT ");
         expand::push_columns(&mut qb, c, expand, 0);
-        qb.push(") r) ELSE '' END FROM ").push(&c.table).push(" t0");
+        qb.push(") _r) ELSE '' END FROM ")
+            .push_ident(&c.table)
+            .push(" t0");
         push_id(&mut qb, id);
         qb.push(")");
         qb
@@ -376,7 +382,7 @@ pub async fn lock_record(
 ) -> Result<Found<()>, sqlx::Error> {
     let mut qb = QueryBuilder::new("SELECT COALESCE(");
     push_pred(&mut qb, rule);
-    qb.push(", FALSE) FROM ").push(&c.table).push(" t0");
+    qb.push(", FALSE) FROM ").push_ident(&c.table).push(" t0");
     push_id(&mut qb, id);
     qb.push(" FOR UPDATE");
     let allowed: Option<bool> = qb.build_query_scalar().fetch_optional(&mut **tx).await?;
@@ -410,7 +416,7 @@ fn push_value(qb: &mut QueryBuilder<'_, Postgres>, col: &Column, v: &Option<Stri
 fn push_columns(qb: &mut QueryBuilder<'_, Postgres>, values: &Values) {
     qb.push(" (");
     for (i, (col, _)) in values.iter().enumerate() {
-        qb.push(if i == 0 { "" } else { ", " }).push(&col.sql);
+        qb.push(if i == 0 { "" } else { ", " }).push_ident(&col.sql);
     }
     qb.push(")");
 }
@@ -423,10 +429,10 @@ fn push_values(qb: &mut QueryBuilder<'_, Postgres>, values: &Values) {
     }
 }
 
-/// The end of a one-statement write (`WITH w AS (… RETURNING …`): shaped as a read, with the
+/// The end of a one-statement write (`WITH _w AS (… RETURNING …`): shaped as a read, with the
 /// written row as its JSON answer (NULL when nothing was written).
 const WRITTEN: &str =
-    ") SELECT current_user::text, NULL::text, (SELECT row_to_json(w)::text FROM w)";
+    ") SELECT current_user::text, NULL::text, (SELECT row_to_json(_w)::text FROM _w)";
 
 /// Inserts a record and returns it as JSON, or `None` when `rule` refuses the row as written
 /// (column defaults included); the caller then drops the transaction, which undoes the insert.
@@ -436,8 +442,8 @@ pub async fn insert(
     values: &Values,
     rule: &Pred,
 ) -> Result<Option<String>, sqlx::Error> {
-    let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
-    qb.push(&c.table);
+    let mut qb = QueryBuilder::new("WITH _w AS (INSERT INTO ");
+    qb.push_ident(&c.table);
     if values.is_empty() {
         qb.push(" DEFAULT VALUES");
     } else {
@@ -448,17 +454,16 @@ pub async fn insert(
     }
     if rule.constant() == Some(true) {
         qb.push(" RETURNING ")
-            .push(&c.select_list)
-            .push(") SELECT row_to_json(w)::text FROM w");
+            .push_idents(&c.select_list)
+            .push(") SELECT row_to_json(_w)::text FROM _w");
         return qb.build_query_scalar().fetch_optional(&mut **tx).await;
     }
     // The rule is judged on the row as Postgres wrote it: defaults and sequences included.
     qb.push(" RETURNING *) SELECT CASE WHEN COALESCE((");
     push_pred(&mut qb, rule);
-    qb.push(format_args!(
-        "), false) THEN (SELECT row_to_json(r)::text FROM (SELECT {}) r) END FROM w",
-        c.select_list
-    ));
+    qb.push("), false) THEN (SELECT row_to_json(_r)::text FROM (SELECT ")
+        .push_idents(&c.select_list)
+        .push(") _r) END FROM _w");
     let row: Option<Option<String>> = qb.build_query_scalar().fetch_optional(&mut **tx).await?;
     Ok(row.flatten())
 }
@@ -472,21 +477,22 @@ pub async fn update(
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = push_update(c, id, values);
     qb.push(" RETURNING ")
-        .push(&c.select_list)
-        .push(") SELECT row_to_json(w)::text FROM w");
+        .push_idents(&c.select_list)
+        .push(") SELECT row_to_json(_w)::text FROM _w");
     qb.build_query_scalar().fetch_optional(&mut **tx).await
 }
 
-/// `WITH w AS (UPDATE … SET … WHERE <id>`, for the caller to finish.
+/// `WITH _w AS (UPDATE … SET … WHERE <id>`, for the caller to finish.
 fn push_update<'a>(
     c: &'a Collection,
     id: &RecordId,
     values: &Values,
 ) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new("WITH w AS (UPDATE ");
-    qb.push(&c.table).push(" t0 SET \"updated_at\" = now()");
+    let mut qb = QueryBuilder::new("WITH _w AS (UPDATE ");
+    qb.push_ident(&c.table)
+        .push(" t0 SET \"updated_at\" = now()");
     for (col, v) in values {
-        qb.push(", ").push(&col.sql).push(" = ");
+        qb.push(", ").push_ident(&col.sql).push(" = ");
         push_value(&mut qb, col, v);
     }
     push_id(&mut qb, id);
@@ -515,7 +521,9 @@ pub async fn update_at_once(
             qb.push(" AND ");
             push_pred(&mut qb, rule);
         }
-        qb.push(" RETURNING ").push(&c.select_list).push(WRITTEN);
+        qb.push(" RETURNING ")
+            .push_idents(&c.select_list)
+            .push(WRITTEN);
         qb
     })
     .await?;
@@ -535,13 +543,15 @@ pub async fn insert_at_once(
 ) -> Result<Option<String>, sqlx::Error> {
     let role = project.config.db_role.as_str();
     let read = run(pool, project, is_terminated, || {
-        let mut qb = QueryBuilder::new("WITH w AS (INSERT INTO ");
-        qb.push(&c.table);
+        let mut qb = QueryBuilder::new("WITH _w AS (INSERT INTO ");
+        qb.push_ident(&c.table);
         push_columns(&mut qb, values);
         qb.push(" SELECT ");
         push_values(&mut qb, values);
         qb.push(" WHERE current_user = ").push_bind(role);
-        qb.push(" RETURNING ").push(&c.select_list).push(WRITTEN);
+        qb.push(" RETURNING ")
+            .push_idents(&c.select_list)
+            .push(WRITTEN);
         qb
     })
     .await?;
@@ -551,7 +561,7 @@ pub async fn insert_at_once(
 /// Deletes a record; false when it did not exist.
 pub async fn delete(tx: &mut Tx, c: &Collection, id: &RecordId) -> Result<bool, sqlx::Error> {
     let mut qb = QueryBuilder::new("DELETE FROM ");
-    qb.push(&c.table).push(" t0");
+    qb.push_ident(&c.table).push(" t0");
     push_id(&mut qb, id);
     Ok(qb.build().execute(&mut **tx).await?.rows_affected() > 0)
 }
@@ -575,10 +585,10 @@ fn render_view<'a>(
     plan: &'a ViewPlan,
 ) -> QueryBuilder<'a, Postgres> {
     let mut qb = read_prefix(None);
-    qb.push("SELECT json_build_object('data', COALESCE((SELECT json_agg(r) FROM (SELECT ");
-    qb.push(&plan.select_list)
+    qb.push("SELECT json_build_object('data', COALESCE((SELECT json_agg(_r) FROM (SELECT ");
+    qb.push_idents(&plan.select_list)
         .push(" FROM ")
-        .push(&c.table)
+        .push_ident(&c.table)
         .push(" t0");
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);
@@ -592,8 +602,8 @@ fn render_view<'a>(
         .push_bind(plan.limit)
         .push(" OFFSET ")
         .push_bind(plan.offset)
-        .push(") r), '[]'::json), 'total', (SELECT count(*) FROM ")
-        .push(&c.table)
+        .push(") _r), '[]'::json), 'total', (SELECT count(*) FROM ")
+        .push_ident(&c.table)
         .push(" t0");
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);

@@ -72,7 +72,10 @@ fn applies(p: &PolicyConfig, action: Action, kind: PrincipalKind, caller: &Calle
         return false;
     }
     match caller {
-        Caller::AppUser(u) if !p.roles.is_empty() => p.roles.iter().any(|r| u.roles.contains(r)),
+        Caller::AppUser(u) => match &p.roles {
+            Some(roles) => roles.iter().any(|r| u.roles.contains(r)),
+            None => true,
+        },
         _ => true,
     }
 }
@@ -182,7 +185,7 @@ mod tests {
             allow,
             principals: PrincipalKind::parse_list(Some(principals)).unwrap(),
             require_email_verified: false,
-            roles: vec![],
+            roles: None,
             condition: compile_condition(Some(condition), &columns).unwrap(),
         }
     }
@@ -283,7 +286,7 @@ mod tests {
         assert_eq!(rule(&c, Action::Read, &key).constant(), Some(false));
 
         let mut p = policy(Action::Read, true, "app_user,api_key", "");
-        p.roles = vec!["editor".into(), "admin".into()];
+        p.roles = Some(vec!["editor".into(), "admin".into()]);
         let c = order(vec![p]);
         let editor = user("u", false, &["viewer", "editor"]);
         assert_eq!(rule(&c, Action::Read, &editor).constant(), Some(true));
@@ -292,6 +295,17 @@ mod tests {
             Some(false)
         );
         // Roles restrict app users only.
+        assert_eq!(rule(&c, Action::Read, &key).constant(), Some(true));
+
+        // A list with no names in it (`","`) admits no app user, whatever they hold.
+        let mut p = policy(Action::Read, true, "app_user,api_key", "");
+        p.roles = Some(vec![]);
+        let c = order(vec![p]);
+        assert_eq!(rule(&c, Action::Read, &editor).constant(), Some(false));
+        assert_eq!(
+            rule(&c, Action::Read, &user("u", true, &[])).constant(),
+            Some(false)
+        );
         assert_eq!(rule(&c, Action::Read, &key).constant(), Some(true));
     }
 

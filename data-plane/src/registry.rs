@@ -3,7 +3,7 @@
 //! A request loads its project `Arc` once; a newer config replaces it atomically.
 
 use arc_swap::ArcSwap;
-use model::sql::quote_ident;
+use model::sql::{Ident, IdentList};
 use model::{ApiKeyConfig, CollectionConfig, FieldType, ProjectConfig, ViewConfig};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub const SYSTEM_COLUMNS: [(&str, FieldType); 5] = [
 #[derive(Debug, Clone)]
 pub struct Column {
     /// Quoted column name.
-    pub sql: String,
+    pub sql: Ident,
     /// Its type, for coercion.
     pub ty: FieldType,
     /// Its Postgres type, for casts.
@@ -37,7 +37,9 @@ pub struct Column {
 #[derive(Debug, Clone)]
 pub struct Relation {
     /// The quoted key column (`"author_id"`).
-    pub column: String,
+    pub column: Ident,
+    /// The field's name, quoted: the expansion's key in a record.
+    pub key: Ident,
     /// The target collection.
     pub target: Uuid,
 }
@@ -47,10 +49,12 @@ pub struct Relation {
 pub struct Reverse {
     /// The expansion key, `<source>_via_<field>`.
     pub key: String,
+    /// The expansion key, quoted.
+    pub key_ident: Ident,
     /// The collection holding the key.
     pub source: Uuid,
     /// The quoted key column in `source`.
-    pub column: String,
+    pub column: Ident,
 }
 
 /// A collection, ready to query.
@@ -59,9 +63,9 @@ pub struct Collection {
     /// The compiled config.
     pub config: CollectionConfig,
     /// `"schema"."table"`.
-    pub table: String,
+    pub table: Ident,
     /// The quoted, comma-separated columns a response shows (hidden ones left out).
-    pub select_list: String,
+    pub select_list: IdentList,
     /// Columns by field name and by column name (soft-deleted and hidden fields left out).
     pub columns: HashMap<String, Arc<Column>>,
     /// Live relation fields by field name.
@@ -93,19 +97,20 @@ pub struct Project {
     /// Some policy names roles, so app users' roles must be read.
     pub roles_matter: bool,
     /// The project's schema, quoted (shared by every read that checks an app user).
-    pub quoted_schema: Arc<str>,
+    pub quoted_schema: Ident,
 }
 
 impl Project {
     /// Derives the per-version lookups from a config.
     pub fn new(config: ProjectConfig) -> Self {
+        let schema = config.schema_ident();
         let mut collections: HashMap<String, Arc<Collection>> = config
             .collections
             .iter()
             .map(|c| {
                 (
                     c.name.clone(),
-                    Arc::new(Collection::new(&config.db_schema, c.clone())),
+                    Arc::new(Collection::new(&schema, c.clone())),
                 )
             })
             .collect();
@@ -126,13 +131,15 @@ impl Project {
         for c in &config.collections {
             for f in &c.fields {
                 if let (Some(r), false) = (&f.relation, f.is_deleted || f.is_hidden) {
+                    let (key, key_ident) = c.reverse_key(f);
                     reverse
                         .entry(r.target_collection_id)
                         .or_default()
                         .push(Reverse {
-                            key: format!("{}_via_{}", c.name, f.name),
+                            key,
+                            key_ident,
                             source: c.id,
-                            column: quote_ident(&f.column),
+                            column: f.column_ident(),
                         });
                 }
             }
@@ -142,11 +149,8 @@ impl Project {
             .iter()
             .map(|v| (v.name.clone(), Arc::new(v.clone())))
             .collect();
-        let begin_sql = format!(
-            "BEGIN; SET LOCAL ROLE {}; SET LOCAL search_path TO {}",
-            quote_ident(&config.db_role),
-            quote_ident(&config.db_schema)
-        );
+        let role = config.role_ident();
+        let begin_sql = format!("BEGIN; SET LOCAL ROLE {role}; SET LOCAL search_path TO {schema}");
         let mut api_keys: HashMap<String, Vec<ApiKeyConfig>> = HashMap::new();
         for k in &config.auth.api_keys {
             api_keys
@@ -154,15 +158,15 @@ impl Project {
                 .or_default()
                 .push(k.clone());
         }
-        let set_role_sql = format!("SET ROLE {}", quote_ident(&config.db_role));
+        let set_role_sql = format!("SET ROLE {role}");
         let roles_matter = config
             .collections
             .iter()
             .flat_map(|c| &c.policies)
-            .any(|p| !p.roles.is_empty());
+            .any(|p| p.roles.as_ref().is_some_and(|r| !r.is_empty()));
         Self {
             roles_matter,
-            quoted_schema: quote_ident(&config.db_schema).into(),
+            quoted_schema: schema,
             config,
             collections,
             by_id,
@@ -176,17 +180,19 @@ impl Project {
 }
 
 impl Collection {
-    fn new(schema: &str, config: CollectionConfig) -> Self {
+    fn new(schema: &Ident, config: CollectionConfig) -> Self {
         let mut columns = HashMap::new();
-        let mut shown: Vec<String> = SYSTEM_COLUMNS.iter().map(|(c, _)| quote_ident(c)).collect();
+        let mut shown: Vec<Ident> = Vec::new();
         for (name, ty) in SYSTEM_COLUMNS {
             let ty = if name == "id" && config.is_system {
                 FieldType::String
             } else {
                 ty
             };
+            let sql = Ident::fixed(name);
+            shown.push(sql.clone());
             let col = Column {
-                sql: quote_ident(name),
+                sql,
                 ty,
                 sql_type: ty.sql_type().into(),
                 writable: false,
@@ -201,7 +207,8 @@ impl Collection {
             if f.is_hidden || f.is_deleted {
                 continue;
             }
-            shown.push(quote_ident(&f.column));
+            let sql = f.column_ident();
+            shown.push(sql.clone());
             // A relation to `_users` holds its text ids; other relations hold integer ids.
             let ty = if f.field_type == FieldType::Relation && f.sql_type != "bigint" {
                 FieldType::String
@@ -209,7 +216,7 @@ impl Collection {
                 f.field_type
             };
             let col = Arc::new(Column {
-                sql: quote_ident(&f.column),
+                sql: sql.clone(),
                 ty,
                 sql_type: f.sql_type.clone(),
                 writable: true,
@@ -219,7 +226,8 @@ impl Collection {
                 relations.insert(
                     f.name.clone(),
                     Relation {
-                        column: quote_ident(&f.column),
+                        column: sql,
+                        key: f.name_ident(),
                         target: r.target_collection_id,
                     },
                 );
@@ -241,8 +249,8 @@ impl Collection {
             }
         }
         Self {
-            table: format!("{}.{}", quote_ident(schema), quote_ident(&config.table)),
-            select_list: shown.join(", "),
+            table: schema.qualify(&config.table_ident()),
+            select_list: IdentList::join(&shown),
             columns,
             relations,
             rules: crate::rules::CollectionRules::new(&config),
@@ -376,8 +384,8 @@ mod tests {
             !c.columns.contains_key("price"),
             "a soft-deleted field keeps its name"
         );
-        assert_eq!(c.columns["amount"].sql, "\"amount\"");
-        assert!(!c.select_list.contains("\"price\""));
+        assert_eq!(c.columns["amount"].sql.as_sql(), "\"amount\"");
+        assert!(!c.select_list.as_sql().contains("\"price\""));
     }
 }
 

@@ -116,6 +116,20 @@ impl PrincipalKind {
     }
 }
 
+/// Parses `allowed_roles` (comma list of role names). Null or the empty string means no role
+/// restriction (`None`); anything else is the list of its trimmed, non-empty names, which may be
+/// empty (`","`, `" , "`): such a policy admits no app user, as a role nobody holds would.
+pub fn parse_roles(raw: Option<&str>) -> Option<Vec<String>> {
+    let raw = raw.filter(|r| !r.is_empty())?;
+    Some(
+        raw.split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
 /// An active policy of a collection, compiled. A collection's policies travel ordered as they
 /// are evaluated: `priority` descending, then creation order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,8 +146,9 @@ pub struct PolicyConfig {
     pub principals: Vec<PrincipalKind>,
     /// Applies only to callers with a verified email (never API keys or anonymous).
     pub require_email_verified: bool,
-    /// Role names; an app user must hold one of them (empty: no restriction).
-    pub roles: Vec<String>,
+    /// Role names an app user must hold one of; `None`: no restriction. A list left empty by
+    /// its commas (`","`) is `Some([])`, which no app user passes (see [`parse_roles`]).
+    pub roles: Option<Vec<String>>,
     /// The compiled `condition_json` (`Const(true)` when there is none).
     pub condition: Cond,
 }
@@ -503,6 +518,20 @@ mod tests {
             op,
             operand,
         }
+    }
+
+    #[test]
+    fn role_lists_fail_closed() {
+        assert_eq!(parse_roles(None), None);
+        assert_eq!(parse_roles(Some("")), None);
+        let none: Option<Vec<String>> = Some(vec![]);
+        for empty in [",", " , ", " ", ",,", " ,\t, "] {
+            assert_eq!(parse_roles(Some(empty)), none, "{empty:?}");
+        }
+        assert_eq!(
+            parse_roles(Some(" editor, ,admin ")),
+            Some(vec!["editor".to_owned(), "admin".to_owned()])
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the control schema. The control plane builds it once per change; workers only read it.
 
 use crate::access::{PolicyConfig, RoleConfig, RuleConfig};
+use crate::sql::Ident;
 use crate::webhooks::WebhookConfig;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -40,6 +41,16 @@ pub struct ProjectConfig {
 }
 
 impl ProjectConfig {
+    /// The project's schema, quoted.
+    pub fn schema_ident(&self) -> Ident {
+        Ident::new(&self.db_schema)
+    }
+
+    /// The project's role, quoted.
+    pub fn role_ident(&self) -> Ident {
+        Ident::new(&self.db_role)
+    }
+
     /// The active collection with this current name.
     pub fn collection(&self, name: &str) -> Option<&CollectionConfig> {
         self.collections.iter().find(|c| c.name == name)
@@ -207,6 +218,21 @@ pub struct CollectionConfig {
     pub policies: Vec<PolicyConfig>,
 }
 
+impl CollectionConfig {
+    /// The collection's table, quoted (unqualified).
+    pub fn table_ident(&self) -> Ident {
+        Ident::new(&self.table)
+    }
+
+    /// The key under which a record of `target` lists the records of this collection whose
+    /// relation field `field` points at it (`<collection>_via_<field>`), and its quoted form.
+    pub fn reverse_key(&self, field: &FieldConfig) -> (String, Ident) {
+        let key = format!("{}_via_{}", self.name, field.name);
+        let ident = Ident::new(&key);
+        (key, ident)
+    }
+}
+
 /// A field and its column.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FieldConfig {
@@ -237,6 +263,18 @@ pub struct FieldConfig {
     /// Active validation rules in evaluation order (spec/validations.md).
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+}
+
+impl FieldConfig {
+    /// The field's column, quoted.
+    pub fn column_ident(&self) -> Ident {
+        Ident::new(&self.column)
+    }
+
+    /// The field's name, quoted (the key of a relation's expansion in a record).
+    pub fn name_ident(&self) -> Ident {
+        Ident::new(&self.name)
+    }
 }
 
 /// The target of a many-to-one relation field.

@@ -547,11 +547,11 @@ async fn statements_run_as_their_projects_role_on_a_shared_connection() {
     // One connection, so every read below reuses it.
     let pool = data_plane::db::connect(&env.db_url, 1).await.unwrap();
     let table_of = |p: &data_plane::registry::Project| p.collections["secrets"].table.clone();
-    let count = |table: String| {
+    let count = |table: model::sql::Ident| {
         move || {
             let mut qb = data_plane::db::read_prefix(None);
             qb.push("SELECT count(*)::text FROM ")
-                .push(table.clone())
+                .push(table.as_sql())
                 .push(")");
             qb
         }

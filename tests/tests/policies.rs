@@ -965,6 +965,67 @@ async fn holes_other_backends_shipped_stay_closed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_list_of_only_commas_admits_no_app_user() {
+    let env = TestEnv::start().await;
+    let (w, _) = world(&env).await;
+    let a = w.admin("GET", "/data/notes?sort=title", None).await["records"][0]["id"].clone();
+    let read = format!("/data/notes/{a}");
+    for roles in [",", " , ", " ", ",,editor_typo,"] {
+        w.set_policies(
+            "notes",
+            &[
+                json!({"action": "read", "allowed_principals": "app_user,api_key", "allowed_roles": roles}),
+                json!({"action": "list", "allowed_principals": "app_user,api_key", "allowed_roles": roles}),
+                json!({"action": "create", "allowed_principals": "app_user,api_key", "allowed_roles": roles}),
+            ],
+        )
+        .await;
+        // Not even the editor, nor a verified user: as a role nobody holds would.
+        for who in [Who::Carol, Who::Alice, Who::Bob] {
+            let res = w.call(who, "GET", &read, None).await;
+            assert_eq!(res.status, 403, "{roles:?}: {who:?} read: {res:?}");
+            assert_eq!(w.titles(who, "").await, Err(403), "{roles:?}: {who:?} list");
+            let res = w
+                .call(who, "POST", "/data/notes", Some(json!({"title": "x"})))
+                .await;
+            assert_eq!(res.status, 403, "{roles:?}: {who:?} create: {res:?}");
+        }
+        // Roles restrict app users only.
+        let res = w.call(Who::Key, "GET", &read, None).await;
+        assert_eq!(res.status, 200, "{roles:?}: key read: {res:?}");
+    }
+    // Left out or empty, the list restricts nobody (policies.md).
+    for roles in [json!(null), json!("")] {
+        w.set_policies(
+            "notes",
+            &[json!({"action": "read", "allowed_principals": "app_user", "allowed_roles": roles})],
+        )
+        .await;
+        for who in [Who::Carol, Who::Alice, Who::Bob] {
+            let res = w.call(who, "GET", &read, None).await;
+            assert_eq!(res.status, 200, "{roles:?}: {who:?} read: {res:?}");
+        }
+    }
+    // A PATCH to `","` closes a policy that was open.
+    let base = "/schema/collections/notes/policies";
+    let id = w.admin("GET", base, None).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patched = w
+        .admin(
+            "PATCH",
+            &format!("{base}/{id}"),
+            Some(json!({"allowed_roles": ","})),
+        )
+        .await;
+    assert_eq!(patched["allowed_roles"], ",");
+    let res = w.call(Who::Carol, "GET", &read, None).await;
+    assert_eq!(res.status, 403, "{res:?}");
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn role_and_user_changes_apply_on_the_next_request_on_every_worker() {
     let env = TestEnv::start().await;
     let (w, editor) = world(&env).await;

@@ -5,12 +5,13 @@
 use super::{is_safe_conversion, Change};
 use crate::db::catalog::{self, Collection, Field};
 use crate::db::ddl;
+use crate::db::ddl::ident as q;
 use crate::db::projects::{self, Project};
 use crate::http::error::ApiError;
 use crate::http::views;
-use crate::names::{is_valid_slug, SYSTEM_COLUMNS};
+use crate::names::{is_postgres_system_column, is_valid_slug, SYSTEM_COLUMNS};
 use chrono::{Duration, Utc};
-use model::sql::{quote_ident as q, quote_literal};
+use model::sql::quote_literal;
 use model::value::coerce_text;
 use model::FieldType;
 use serde_json::{json, Value};
@@ -213,8 +214,8 @@ impl<'c> Applier<'c> {
     }
 
     /// Statements that rename the indexes and foreign keys found on `old` (table, column) to the
-    /// names they get on `new`, as creation names them (`uq_`/`ix_<table>_<column>`,
-    /// `fk_<table>_<column>`). Run before the table or column is renamed.
+    /// names they get on `new`, as creation names them ([`ddl::index_name`],
+    /// [`ddl::foreign_key_name`]). Run before the table or column is renamed.
     async fn renamed_objects(
         &mut self,
         old: (&str, &str),
@@ -233,7 +234,7 @@ impl<'c> Applier<'c> {
                 "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
                 ddl::table(&schema, old.0),
                 q(&name),
-                q(&format!("fk_{}_{}", new.0, new.1))
+                q(&ddl::foreign_key_name(new.0, new.1))
             ));
         }
         Ok(stmts)
@@ -431,7 +432,8 @@ impl<'c> Applier<'c> {
         })
     }
 
-    /// 400 for a system field or column name, 409 for a name or column already used.
+    /// 400 for a system field or column name (ours or Postgres's), 409 for a name or column
+    /// already used.
     async fn check_free_name(
         &mut self,
         c: &Collection,
@@ -439,6 +441,11 @@ impl<'c> Applier<'c> {
         column: &str,
         except: Option<Uuid>,
     ) -> Result<(), ApiError> {
+        if is_postgres_system_column(name) || is_postgres_system_column(column) {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid field name: '{name}' is a Postgres system column name (ctid, xmin, xmax, cmin, cmax, tableoid, oid)"
+            )));
+        }
         let existing = catalog::all_fields(&mut *self.tx, c.id).await?;
         if let Some(clash) = existing.iter().find(|f| {
             Some(f.id) != except

@@ -626,8 +626,8 @@ pub async fn table_has_rows(
 ) -> Result<bool, sqlx::Error> {
     let sql = format!(
         "SELECT EXISTS (SELECT 1 FROM {}.{})",
-        model::sql::quote_ident(schema),
-        model::sql::quote_ident(table)
+        super::ddl::ident(schema),
+        super::ddl::ident(table)
     );
     sqlx::query_scalar(&sql)
         .persistent(false)

@@ -1,9 +1,15 @@
-//! DDL inside project schemas. Every identifier is quoted with `model::sql::quote_ident`; names
-//! reaching here already passed the slug rule. DDL runs as the project's role (`SET LOCAL ROLE`),
+//! DDL inside project schemas. Every identifier enters as a `model::sql::Ident` made by [`ident`]
+//! from a catalog name; names reaching here already passed the slug rule. DDL runs as the project's role (`SET LOCAL ROLE`),
 //! so the project's tables belong to it and to nothing else.
 
-use model::sql::{quote_ident as q, quote_literal};
+use self::ident as q;
+use model::sql::{quote_literal, Ident};
 use sqlx::PgConnection;
+
+/// A catalog name (schema, role, table, column, index or constraint) as an identifier.
+pub fn ident(name: &str) -> Ident {
+    Ident::from_catalog(name)
+}
 
 /// Creates the project's login-less role and its schema, owned by that role. The connecting user
 /// is granted the role, which is what lets it (and workers using the same login) `SET ROLE`.
@@ -285,9 +291,34 @@ pub fn table(schema: &str, table: &str) -> String {
     format!("{}.{}", q(schema), q(table))
 }
 
+/// The longest identifier Postgres keeps (`NAMEDATALEN - 1` bytes); longer ones it cuts short.
+const MAX_IDENT_BYTES: usize = 63;
+
 /// The index name of a unique (`uq`) or plain (`ix`) index on one column.
 pub fn index_name(prefix: &str, table: &str, column: &str) -> String {
-    format!("{prefix}_{table}_{column}")
+    object_name(prefix, table, column)
+}
+
+/// The name of a relation column's foreign key.
+pub fn foreign_key_name(table: &str, column: &str) -> String {
+    object_name("fk", table, column)
+}
+
+/// `<prefix>_<table>_<column>`, or, past 63 bytes (where Postgres would cut two such names to
+/// the same one), its first 54 bytes and 8 hex digits of its SHA-256.
+fn object_name(prefix: &str, table: &str, column: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let full = format!("{prefix}_{table}_{column}");
+    if full.len() <= MAX_IDENT_BYTES {
+        return full;
+    }
+    let digest = Sha256::digest(full.as_bytes());
+    let mut end = MAX_IDENT_BYTES - 9;
+    while !full.is_char_boundary(end) {
+        end -= 1;
+    }
+    let hash = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    format!("{}_{hash:08x}", &full[..end])
 }
 
 /// `CREATE [UNIQUE] INDEX` on one column.
@@ -352,7 +383,7 @@ pub fn add_relation(r: &AddRelation<'_>) -> Vec<String> {
             q(r.column),
             r.sql_type,
             if r.required { " NOT NULL" } else { "" },
-            q(&format!("fk_{}_{}", r.table, r.column)),
+            q(&foreign_key_name(r.table, r.column)),
             table(r.schema, r.target_table),
         ),
         create_index(r.schema, r.table, r.column, false),
@@ -362,6 +393,23 @@ pub fn add_relation(r: &AddRelation<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_object_names_stay_apart_within_63_bytes() {
+        assert_eq!(index_name("uq", "order", "select"), "uq_order_select");
+        assert_eq!(foreign_key_name("posts", "author_id"), "fk_posts_author_id");
+        let table = "c".repeat(63);
+        let (one, two) = ("q".repeat(62) + "1", "q".repeat(62) + "2");
+        let a = index_name("uq", &table, &one);
+        let b = index_name("uq", &table, &two);
+        assert_ne!(a, b);
+        for n in [&a, &b, &foreign_key_name(&table, &one)] {
+            assert_eq!(n.len(), 63, "{n}");
+            assert!(n.starts_with("uq_ccc") || n.starts_with("fk_ccc"), "{n}");
+        }
+        // Stable: the same name every time (renames compute it again).
+        assert_eq!(a, index_name("uq", &table, &one));
+    }
 
     #[test]
     fn add_column_quotes_everything() {

@@ -2,9 +2,9 @@
 //! users hold a role is kept in the project's own schema (`_user_roles`, served by workers); the
 //! only thing the control plane does there is drop a deleted role's assignments.
 
+use super::ddl::ident as q;
 use super::projects::Project;
 use chrono::{DateTime, Utc};
-use model::sql::quote_ident as q;
 use serde::Serialize;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgExecutor, Row};

@@ -2,9 +2,9 @@
 //! seal and open them with the control plane's `SecretBox`. Collection filters are kept as ids
 //! and shown by the collections' current names.
 
+use super::ddl::ident as q;
 use super::projects::Project;
 use chrono::{DateTime, Utc};
-use model::sql::quote_ident as q;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgExecutor, Row};

@@ -306,7 +306,7 @@ fn prepare_app_user(c: &Collection, values: &mut Values) -> Result<(), ApiError>
 
 /// An app user's email must be an address, and is stored lower-cased.
 fn normalize_app_user_email(values: &mut Values) -> Result<(), ApiError> {
-    let email = values.iter_mut().find(|(col, _)| col.sql == "\"email\"");
+    let email = values.iter_mut().find(|(col, _)| col.sql.name() == "email");
     match email {
         Some((_, Some(e))) if model::fields::normalize_email(e).is_some() => {
             *e = e.to_lowercase();

@@ -5,9 +5,10 @@
 //! one result without `group_by`, groups ordered by their keys. `count` is always there.
 
 use super::filter::{push_pred_where, push_where, Filter, Filters, Pred, Where};
-use super::int_param;
+use super::{int_param, PushIdent};
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column};
+use model::sql::IdentList;
 use model::FieldType;
 use sqlx::{Postgres, QueryBuilder};
 use std::sync::Arc;
@@ -153,7 +154,8 @@ pub fn render<'a>(c: &Collection, plan: &'a AggregatePlan) -> QueryBuilder<'a, P
         qb.push(if i == 0 { "" } else { ", " })
             .push("CAST(")
             .push_bind(name.as_str())
-            .push(format_args!(" AS text), {}", col.sql));
+            .push(" AS text), ")
+            .push_ident(&col.sql);
     }
     qb.push("), 'count', count(*)");
     for (func, cols) in &plan.columns {
@@ -162,17 +164,18 @@ pub fn render<'a>(c: &Collection, plan: &'a AggregatePlan) -> QueryBuilder<'a, P
             qb.push(if i == 0 { "" } else { ", " })
                 .push("CAST(")
                 .push_bind(name.as_str())
-                .push(format_args!(" AS text), {}({})", func.name(), col.sql));
+                .push(format_args!(" AS text), {}(", func.name()))
+                .push_ident(&col.sql)
+                .push(")");
         }
         qb.push(")");
     }
-    qb.push(") AS a FROM ").push(&c.table).push(" t0");
+    qb.push(") AS a FROM ").push_ident(&c.table).push(" t0");
     let mut w = Where::default();
     push_where(&mut qb, &mut w, &plan.filters);
     push_pred_where(&mut qb, &mut w, &plan.rule);
     if !plan.group_by.is_empty() {
-        let keys: Vec<&str> = plan.group_by.iter().map(|(_, c)| c.sql.as_str()).collect();
-        let keys = keys.join(", ");
+        let keys = IdentList::join(plan.group_by.iter().map(|(_, c)| &c.sql));
         qb.push(format_args!(" GROUP BY {keys} ORDER BY {keys}"));
     }
     qb.push(" LIMIT ").push_bind(plan.limit).push(") g)");

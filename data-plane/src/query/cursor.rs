@@ -4,6 +4,7 @@
 //! page. The cursor is opaque to clients: base64url of `{"s": <sort>, "v": [<keys>…, <id>]}`.
 
 use super::filter::Where;
+use super::PushIdent;
 use crate::http::error::ApiError;
 use crate::registry::Column;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -77,7 +78,7 @@ pub fn decode(
 
 /// The cursor after `last` (a record of the page, as JSON).
 pub fn encode(last: &Value, sort: &[(Arc<Column>, bool)]) -> String {
-    let key = |c: &Column| last[c.sql.trim_matches('"')].clone();
+    let key = |c: &Column| last[c.sql.name()].clone();
     let mut values: Vec<Value> = sort.iter().map(|(c, _)| key(c)).collect();
     values.push(last["id"].clone());
     let doc = json!({ "s": sort_spec(sort), "v": values });
@@ -114,7 +115,8 @@ pub fn push_after(
             } else {
                 ">"
             };
-            qb.push(format_args!("{} {op} CAST(", col.sql))
+            qb.push_ident(&col.sql)
+                .push(format_args!(" {op} CAST("))
                 .push_bind(after.values[j].clone())
                 .push(format_args!(" AS {})", col.sql_type));
         }

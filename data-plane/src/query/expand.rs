@@ -9,8 +9,10 @@
 //! Unknown names are ignored (spec/data.md); depth and breadth are capped with a clear 400.
 
 use super::filter::{push_pred_where, Pred, Where};
+use super::PushIdent;
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Project};
+use model::sql::Ident;
 use sqlx::{Postgres, QueryBuilder};
 use std::sync::Arc;
 
@@ -27,20 +29,20 @@ pub enum Link {
     /// This row's key column points at one target record.
     One {
         /// Quoted key column of the parent row.
-        column: String,
+        column: Ident,
     },
     /// Rows of the source whose key column points at this row.
     Many {
         /// Quoted key column in the source.
-        column: String,
+        column: Ident,
     },
 }
 
 /// One expansion: its response key, the collection it reads and what it expands in turn.
 #[derive(Debug)]
 pub struct Node {
-    /// The key added to the record.
-    pub key: String,
+    /// The key added to the record (from the config, quoted).
+    pub key: Ident,
     /// How the related records are found.
     pub link: Link,
     /// The collection of the related records.
@@ -90,7 +92,7 @@ fn insert(project: &Project, parent: &Arc<Collection>, nodes: &mut Vec<Node>, na
     let Some((name, rest)) = names.split_first() else {
         return;
     };
-    if let Some(i) = nodes.iter().position(|n| n.key == *name) {
+    if let Some(i) = nodes.iter().position(|n| n.key.name() == *name) {
         let coll = nodes[i].collection.clone();
         insert(project, &coll, &mut nodes[i].children, rest);
         return;
@@ -107,7 +109,7 @@ fn insert(project: &Project, parent: &Arc<Collection>, nodes: &mut Vec<Node>, na
 fn resolve(project: &Project, parent: &Collection, name: &str) -> Option<Node> {
     if let Some(r) = parent.relations.get(name) {
         return Some(Node {
-            key: name.to_owned(),
+            key: r.key.clone(),
             link: Link::One {
                 column: r.column.clone(),
             },
@@ -126,7 +128,7 @@ fn resolve(project: &Project, parent: &Collection, name: &str) -> Option<Node> {
         return None;
     }
     Some(Node {
-        key: name.to_owned(),
+        key: rev.key_ident.clone(),
         link: Link::Many {
             column: rev.column.clone(),
         },
@@ -145,7 +147,7 @@ pub fn push_select(
 ) {
     push_columns(qb, c, nodes, depth);
     qb.push(" FROM ")
-        .push(&c.table)
+        .push_ident(&c.table)
         .push(format_args!(" t{depth}"));
 }
 
@@ -156,11 +158,11 @@ pub fn push_columns(
     nodes: &[Node],
     depth: usize,
 ) {
-    qb.push(&c.select_list);
+    qb.push_idents(&c.select_list);
     for n in nodes {
         qb.push(", ");
         push_node(qb, n, depth);
-        qb.push(format_args!(" AS {}", model::sql::quote_ident(&n.key)));
+        qb.push(" AS ").push_ident(&n.key);
     }
 }
 
@@ -170,23 +172,26 @@ fn push_node(qb: &mut QueryBuilder<'_, Postgres>, n: &Node, depth: usize) {
     let mut w = Where::default();
     match &n.link {
         Link::One { column } => {
-            qb.push(format_args!("(SELECT row_to_json(e{inner}) FROM (SELECT "));
+            qb.push(format_args!("(SELECT row_to_json(_e{inner}) FROM (SELECT "));
             push_select(qb, &n.collection, &n.children, inner);
             w.next(qb);
-            qb.push(format_args!("t{inner}.\"id\" = t{depth}.{column}"));
+            qb.push(format_args!("t{inner}.\"id\" = t{depth}."))
+                .push_ident(column);
             push_pred_where(qb, &mut w, &n.rule);
-            qb.push(format_args!(") e{inner})"));
+            qb.push(format_args!(") _e{inner})"));
         }
         Link::Many { column } => {
             qb.push(format_args!(
-                "(SELECT COALESCE(json_agg(e{inner} ORDER BY e{inner}.\"id\"), '[]'::json) FROM (SELECT "
+                "(SELECT COALESCE(json_agg(_e{inner} ORDER BY _e{inner}.\"id\"), '[]'::json) FROM (SELECT "
             ));
             push_select(qb, &n.collection, &n.children, inner);
             w.next(qb);
-            qb.push(format_args!("t{inner}.{column} = t{depth}.\"id\""));
+            qb.push(format_args!("t{inner}."))
+                .push_ident(column)
+                .push(format_args!(" = t{depth}.\"id\""));
             push_pred_where(qb, &mut w, &n.rule);
             qb.push(format_args!(
-                " ORDER BY t{inner}.\"id\" LIMIT {MANY_LIMIT}) e{inner})"
+                " ORDER BY t{inner}.\"id\" LIMIT {MANY_LIMIT}) _e{inner})"
             ));
         }
     }

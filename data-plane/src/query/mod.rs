@@ -11,7 +11,28 @@ pub mod view;
 
 use crate::http::error::ApiError;
 use model::error_body::validation_item;
+use model::sql::{Ident, IdentList};
 use serde_json::Value;
+use sqlx::{Postgres, QueryBuilder};
+
+/// How a name enters a statement: only as an [`Ident`] (or a list of them) from the compiled
+/// config, never as a string.
+pub trait PushIdent {
+    /// Pushes one quoted identifier.
+    fn push_ident(&mut self, ident: &Ident) -> &mut Self;
+    /// Pushes a comma-separated list of quoted identifiers.
+    fn push_idents(&mut self, list: &IdentList) -> &mut Self;
+}
+
+impl PushIdent for QueryBuilder<'_, Postgres> {
+    fn push_ident(&mut self, ident: &Ident) -> &mut Self {
+        self.push(ident.as_sql())
+    }
+
+    fn push_idents(&mut self, list: &IdentList) -> &mut Self {
+        self.push(list.as_sql())
+    }
+}
 
 /// A 422 about one query parameter.
 pub fn query_error(key: &str, kind: &str, msg: &str, input: &str) -> ApiError {

@@ -6,6 +6,7 @@
 use super::filter::{Filter, Op, Pred};
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column};
+use model::sql::{Ident, IdentList};
 use model::value::coerce_json;
 use model::{ViewConfig, ViewOperator};
 use serde_json::{Map, Value};
@@ -18,7 +19,7 @@ pub const LIMIT_CAP: i64 = 1000;
 #[derive(Debug)]
 pub struct ViewPlan {
     /// The quoted columns returned (the projection, or every shown column).
-    pub select_list: String,
+    pub select_list: IdentList,
     /// AND-ed conditions.
     pub filters: Vec<Filter>,
     /// Sort keys; empty means `id ASC`.
@@ -55,12 +56,8 @@ pub fn plan(view: &ViewConfig, c: &Collection, req: &ExecuteRequest) -> Result<V
             .collect()
     });
     let select_list = match &projection {
-        Some(cols) if !cols.is_empty() => cols
-            .iter()
-            .map(|(_, c)| c.sql.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        Some(_) => "\"id\"".to_owned(),
+        Some(cols) if !cols.is_empty() => IdentList::join(cols.iter().map(|(_, c)| &c.sql)),
+        Some(_) => IdentList::join([&Ident::fixed("id")]),
         None => c.select_list.clone(),
     };
     let required = |name: &str| {
@@ -124,9 +121,7 @@ pub fn plan(view: &ViewConfig, c: &Collection, req: &ExecuteRequest) -> Result<V
             None => true,
             Some(cols) => {
                 cols.iter().any(|(_, p)| p.sql == col.sql)
-                    || ALWAYS_SORTABLE
-                        .iter()
-                        .any(|a| col.sql.trim_matches('"') == *a)
+                    || ALWAYS_SORTABLE.iter().any(|a| col.sql.name() == *a)
             }
         };
         if visible {

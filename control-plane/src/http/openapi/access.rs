@@ -111,7 +111,7 @@ fn policy_body(create: bool) -> Value {
         ("require_email_verified", flag()),
         (
             "allowed_roles",
-            json!({ "type": ["string", "null"], "description": "Comma list of role names; an app user must hold one of them." }),
+            json!({ "type": ["string", "null"], "description": "Comma list of role names; an app user must hold one of them. Null or empty: no restriction; a list of only commas (`\",\"`) admits no app user." }),
         ),
     ]);
     if create {
