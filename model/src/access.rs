@@ -371,6 +371,8 @@ fn json_equals(column: ColumnOf, name: &str, v: &Value) -> Cond {
     };
     let text = match (ty, v) {
         (_, Value::Null) => return Cond::IsNull { column, null: true },
+        // A json field compares as JSON (`jsonb` equality: `{"a":1}` equals `{ "a": 1 }`).
+        (FieldType::Json, v) => crate::value::coerce_json(ty, v).ok().flatten(),
         (
             FieldType::String
             | FieldType::Text
@@ -395,6 +397,32 @@ fn json_equals(column: ColumnOf, name: &str, v: &Value) -> Cond {
         },
         None => Cond::Const(false),
     }
+}
+
+/// A console entry on a json field: only `$eq`/`$neq` with a literal, compared as JSON (`"gold"`
+/// is the JSON string); ordering, text matches and the caller's values cannot apply to a JSON
+/// value, so they make the condition invalid (refused when the policy is written).
+fn json_entry(
+    column: String,
+    op: CmpOp,
+    operand: Option<Operand>,
+    v: &Value,
+) -> Result<Cond, InvalidCondition> {
+    if operand.is_some() || !matches!(op, CmpOp::Eq | CmpOp::Neq) {
+        return Err(InvalidCondition);
+    }
+    Ok(match crate::value::coerce_json(FieldType::Json, v) {
+        Ok(Some(value)) => Cond::Compare {
+            column,
+            op,
+            operand: Operand::Value(value),
+        },
+        Ok(None) => Cond::IsNull {
+            column,
+            null: op == CmpOp::Eq,
+        },
+        Err(_) => Cond::Const(false),
+    })
 }
 
 /// The console's form: `{"title": "x", "owner": "$current_user_id", "n": {"$gt": "5"}}`.
@@ -442,6 +470,9 @@ fn console_entry(
             v.is_null() && op == CmpOp::Eq && operand.is_none(),
         ));
     };
+    if ty == FieldType::Json {
+        return json_entry(column, op, operand, v);
+    }
     if let Some(operand) = operand {
         return Ok(Cond::Compare {
             column,
