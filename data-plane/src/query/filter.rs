@@ -5,6 +5,7 @@
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column};
 use model::value::coerce_text;
+use model::FieldType;
 use sqlx::{Postgres, QueryBuilder};
 use std::sync::Arc;
 
@@ -106,17 +107,16 @@ pub fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Fil
     let Some(col) = coll.columns.get(name) else {
         return Ok(None);
     };
+    if col.ty == FieldType::Json {
+        return json_filter(col, key, op, raw).map(Some);
+    }
     let coerce = |v: &str| {
         coerce_text(col.ty, v)
             .map_err(|e| ApiError::BadRequest(format!("Invalid value for filter '{key}': {e}")))
     };
     let values = match op {
         Op::IsNull | Op::IsNotNull => {
-            let yes = matches!(
-                raw.trim().to_ascii_lowercase().as_str(),
-                "true" | "1" | "yes"
-            );
-            vec![yes.to_string()]
+            vec![null_flag(raw)]
         }
         Op::In | Op::NotIn => {
             let items: Vec<&str> = raw.split(',').collect();
@@ -143,6 +143,53 @@ pub fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Fil
         op,
         values,
     }))
+}
+
+/// The operand of `isnull`/`isnotnull`: `true` for `true`, `1` or `yes`, else `false`.
+fn null_flag(raw: &str) -> String {
+    let yes = matches!(
+        raw.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes"
+    );
+    yes.to_string()
+}
+
+/// The operators a `json` field takes: JSON equality, containment (`@>`) and the null tests.
+pub const JSON_OPS: &str = "eq, neq, contains, isnull or isnotnull";
+
+/// Refuses an operator a `json` field cannot take (ordering, text matches, lists).
+pub fn check_json_op(op: Op, name: &str) -> Result<(), ApiError> {
+    match op {
+        Op::Eq | Op::Neq | Op::Contains | Op::IsNull | Op::IsNotNull => Ok(()),
+        _ => {
+            let op = Op::ALL
+                .iter()
+                .find(|(_, o)| *o == op)
+                .map_or("?", |(n, _)| n);
+            Err(ApiError::BadRequest(format!(
+                "Operator '{op}' cannot be used on json field '{name}' (use {JSON_OPS})"
+            )))
+        }
+    }
+}
+
+/// A filter on a `json` field: the operand is JSON text (`meta__contains={"tier":"gold"}`),
+/// checked and bound as `jsonb`.
+fn json_filter(col: &Arc<Column>, key: &str, op: Op, raw: &str) -> Result<Filter, ApiError> {
+    let name = key.rsplit_once("__").map_or(key, |(n, _)| n);
+    check_json_op(op, name)?;
+    let values = match op {
+        Op::IsNull | Op::IsNotNull => {
+            vec![null_flag(raw)]
+        }
+        _ => vec![coerce_text(FieldType::Json, raw)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid value for filter '{key}': {e}")))?],
+    };
+    Ok(Filter {
+        col: col.clone(),
+        op,
+        values,
+    })
 }
 
 /// Filters by the parameter that made them; a repeated key replaces the earlier one.
@@ -340,6 +387,8 @@ pub fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
         }
     };
     match f.op {
+        // On a json field `contains` is JSON containment.
+        Op::Contains if f.col.ty == FieldType::Json => cmp(qb, "@>", first),
         Op::Eq => cmp(qb, "=", first),
         Op::Neq => cmp(qb, "<>", first),
         Op::Gt => cmp(qb, ">", first),
