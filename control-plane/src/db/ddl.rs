@@ -226,7 +226,9 @@ pub fn add_column(c: &AddColumn<'_>) -> Vec<String> {
     }
     let mut stmts = vec![add];
     if c.unique || c.indexed {
-        stmts.push(create_index(c.schema, c.table, c.column, c.unique));
+        stmts.push(create_index_for(
+            c.schema, c.table, c.column, c.unique, c.sql_type,
+        ));
     }
     stmts
 }
@@ -251,6 +253,26 @@ pub fn create_index(schema: &str, tbl: &str, column: &str, unique: bool) -> Stri
     format!(
         "CREATE {kind} {} ON {} ({})",
         q(&index_name(prefix, tbl, column)),
+        table(schema, tbl),
+        q(column)
+    )
+}
+
+/// The index of a field's column: on `jsonb` a GIN index, which serves JSON containment (`@>`,
+/// the `__contains` filter); a B-tree otherwise.
+pub fn create_index_for(
+    schema: &str,
+    tbl: &str,
+    column: &str,
+    unique: bool,
+    sql_type: &str,
+) -> String {
+    if sql_type != "jsonb" || unique {
+        return create_index(schema, tbl, column, unique);
+    }
+    format!(
+        "CREATE INDEX {} ON {} USING gin ({})",
+        q(&index_name("ix", tbl, column)),
         table(schema, tbl),
         q(column)
     )
