@@ -775,3 +775,46 @@ async fn type_changes_documents_and_openapi_know_the_new_types() {
         "admin OpenAPI lists the field types"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_too_large_for_its_index_is_400() {
+    let env = TestEnv::start().await;
+    let p = setup(&env, "index").await;
+    p.env.collection(&p.t, &p.id, "docs").await;
+    for ty in ["text", "string"] {
+        let res = p
+            .add_field(
+                "docs",
+                json!({"name": ty, "display_name": ty, "field_type": ty, "is_indexed": true}),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{res:?}");
+    }
+    // Incompressible text, far past what a B-tree index entry holds.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: String = (0..60_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'!' + (x % 90) as u8)
+        })
+        .collect();
+    for ty in ["text", "string"] {
+        let res = p
+            .call("POST", "/data/docs", Some(json!({ ty: noise })))
+            .await;
+        assert_eq!(res.status, 400, "{ty}: {}", res.status);
+        assert!(
+            res.detail()
+                .starts_with("Value too large for an indexed field"),
+            "{}",
+            res.detail()
+        );
+    }
+    // Smaller values are fine.
+    let res = p
+        .call("POST", "/data/docs", Some(json!({"text": &noise[..1000]})))
+        .await;
+    assert_eq!(res.status, 201, "{}", res.status);
+}
