@@ -432,3 +432,49 @@ pub fn push_order(qb: &mut QueryBuilder<'_, Postgres>, sort: &[(Arc<Column>, boo
     }
     qb.push("t0.\"id\" ASC");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::sample::project;
+
+    fn sql(key: &str, raw: &str) -> Result<String, String> {
+        let project = project();
+        let coll = &project.collections["order"];
+        let f = plan_filter(coll, key, raw)
+            .map_err(|e| e.to_string())?
+            .expect("a column");
+        let mut qb = QueryBuilder::<Postgres>::new("");
+        push_filter(&mut qb, &f);
+        Ok(format!("{} {:?}", qb.into_sql(), f.values))
+    }
+
+    #[test]
+    fn json_fields_compare_contain_and_refuse_the_rest() {
+        assert_eq!(
+            sql("meta__contains", r#"{ "tier": "gold" }"#).unwrap(),
+            r#""meta" @> CAST($1 AS jsonb) ["{\"tier\":\"gold\"}"]"#
+        );
+        assert_eq!(
+            sql("meta", "\"gold\"").unwrap(),
+            r#""meta" = CAST($1 AS jsonb) ["\"gold\""]"#
+        );
+        assert_eq!(
+            sql("meta__isnull", "1").unwrap(),
+            r#""meta" IS NULL ["true"]"#
+        );
+        assert_eq!(
+            sql("meta__contains", "{oops").unwrap_err(),
+            "Invalid value for filter 'meta__contains': expected valid JSON"
+        );
+        assert_eq!(
+            sql("meta__in", "1,2").unwrap_err(),
+            "Operator 'in' cannot be used on json field 'meta' (use eq, neq, contains, isnull or isnotnull)"
+        );
+        // On other fields `contains` stays a text match.
+        assert_eq!(
+            sql("title__contains", "a%").unwrap(),
+            r#"CAST("title" AS text) LIKE $1 ["a%"]"#
+        );
+    }
+}

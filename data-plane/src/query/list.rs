@@ -159,6 +159,10 @@ mod fuzz {
             "é",
             "NaN",
             "",
+            "{\"a\":[1]}",
+            "[",
+            "null",
+            "\"\\u0000\"",
         ];
         let mut v = String::new();
         for _ in 0..rng.gen_range(0..4) {
@@ -181,6 +185,7 @@ mod fuzz {
             "u",
             "parent",
             "parent_id",
+            "meta",
             "id",
             "created_at",
             "updated_at",
@@ -223,8 +228,15 @@ mod fuzz {
 
     fn special(rng: &mut StdRng, key: &str) -> Option<String> {
         Some(match key {
-            "sort" => ["-n,title", "zzz,-id", ",,-", "-x,ok,parent_id", "ZQX"][rng.gen_range(0..5)]
-                .to_owned(),
+            "sort" => [
+                "-n,title",
+                "zzz,-id",
+                ",,-",
+                "-x,ok,parent_id",
+                "ZQX",
+                "meta",
+            ][rng.gen_range(0..6)]
+            .to_owned(),
             "expand" => ["parent", "parent.zzz", "a.b.c.d", "ZQX", "parent,parent"]
                 [rng.gen_range(0..5)]
             .to_owned(),
