@@ -520,7 +520,43 @@ mod tests {
             "n" | "n_col" => Some(("n_col".into(), FieldType::Int)),
             "created_by_app_user_id" => Some((name.into(), FieldType::String)),
             "at" => Some(("at".into(), FieldType::Datetime)),
+            "meta" => Some(("meta".into(), FieldType::Json)),
             _ => None,
+        }
+    }
+
+    #[test]
+    fn json_fields_compare_as_json_values_only() {
+        let value = |v: &str| Operand::Value(v.into());
+        assert_eq!(
+            c(r#"{"type":"field_equals","field":"meta","value":{"b":[1,null],"a":"x"}}"#),
+            Ok(cmp("meta", CmpOp::Eq, value(r#"{"a":"x","b":[1,null]}"#)))
+        );
+        assert_eq!(
+            c(r#"{"type":"field_equals","field":"meta","value":null}"#),
+            Ok(Cond::IsNull {
+                column: "meta".into(),
+                null: true
+            })
+        );
+        assert_eq!(
+            c(r#"{"meta":"gold"}"#),
+            Ok(Cond::All(vec![cmp("meta", CmpOp::Eq, value(r#""gold""#))]))
+        );
+        assert_eq!(
+            c(r#"{"meta":{"$neq":5}}"#),
+            Ok(Cond::All(vec![cmp("meta", CmpOp::Neq, value("5"))]))
+        );
+        for bad in [
+            r#"{"meta":{"$gt":1}}"#,
+            r#"{"meta":{"$contains":"a"}}"#,
+            r#"{"meta":{"$starts_with":"a"}}"#,
+            r#"{"meta":"$current_user_id"}"#,
+            r#"{"meta":{"$lte":"$now"}}"#,
+        ] {
+            assert_eq!(c(bad), Err(InvalidCondition), "{bad}");
+            // Without the field's type (the shape check), the same condition is well formed.
+            assert!(check_condition(Some(bad)).is_ok(), "{bad}");
         }
     }
 
