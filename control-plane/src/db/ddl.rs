@@ -356,4 +356,25 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_json_column_gets_a_gin_index_with_a_json_default() {
+        let sql = add_column(&AddColumn {
+            schema: "p_1",
+            table: "order",
+            column: "meta",
+            sql_type: "jsonb",
+            required_default: Some(r#"{"it's":1}"#),
+            unique: false,
+            indexed: true,
+        });
+        assert_eq!(
+            sql,
+            [
+                "ALTER TABLE \"p_1\".\"order\" ADD COLUMN \"meta\" jsonb NOT NULL DEFAULT \
+                 CAST('{\"it''s\":1}' AS jsonb)",
+                "CREATE INDEX \"ix_order_meta\" ON \"p_1\".\"order\" USING gin (\"meta\")"
+            ]
+        );
+    }
 }
