@@ -269,7 +269,8 @@ pub enum FieldType {
     /// `text`: a string without a length limit (creatable, and reachable from `string` by
     /// schema evolution).
     Text,
-    /// `jsonb`: any JSON value (object, array, string, number, boolean). SQL NULL is JSON `null`.
+    /// `jsonb`: any JSON value (object, array, string, number, boolean); a `null` value is SQL
+    /// NULL (a `null` nested in an object or array is kept).
     Json,
 }
 

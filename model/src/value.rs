@@ -49,6 +49,8 @@ pub fn coerce_text(ty: FieldType, s: &str) -> Result<String, CoerceError> {
             .map(|u| u.to_string())
             .map_err(|_| fail("a UUID")),
         FieldType::Json => match serde_json::from_str::<Value>(s) {
+            // A null value is SQL NULL, never a stored JSON `null`.
+            Ok(Value::Null) => Err(fail("a JSON value other than null (null is SQL NULL)")),
             Ok(v) => json_text(&v),
             Err(_) => Err(fail("valid JSON")),
         },
@@ -168,6 +170,7 @@ mod tests {
             Ok(r#"{"a":1}"#.into())
         );
         assert!(coerce_text(FieldType::Json, "{oops").is_err());
+        assert!(coerce_text(FieldType::Json, " null").is_err());
         assert!(coerce_text(FieldType::Json, r#""\u0000""#).is_err());
         assert_eq!(
             ok(FieldType::Date, json!("2024-02-29")),

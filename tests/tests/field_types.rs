@@ -141,6 +141,15 @@ async fn text_boolean_and_json_fields_are_created_with_canonical_types() {
         .add_field(
             "docs",
             json!({"name": "tags", "display_name": "Tags", "field_type": "json",
+            "is_required": true, "default_value": "null"}),
+        )
+        .await;
+    assert_eq!(res.status, 400, "{res:?}");
+    assert!(res.detail().contains("null is SQL NULL"), "{res:?}");
+    let res = p
+        .add_field(
+            "docs",
+            json!({"name": "tags", "display_name": "Tags", "field_type": "json",
             "is_required": true, "is_indexed": true, "default_value": "[\"new\"]"}),
         )
         .await;
@@ -351,6 +360,9 @@ async fn json_filters_contain_compare_and_refuse_what_cannot_apply() {
         [1, 2, 3, 5]
     );
     assert_eq!(p.names("meta__isnotnull=false").await, [6]);
+    // A null value is SQL NULL: `=null` finds it, and nothing else is JSON null.
+    assert_eq!(p.names("meta=null").await, [6]);
+    assert_eq!(p.names("meta__neq=null&sort=n").await, [1, 2, 3, 4, 5]);
 
     // Malformed JSON in a filter.
     let res = p.list(&q(r#"meta__contains={"tier":gold}"#)).await;

@@ -178,6 +178,12 @@ pub fn check_json_op(op: Op, name: &str) -> Result<(), ApiError> {
 fn json_filter(col: &Arc<Column>, key: &str, op: Op, raw: &str) -> Result<Filter, ApiError> {
     let name = key.rsplit_once("__").map_or(key, |(n, _)| n);
     check_json_op(op, name)?;
+    // `meta=null` finds what holds no value (a null value is stored as SQL NULL).
+    let (op, raw) = match (op, raw.trim()) {
+        (Op::Eq, "null") => (Op::IsNull, "true"),
+        (Op::Neq, "null") => (Op::IsNotNull, "true"),
+        _ => (op, raw),
+    };
     let values = match op {
         Op::IsNull | Op::IsNotNull => {
             vec![null_flag(raw)]
@@ -463,6 +469,12 @@ mod tests {
             sql("meta__isnull", "1").unwrap(),
             r#""meta" IS NULL ["true"]"#
         );
+        assert_eq!(sql("meta", " null").unwrap(), r#""meta" IS NULL ["true"]"#);
+        assert_eq!(
+            sql("meta__neq", "null").unwrap(),
+            r#""meta" IS NOT NULL ["true"]"#
+        );
+        assert!(sql("meta__contains", "null").is_err());
         assert_eq!(
             sql("meta__contains", "{oops").unwrap_err(),
             "Invalid value for filter 'meta__contains': expected valid JSON"

@@ -227,7 +227,10 @@ fn json_filter(
     value: &Value,
     field: &str,
 ) -> Result<Filter, ApiError> {
+    // `= null` finds what holds no value (a null value is stored as SQL NULL).
     let op = match op {
+        ViewOperator::Eq if value.is_null() => Op::IsNull,
+        ViewOperator::Ne if value.is_null() => Op::IsNotNull,
         ViewOperator::Eq => Op::Eq,
         ViewOperator::Ne => Op::Neq,
         ViewOperator::Contains => Op::Contains,
