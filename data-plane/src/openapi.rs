@@ -156,6 +156,10 @@ fn scalar(ty: FieldType, sql_type: &str) -> Value {
             json!({ "type": "integer", "format": "int64" })
         }
         FieldType::Relation | FieldType::String | FieldType::Text => json!({ "type": "string" }),
+        // Any JSON value: no `type` (a schema without one admits every value, `null` too).
+        FieldType::Json => {
+            json!({ "description": "Any JSON value: object, array, string, number or boolean." })
+        }
     }
 }
 
@@ -284,7 +288,15 @@ fn query_param(name: &str, schema: Value, description: &str) -> Value {
 
 fn list_params(c: &CollectionConfig) -> Vec<Value> {
     let cols = columns(c);
-    let names: Vec<&str> = cols.iter().map(|(n, _, _)| n.as_str()).collect();
+    let json_cols: Vec<&str> = visible(c)
+        .filter(|f| f.field_type == FieldType::Json)
+        .map(|f| f.column.as_str())
+        .collect();
+    let names: Vec<&str> = cols
+        .iter()
+        .map(|(n, _, _)| n.as_str())
+        .filter(|n| !json_cols.contains(n))
+        .collect();
     let relations: Vec<&str> = visible(c)
         .filter(|f| f.field_type == FieldType::Relation)
         .map(|f| f.name.as_str())
@@ -307,10 +319,20 @@ fn list_params(c: &CollectionConfig) -> Vec<Value> {
         if LIST_PARAMS.contains(&col.as_str()) {
             continue;
         }
-        let mut text = format!(
+        let is_json = json_cols.contains(&col.as_str());
+        let mut text = if is_json {
+            format!("Filter on a json field, the value given as JSON text: `{col}=<json>` is JSON equality; `{col}__neq=<json>`; `{col}__contains=<json>` is JSON containment (`{col}__contains={{\"tier\":\"gold\"}}` matches objects holding that key and value); `{col}__isnull`/`{col}__isnotnull` take true or false. Other operators, malformed JSON, and sorting by this field answer 400.")
+        } else {
+            format!(
             "Filter: `{col}=v` is equality. Other operators as a suffix, `{col}__<op>=v` with <op> one of {} (`in`/`notin` take comma-separated values, `isnull`/`isnotnull` take true or false). Values are converted to the column's type (400 when they do not convert).",
             ops.join(", ")
-        );
+        )
+        };
+        let schema = if is_json {
+            json!({ "type": "string", "contentMediaType": "application/json" })
+        } else {
+            schema
+        };
         if let Some(alias) = alias {
             text.push_str(&format!(" Also accepted as `{alias}`."));
         }

@@ -454,6 +454,7 @@ pub mod sample {
                         field("at", FieldType::Datetime, None),
                         field("u", FieldType::Uuid, None),
                         field("parent", FieldType::Relation, Some(b)),
+                        field("meta", FieldType::Json, None),
                     ],
                 ),
                 coll(b, "select", vec![field("name", FieldType::String, None)]),

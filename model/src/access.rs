@@ -386,6 +386,8 @@ fn json_equals(column: ColumnOf, name: &str, v: &Value) -> Cond {
     };
     let text = match (ty, v) {
         (_, Value::Null) => return Cond::IsNull { column, null: true },
+        // A json field compares as JSON (`jsonb` equality: `{"a":1}` equals `{ "a": 1 }`).
+        (FieldType::Json, v) => crate::value::coerce_json(ty, v).ok().flatten(),
         (
             FieldType::String
             | FieldType::Text
@@ -410,6 +412,32 @@ fn json_equals(column: ColumnOf, name: &str, v: &Value) -> Cond {
         },
         None => Cond::Const(false),
     }
+}
+
+/// A console entry on a json field: only `$eq`/`$neq` with a literal, compared as JSON (`"gold"`
+/// is the JSON string); ordering, text matches and the caller's values cannot apply to a JSON
+/// value, so they make the condition invalid (refused when the policy is written).
+fn json_entry(
+    column: String,
+    op: CmpOp,
+    operand: Option<Operand>,
+    v: &Value,
+) -> Result<Cond, InvalidCondition> {
+    if operand.is_some() || !matches!(op, CmpOp::Eq | CmpOp::Neq) {
+        return Err(InvalidCondition);
+    }
+    Ok(match crate::value::coerce_json(FieldType::Json, v) {
+        Ok(Some(value)) => Cond::Compare {
+            column,
+            op,
+            operand: Operand::Value(value),
+        },
+        Ok(None) => Cond::IsNull {
+            column,
+            null: op == CmpOp::Eq,
+        },
+        Err(_) => Cond::Const(false),
+    })
 }
 
 /// The console's form: `{"title": "x", "owner": "$current_user_id", "n": {"$gt": "5"}}`.
@@ -457,6 +485,9 @@ fn console_entry(
             v.is_null() && op == CmpOp::Eq && operand.is_none(),
         ));
     };
+    if ty == FieldType::Json {
+        return json_entry(column, op, operand, v);
+    }
     if let Some(operand) = operand {
         return Ok(Cond::Compare {
             column,
@@ -504,7 +535,43 @@ mod tests {
             "n" | "n_col" => Some(("n_col".into(), FieldType::Int)),
             "created_by_app_user_id" => Some((name.into(), FieldType::String)),
             "at" => Some(("at".into(), FieldType::Datetime)),
+            "meta" => Some(("meta".into(), FieldType::Json)),
             _ => None,
+        }
+    }
+
+    #[test]
+    fn json_fields_compare_as_json_values_only() {
+        let value = |v: &str| Operand::Value(v.into());
+        assert_eq!(
+            c(r#"{"type":"field_equals","field":"meta","value":{"b":[1,null],"a":"x"}}"#),
+            Ok(cmp("meta", CmpOp::Eq, value(r#"{"a":"x","b":[1,null]}"#)))
+        );
+        assert_eq!(
+            c(r#"{"type":"field_equals","field":"meta","value":null}"#),
+            Ok(Cond::IsNull {
+                column: "meta".into(),
+                null: true
+            })
+        );
+        assert_eq!(
+            c(r#"{"meta":"gold"}"#),
+            Ok(Cond::All(vec![cmp("meta", CmpOp::Eq, value(r#""gold""#))]))
+        );
+        assert_eq!(
+            c(r#"{"meta":{"$neq":5}}"#),
+            Ok(Cond::All(vec![cmp("meta", CmpOp::Neq, value("5"))]))
+        );
+        for bad in [
+            r#"{"meta":{"$gt":1}}"#,
+            r#"{"meta":{"$contains":"a"}}"#,
+            r#"{"meta":{"$starts_with":"a"}}"#,
+            r#"{"meta":"$current_user_id"}"#,
+            r#"{"meta":{"$lte":"$now"}}"#,
+        ] {
+            assert_eq!(c(bad), Err(InvalidCondition), "{bad}");
+            // Without the field's type (the shape check), the same condition is well formed.
+            assert!(check_condition(Some(bad)).is_ok(), "{bad}");
         }
     }
 

@@ -308,34 +308,49 @@ pub enum FieldType {
     Uuid,
     /// A foreign key column.
     Relation,
-    /// `text` (only reachable by schema evolution).
+    /// `text`: a string without a length limit (creatable, and reachable from `string` by
+    /// schema evolution).
     Text,
+    /// `jsonb`: any JSON value (object, array, string, number, boolean); a `null` value is SQL
+    /// NULL (a `null` nested in an object or array is kept).
+    Json,
 }
 
 impl FieldType {
     /// The types a field may be created with, in the contract's order.
-    pub const CREATABLE: [FieldType; 7] = [
+    pub const CREATABLE: [FieldType; 9] = [
         FieldType::String,
+        FieldType::Text,
         FieldType::Int,
         FieldType::Float,
         FieldType::Bool,
         FieldType::Date,
         FieldType::Datetime,
         FieldType::Uuid,
+        FieldType::Json,
     ];
 
-    /// Parses a contract name (`"string"`, `"int"`, …).
+    /// `Invalid field type. Must be one of: …` (field creation with a type not in
+    /// [`Self::CREATABLE`]).
+    pub fn invalid_type_detail() -> String {
+        let names: Vec<&str> = Self::CREATABLE.iter().map(|t| t.as_str()).collect();
+        format!("Invalid field type. Must be one of: {}", names.join(", "))
+    }
+
+    /// Parses a contract name (`"string"`, `"int"`, …); `"boolean"` is another name for
+    /// `"bool"` (the type keeps the canonical name).
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "string" => Self::String,
             "int" => Self::Int,
             "float" => Self::Float,
-            "bool" => Self::Bool,
+            "bool" | "boolean" => Self::Bool,
             "date" => Self::Date,
             "datetime" => Self::Datetime,
             "uuid" => Self::Uuid,
             "relation" => Self::Relation,
             "text" => Self::Text,
+            "json" => Self::Json,
             _ => return None,
         })
     }
@@ -352,6 +367,7 @@ impl FieldType {
             Self::Uuid => "uuid",
             Self::Relation => "relation",
             Self::Text => "text",
+            Self::Json => "json",
         }
     }
 
@@ -365,6 +381,7 @@ impl FieldType {
             Self::Date => "date",
             Self::Datetime => "timestamptz",
             Self::Uuid => "uuid",
+            Self::Json => "jsonb",
         }
     }
 }

@@ -1,6 +1,12 @@
 //! Coercion of input values to a field's type. The result is the canonical text of the value,
 //! bound as a parameter and cast to the column type in SQL (`CAST($n AS bigint)`), so a value
 //! never becomes SQL text. The console sends every value as a string; both forms are accepted.
+//!
+//! A `json` field takes any JSON value as it is (a string stays a JSON string); its canonical
+//! text is the value's compact JSON, cast to `jsonb`. A body's `null` is SQL NULL (so `isnull`
+//! finds it); `null` nested inside an object or array is kept. Postgres refuses the NUL
+//! character in `jsonb` (and in `text`), so a value holding one is refused here with a clear
+//! reason instead.
 
 use crate::FieldType;
 use serde_json::Value;
@@ -42,6 +48,32 @@ pub fn coerce_text(ty: FieldType, s: &str) -> Result<String, CoerceError> {
         FieldType::Uuid => uuid::Uuid::parse_str(t)
             .map(|u| u.to_string())
             .map_err(|_| fail("a UUID")),
+        FieldType::Json => match serde_json::from_str::<Value>(s) {
+            // A null value is SQL NULL, never a stored JSON `null`.
+            Ok(Value::Null) => Err(fail("a JSON value other than null (null is SQL NULL)")),
+            Ok(v) => json_text(&v),
+            Err(_) => Err(fail("valid JSON")),
+        },
+    }
+}
+
+/// The compact JSON text of a `json` field's value, refused when some string (or key) holds
+/// the NUL character, which `jsonb` cannot store.
+fn json_text(v: &Value) -> Result<String, CoerceError> {
+    if has_nul(v) {
+        return Err(fail(
+            "JSON without the NUL character (\\u0000), which cannot be stored",
+        ));
+    }
+    Ok(v.to_string())
+}
+
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
@@ -69,6 +101,10 @@ fn parse_datetime(t: &str) -> Option<String> {
 pub fn coerce_json(ty: FieldType, v: &Value) -> Result<Option<String>, CoerceError> {
     match (ty, v) {
         (_, Value::Null) => Ok(None),
+        (FieldType::Json, v) => json_text(v).map(Some),
+        (FieldType::String | FieldType::Text, Value::String(s)) if s.contains('\0') => Err(fail(
+            "a string without the NUL character (\\u0000), which cannot be stored",
+        )),
         (FieldType::String | FieldType::Text, Value::String(s)) => Ok(Some(s.clone())),
         (FieldType::String | FieldType::Text, Value::Number(n)) => Ok(Some(n.to_string())),
         (FieldType::String | FieldType::Text, Value::Bool(b)) => Ok(Some(b.to_string())),
@@ -103,6 +139,7 @@ fn expected(ty: FieldType) -> &'static str {
         FieldType::Date => "a date (YYYY-MM-DD)",
         FieldType::Datetime => "an ISO 8601 date-time",
         FieldType::Uuid => "a UUID",
+        FieldType::Json => "a JSON value",
     }
 }
 
@@ -121,6 +158,20 @@ mod tests {
         assert_eq!(ok(FieldType::Bool, json!(false)), Some("false".into()));
         assert_eq!(ok(FieldType::Int, json!("")), None);
         assert_eq!(ok(FieldType::String, json!("")), Some(String::new()));
+        assert_eq!(ok(FieldType::Json, json!("")), Some("\"\"".into()));
+        assert_eq!(ok(FieldType::Json, json!("5")), Some("\"5\"".into()));
+        assert_eq!(
+            ok(FieldType::Json, json!({"a": [1, null, "é"]})),
+            Some(r#"{"a":[1,null,"é"]}"#.into())
+        );
+        assert_eq!(ok(FieldType::Json, json!(null)), None);
+        assert_eq!(
+            coerce_text(FieldType::Json, " {\"a\": 1} "),
+            Ok(r#"{"a":1}"#.into())
+        );
+        assert!(coerce_text(FieldType::Json, "{oops").is_err());
+        assert!(coerce_text(FieldType::Json, " null").is_err());
+        assert!(coerce_text(FieldType::Json, r#""\u0000""#).is_err());
         assert_eq!(
             ok(FieldType::Date, json!("2024-02-29")),
             Some("2024-02-29".into())
@@ -138,6 +189,10 @@ mod tests {
             (FieldType::Uuid, json!("nope")),
             (FieldType::String, json!({"a": 1})),
             (FieldType::Float, json!([1])),
+            (FieldType::Text, json!({"a": 1})),
+            (FieldType::Text, json!("a\0b")),
+            (FieldType::Json, json!({"k": ["a\0"]})),
+            (FieldType::Json, json!({"a\0": 1})),
         ] {
             assert!(coerce_json(ty, &v).is_err(), "{ty:?} {v}");
         }

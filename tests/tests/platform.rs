@@ -296,7 +296,7 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
             400,
         ),
         (
-            json!({"name": "ok", "display_name": "X", "field_type": "json"}),
+            json!({"name": "ok", "display_name": "X", "field_type": "jsonb"}),
             400,
         ),
         (

@@ -486,7 +486,10 @@ impl<'c> Applier<'c> {
         }
         let ty = FieldType::parse(field_type)
             .filter(|t| FieldType::CREATABLE.contains(t))
-            .ok_or_else(|| ApiError::BadRequest("Invalid field type. Must be one of: string, int, float, bool, date, datetime, uuid".into()))?;
+            .ok_or_else(|| ApiError::BadRequest(FieldType::invalid_type_detail()))?;
+        if ty == FieldType::Json && *is_unique {
+            return Err(json_unique());
+        }
         self.check_free_name(&c, name, name, None).await?;
         if *is_required && default_value.is_none() {
             return Err(ApiError::BadRequest(
@@ -720,6 +723,9 @@ impl<'c> Applier<'c> {
             };
         let required = is_required.unwrap_or(f.is_required);
         let unique = is_unique.unwrap_or(f.is_unique);
+        if ty == FieldType::Json && unique {
+            return Err(json_unique());
+        }
         let indexed = is_indexed.unwrap_or(f.is_indexed);
         if required && !is_relation && default.is_none() {
             return Err(ApiError::BadRequest(
@@ -783,11 +789,12 @@ impl<'c> Applier<'c> {
                 }
             }
             if let Some(u) = new_idx {
-                stmts.push(ddl::create_index(
+                stmts.push(ddl::create_index_for(
                     schema,
                     &c.sql_table_name,
                     &f.sql_column_name,
                     u,
+                    &f.sql_type,
                 ));
                 self.warn_if_big(&c, "building the index blocks writes until it is done")
                     .await?;
@@ -1003,6 +1010,11 @@ impl<'c> Applier<'c> {
         if f.is_system {
             return Err(system_field(&f.name));
         }
+        // `boolean` names `bool`.
+        let new_type: &str = match FieldType::parse(new_type) {
+            Some(t) => t.as_str(),
+            None => new_type,
+        };
         if new_type == f.field_type {
             return Err(ApiError::BadRequest(
                 "New type is the same as current type".into(),
@@ -1025,7 +1037,33 @@ impl<'c> Applier<'c> {
             .await?;
             format!("ALTER TABLE {table} ALTER COLUMN {col} TYPE {sql_type} USING CAST({col} AS {sql_type})")
         };
-        self.ddl(vec![alter]).await?;
+        let mut stmts = Vec::new();
+        // A GIN index of a json column has no text form: it is dropped and the column indexed
+        // again as text.
+        let reindex = f.sql_type == "jsonb" && f.is_indexed;
+        if reindex {
+            let schema = &self.project.db_schema;
+            let found = catalog::column_objects(
+                &mut *self.tx,
+                schema,
+                &c.sql_table_name,
+                &f.sql_column_name,
+            )
+            .await?;
+            for (name, _) in found.indexes {
+                stmts.push(ddl::drop_index(schema, &name));
+            }
+        }
+        stmts.push(alter);
+        if reindex {
+            stmts.push(ddl::create_index(
+                &self.project.db_schema,
+                &c.sql_table_name,
+                &f.sql_column_name,
+                false,
+            ));
+        }
+        self.ddl(stmts).await?;
         catalog::set_field_type(&mut *self.tx, f.id, to.as_str(), sql_type).await?;
         if let Some(d) = &f.default_value {
             // The stored default follows the type (`5` → `5`, `2024-01-01` → midnight UTC).
@@ -1049,4 +1087,12 @@ impl<'c> Applier<'c> {
             field_id: Some(f.id),
         })
     }
+}
+
+/// A JSON value has no useful uniqueness (and large ones exceed what a B-tree index holds).
+fn json_unique() -> ApiError {
+    ApiError::BadRequest(
+        "A json field cannot be unique (is_indexed gives it a GIN index for containment filters)"
+            .into(),
+    )
 }

@@ -332,8 +332,13 @@ fn alter(
             field: n.clone(),
         });
     }
-    if have.field_type != want.field_type {
-        if !is_safe_conversion(&have.field_type, &want.field_type) {
+    // `boolean` names `bool`.
+    let want_type: &str = match model::FieldType::parse(&want.field_type) {
+        Some(t) => t.as_str(),
+        None => &want.field_type,
+    };
+    if have.field_type != want_type {
+        if !is_safe_conversion(&have.field_type, want_type) {
             return Err(PlanError::UnsafeType(
                 c,
                 n,

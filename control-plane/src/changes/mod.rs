@@ -243,10 +243,11 @@ impl Change {
 }
 
 /// The conversions `change_field_type` allows: `(from, to, description)`.
-pub const SAFE_CONVERSIONS: [(&str, &str, &str); 3] = [
+pub const SAFE_CONVERSIONS: [(&str, &str, &str); 4] = [
     ("int", "float", "Integer to floating point"),
     ("string", "text", "String to text (no-op)"),
     ("date", "datetime", "Date to datetime (midnight UTC)"),
+    ("json", "text", "JSON to text (each value's JSON text)"),
 ];
 
 /// Whether `change_field_type` allows `from` → `to`.

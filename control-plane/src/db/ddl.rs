@@ -281,7 +281,9 @@ pub fn add_column(c: &AddColumn<'_>) -> Vec<String> {
     }
     let mut stmts = vec![add];
     if c.unique || c.indexed {
-        stmts.push(create_index(c.schema, c.table, c.column, c.unique));
+        stmts.push(create_index_for(
+            c.schema, c.table, c.column, c.unique, c.sql_type,
+        ));
     }
     stmts
 }
@@ -331,6 +333,26 @@ pub fn create_index(schema: &str, tbl: &str, column: &str, unique: bool) -> Stri
     format!(
         "CREATE {kind} {} ON {} ({})",
         q(&index_name(prefix, tbl, column)),
+        table(schema, tbl),
+        q(column)
+    )
+}
+
+/// The index of a field's column: on `jsonb` a GIN index, which serves JSON containment (`@>`,
+/// the `__contains` filter); a B-tree otherwise.
+pub fn create_index_for(
+    schema: &str,
+    tbl: &str,
+    column: &str,
+    unique: bool,
+    sql_type: &str,
+) -> String {
+    if sql_type != "jsonb" || unique {
+        return create_index(schema, tbl, column, unique);
+    }
+    format!(
+        "CREATE INDEX {} ON {} USING gin ({})",
+        q(&index_name("ix", tbl, column)),
         table(schema, tbl),
         q(column)
     )
@@ -428,6 +450,27 @@ mod tests {
                 "ALTER TABLE \"p_1\".\"order\" ADD COLUMN \"select\" bigint NOT NULL DEFAULT \
                  CAST('1''; DROP TABLE x; --' AS bigint)",
                 "CREATE UNIQUE INDEX \"uq_order_select\" ON \"p_1\".\"order\" (\"select\")"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_json_column_gets_a_gin_index_with_a_json_default() {
+        let sql = add_column(&AddColumn {
+            schema: "p_1",
+            table: "order",
+            column: "meta",
+            sql_type: "jsonb",
+            required_default: Some(r#"{"it's":1}"#),
+            unique: false,
+            indexed: true,
+        });
+        assert_eq!(
+            sql,
+            [
+                "ALTER TABLE \"p_1\".\"order\" ADD COLUMN \"meta\" jsonb NOT NULL DEFAULT \
+                 CAST('{\"it''s\":1}' AS jsonb)",
+                "CREATE INDEX \"ix_order_meta\" ON \"p_1\".\"order\" USING gin (\"meta\")"
             ]
         );
     }

@@ -215,7 +215,9 @@ pub async fn preview_migration(
                 .find(|f| Some(f.id) == id || f.name == field)
                 .ok_or_else(|| ApiError::BadRequest("Field not found".into()))?;
             let from = current.field_type;
-            if from != new_type && !is_safe_conversion(&from, &new_type) {
+            // `boolean` names `bool`.
+            let to = model::FieldType::parse(&new_type).map_or(new_type.as_str(), |t| t.as_str());
+            if from != to && !is_safe_conversion(&from, to) {
                 let warnings = [
                     format!("UNSAFE: Cannot convert {from} → {new_type} directly"),
                     "Use migration wizard: create new column, migrate data, swap".to_owned(),

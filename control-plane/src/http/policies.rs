@@ -11,7 +11,8 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use model::access::{check_condition, Action, PrincipalKind};
+use model::access::{check_condition, compile_condition, Action, PrincipalKind};
+use model::FieldType;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
@@ -68,6 +69,34 @@ fn check_principals_and_condition(
     check_condition(condition).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
+/// Refuses a condition that compares a `json` field other than by JSON equality (`$gt`,
+/// `$contains`, `$now`, the caller's ids): it could never hold, and compiled it would match
+/// nothing.
+async fn check_json_fields(
+    db: &mut sqlx::PgConnection,
+    collection: Uuid,
+    condition: Option<&str>,
+) -> Result<(), ApiError> {
+    if condition.is_none_or(|c| !c.contains('$')) {
+        return Ok(());
+    }
+    let fields = catalog::all_fields(&mut *db, collection).await?;
+    let column = |name: &str| {
+        fields
+            .iter()
+            .find(|f| !f.is_deleted && (f.name == name || f.sql_column_name == name))
+            .map(|f| {
+                let ty = FieldType::parse(&f.field_type).unwrap_or(FieldType::String);
+                (f.sql_column_name.clone(), ty)
+            })
+    };
+    compile_condition(condition, &column).map(|_| ()).map_err(|_| {
+        ApiError::BadRequest(
+            "Invalid condition JSON: a json field can only be compared with $eq or $neq and a literal value".into(),
+        )
+    })
+}
+
 /// `POST …/policies`
 pub async fn create(
     State(state): State<AppState>,
@@ -97,6 +126,7 @@ pub async fn create(
     }
     check_effect(&effect)?;
     check_principals_and_condition(principals.as_deref(), condition.as_deref())?;
+    check_json_fields(&mut tx, c.id, condition.as_deref()).await?;
     let values = PolicyValues {
         name: &name,
         effect: &effect,
@@ -166,6 +196,7 @@ pub async fn update(
         check_effect(e)?;
     }
     check_principals_and_condition(principals.as_deref(), condition.as_deref())?;
+    check_json_fields(&mut tx, c.id, condition.as_deref()).await?;
     let values = PolicyValues {
         name: name.as_deref().unwrap_or(&old.name),
         effect: effect.as_deref().unwrap_or(&old.effect),

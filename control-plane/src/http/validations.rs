@@ -63,7 +63,12 @@ pub async fn create(
     let field = find_field(&mut tx, m.project.id, &collection, &field).await?;
     let kind = types::find(&req.rule_type)
         .ok_or_else(|| ApiError::BadRequest(types::invalid(&req.rule_type)))?;
-    if !kind.applies_to.contains(&field.field_type.as_str()) {
+    // A `text` field holds strings: the string rules apply to it too.
+    let as_type = match field.field_type.as_str() {
+        "text" => "string",
+        other => other,
+    };
+    if !kind.applies_to.contains(&as_type) {
         return Err(ApiError::BadRequest(format!(
             "Rule type '{}' cannot be applied to field type '{}'",
             kind.name, field.field_type

@@ -67,10 +67,13 @@ async fn find_base(
 }
 
 /// The columns views of this collection may name.
-async fn columns(db: &mut PgConnection, collection: Uuid) -> Result<Vec<String>, ApiError> {
-    Ok(request::columns(
-        &catalog::all_fields(db, collection).await?,
-    ))
+/// The columns a view may name, and which of them are `json` fields.
+async fn columns(
+    db: &mut PgConnection,
+    collection: Uuid,
+) -> Result<(Vec<String>, Vec<String>), ApiError> {
+    let fields = catalog::all_fields(db, collection).await?;
+    Ok((request::columns(&fields), request::json_columns(&fields)))
 }
 
 /// `POST …/views`
@@ -100,13 +103,14 @@ pub async fn create(
     let base = find_base(&mut tx, p.id, &req.base_collection_id).await?;
     let def = &req.def;
     request::check_rules(def.filters.as_deref(), def.joins.as_deref())?;
-    let cols = columns(&mut tx, base.id).await?;
+    let (cols, json) = columns(&mut tx, base.id).await?;
     request::check_columns(
         def.projection.as_deref(),
         def.filters.as_deref(),
         def.sorts.as_deref(),
         &cols,
     )?;
+    request::check_json_columns(def.filters.as_deref(), def.sorts.as_deref(), &json)?;
     let (default_limit, max_limit) = request::limits(req.default_limit, req.max_limit)?;
     let new = NewView {
         project_id: p.id,
@@ -175,8 +179,9 @@ pub async fn update(
         let base = views::base_collection(&mut *tx, p.id, view.base_collection_id)
             .await?
             .ok_or_else(base_not_found)?;
-        let cols = columns(&mut tx, base.id).await?;
+        let (cols, json) = columns(&mut tx, base.id).await?;
         request::check_columns(projection, filters, sorts, &cols)?;
+        request::check_json_columns(filters, sorts, &json)?;
     }
     if let Some(d) = &req.display_name {
         view.display_name.clone_from(d);
@@ -275,13 +280,14 @@ pub async fn put_from_document(
     }
     let def = &req.def;
     request::check_rules(def.filters.as_deref(), def.joins.as_deref())?;
-    let cols = columns(tx, base.id).await?;
+    let (cols, json) = columns(tx, base.id).await?;
     request::check_columns(
         def.projection.as_deref(),
         def.filters.as_deref(),
         def.sorts.as_deref(),
         &cols,
     )?;
+    request::check_json_columns(def.filters.as_deref(), def.sorts.as_deref(), &json)?;
     let (default_limit, max_limit) = request::limits(req.default_limit, req.max_limit)?;
     match views::active_by_name(&mut *tx, project, &req.name).await? {
         Some(mut view) => {

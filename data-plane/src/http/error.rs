@@ -79,6 +79,10 @@ impl From<sqlx::Error> for ApiError {
                 },
             ),
             "23503" => foreign_key(db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()),
+            // program_limit_exceeded: a value too large for its column's B-tree index.
+            "54000" if db.message().contains("index row") => Self::BadRequest(
+                "Value too large for an indexed field: a value of an indexed or unique field must stay under about 2,700 bytes".into(),
+            ),
             c if c.starts_with("22") => {
                 Self::BadRequest(format!("Invalid value: {}", db.message()))
             }

@@ -5,6 +5,7 @@
 use crate::http::error::ApiError;
 use crate::registry::{Collection, Column};
 use model::value::coerce_text;
+use model::FieldType;
 use sqlx::{Postgres, QueryBuilder};
 use std::sync::Arc;
 
@@ -106,17 +107,16 @@ pub fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Fil
     let Some(col) = coll.columns.get(name) else {
         return Ok(None);
     };
+    if col.ty == FieldType::Json {
+        return json_filter(col, key, op, raw).map(Some);
+    }
     let coerce = |v: &str| {
         coerce_text(col.ty, v)
             .map_err(|e| ApiError::BadRequest(format!("Invalid value for filter '{key}': {e}")))
     };
     let values = match op {
         Op::IsNull | Op::IsNotNull => {
-            let yes = matches!(
-                raw.trim().to_ascii_lowercase().as_str(),
-                "true" | "1" | "yes"
-            );
-            vec![yes.to_string()]
+            vec![null_flag(raw)]
         }
         Op::In | Op::NotIn => {
             let items: Vec<&str> = raw.split(',').collect();
@@ -143,6 +143,59 @@ pub fn plan_filter(coll: &Collection, key: &str, raw: &str) -> Result<Option<Fil
         op,
         values,
     }))
+}
+
+/// The operand of `isnull`/`isnotnull`: `true` for `true`, `1` or `yes`, else `false`.
+fn null_flag(raw: &str) -> String {
+    let yes = matches!(
+        raw.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes"
+    );
+    yes.to_string()
+}
+
+/// The operators a `json` field takes: JSON equality, containment (`@>`) and the null tests.
+pub const JSON_OPS: &str = "eq, neq, contains, isnull or isnotnull";
+
+/// Refuses an operator a `json` field cannot take (ordering, text matches, lists).
+pub fn check_json_op(op: Op, name: &str) -> Result<(), ApiError> {
+    match op {
+        Op::Eq | Op::Neq | Op::Contains | Op::IsNull | Op::IsNotNull => Ok(()),
+        _ => {
+            let op = Op::ALL
+                .iter()
+                .find(|(_, o)| *o == op)
+                .map_or("?", |(n, _)| n);
+            Err(ApiError::BadRequest(format!(
+                "Operator '{op}' cannot be used on json field '{name}' (use {JSON_OPS})"
+            )))
+        }
+    }
+}
+
+/// A filter on a `json` field: the operand is JSON text (`meta__contains={"tier":"gold"}`),
+/// checked and bound as `jsonb`.
+fn json_filter(col: &Arc<Column>, key: &str, op: Op, raw: &str) -> Result<Filter, ApiError> {
+    let name = key.rsplit_once("__").map_or(key, |(n, _)| n);
+    check_json_op(op, name)?;
+    // `meta=null` finds what holds no value (a null value is stored as SQL NULL).
+    let (op, raw) = match (op, raw.trim()) {
+        (Op::Eq, "null") => (Op::IsNull, "true"),
+        (Op::Neq, "null") => (Op::IsNotNull, "true"),
+        _ => (op, raw),
+    };
+    let values = match op {
+        Op::IsNull | Op::IsNotNull => {
+            vec![null_flag(raw)]
+        }
+        _ => vec![coerce_text(FieldType::Json, raw)
+            .map_err(|e| ApiError::BadRequest(format!("Invalid value for filter '{key}': {e}")))?],
+    };
+    Ok(Filter {
+        col: col.clone(),
+        op,
+        values,
+    })
 }
 
 /// Filters by the parameter that made them; a repeated key replaces the earlier one.
@@ -340,6 +393,8 @@ pub fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
         }
     };
     match f.op {
+        // On a json field `contains` is JSON containment.
+        Op::Contains if f.col.ty == FieldType::Json => cmp(qb, "@>", first),
         Op::Eq => cmp(qb, "=", first),
         Op::Neq => cmp(qb, "<>", first),
         Op::Gt => cmp(qb, ">", first),
@@ -382,4 +437,56 @@ pub fn push_order(qb: &mut QueryBuilder<'_, Postgres>, sort: &[(Arc<Column>, boo
         ));
     }
     qb.push("t0.\"id\" ASC");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::sample::project;
+
+    fn sql(key: &str, raw: &str) -> Result<String, String> {
+        let project = project();
+        let coll = &project.collections["order"];
+        let f = plan_filter(coll, key, raw)
+            .map_err(|e| e.to_string())?
+            .expect("a column");
+        let mut qb = QueryBuilder::<Postgres>::new("");
+        push_filter(&mut qb, &f);
+        Ok(format!("{} {:?}", qb.into_sql(), f.values))
+    }
+
+    #[test]
+    fn json_fields_compare_contain_and_refuse_the_rest() {
+        assert_eq!(
+            sql("meta__contains", r#"{ "tier": "gold" }"#).unwrap(),
+            r#""meta" @> CAST($1 AS jsonb) ["{\"tier\":\"gold\"}"]"#
+        );
+        assert_eq!(
+            sql("meta", "\"gold\"").unwrap(),
+            r#""meta" = CAST($1 AS jsonb) ["\"gold\""]"#
+        );
+        assert_eq!(
+            sql("meta__isnull", "1").unwrap(),
+            r#""meta" IS NULL ["true"]"#
+        );
+        assert_eq!(sql("meta", " null").unwrap(), r#""meta" IS NULL ["true"]"#);
+        assert_eq!(
+            sql("meta__neq", "null").unwrap(),
+            r#""meta" IS NOT NULL ["true"]"#
+        );
+        assert!(sql("meta__contains", "null").is_err());
+        assert_eq!(
+            sql("meta__contains", "{oops").unwrap_err(),
+            "Invalid value for filter 'meta__contains': expected valid JSON"
+        );
+        assert_eq!(
+            sql("meta__in", "1,2").unwrap_err(),
+            "Operator 'in' cannot be used on json field 'meta' (use eq, neq, contains, isnull or isnotnull)"
+        );
+        // On other fields `contains` stays a text match.
+        assert_eq!(
+            sql("title__contains", "a%").unwrap(),
+            r#"CAST("title" AS text) LIKE $1 ["a%"]"#
+        );
+    }
 }

@@ -57,7 +57,7 @@ pub fn plan_list(
         match key.as_str() {
             "limit" => plan.limit = int_param("limit", raw, 1, 1000)?,
             "offset" => plan.offset = int_param("offset", raw, 0, i64::MAX)?,
-            "sort" => plan.sort = plan_sort(coll, raw),
+            "sort" => plan.sort = plan_sort(coll, raw)?,
             "expand" => plan.expand = expand::plan(project, coll, raw)?,
             "skip_total" | "skipTotal" => plan.skip_total = flag(key, raw)?,
             "cursor" => raw_cursor = Some(raw.as_str()),
@@ -91,7 +91,7 @@ pub fn plan_get(
     }
 }
 
-fn plan_sort(coll: &Collection, raw: &str) -> Vec<(Arc<Column>, bool)> {
+fn plan_sort(coll: &Collection, raw: &str) -> Result<Vec<(Arc<Column>, bool)>, ApiError> {
     let mut keys: Vec<(Arc<Column>, bool)> = Vec::new();
     for k in raw.split(',').map(str::trim).filter(|k| !k.is_empty()) {
         let (name, desc) = match k.strip_prefix('-') {
@@ -99,13 +99,24 @@ fn plan_sort(coll: &Collection, raw: &str) -> Vec<(Arc<Column>, bool)> {
             None => (k, false),
         };
         if let Some(c) = coll.columns.get(name) {
+            check_sortable(c, name)?;
             // A key given twice (by name and by column) sorts once, where it first appears.
             if !keys.iter().any(|(k, _)| k.sql == c.sql) {
                 keys.push((c.clone(), desc));
             }
         }
     }
-    keys
+    Ok(keys)
+}
+
+/// A JSON value has no order users would expect, so a `json` field is refused as a sort key.
+pub fn check_sortable(col: &Column, name: &str) -> Result<(), ApiError> {
+    if col.ty == model::FieldType::Json {
+        return Err(ApiError::BadRequest(format!(
+            "Cannot sort by json field '{name}'"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -148,6 +159,10 @@ mod fuzz {
             "é",
             "NaN",
             "",
+            "{\"a\":[1]}",
+            "[",
+            "null",
+            "\"\\u0000\"",
         ];
         let mut v = String::new();
         for _ in 0..rng.gen_range(0..4) {
@@ -170,6 +185,7 @@ mod fuzz {
             "u",
             "parent",
             "parent_id",
+            "meta",
             "id",
             "created_at",
             "updated_at",
@@ -212,8 +228,15 @@ mod fuzz {
 
     fn special(rng: &mut StdRng, key: &str) -> Option<String> {
         Some(match key {
-            "sort" => ["-n,title", "zzz,-id", ",,-", "-x,ok,parent_id", "ZQX"][rng.gen_range(0..5)]
-                .to_owned(),
+            "sort" => [
+                "-n,title",
+                "zzz,-id",
+                ",,-",
+                "-x,ok,parent_id",
+                "ZQX",
+                "meta",
+            ][rng.gen_range(0..6)]
+            .to_owned(),
             "expand" => ["parent", "parent.zzz", "a.b.c.d", "ZQX", "parent,parent"]
                 [rng.gen_range(0..5)]
             .to_owned(),

@@ -8,7 +8,7 @@ use crate::http::error::ApiError;
 use crate::registry::{Collection, Column};
 use model::sql::{Ident, IdentList};
 use model::value::coerce_json;
-use model::{ViewConfig, ViewOperator};
+use model::{FieldType, ViewConfig, ViewOperator};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -117,6 +117,7 @@ pub fn plan(view: &ViewConfig, c: &Collection, req: &ExecuteRequest) -> Result<V
         let Some(col) = c.columns.get(&field) else {
             continue;
         };
+        super::list::check_sortable(col, &field)?;
         let visible = match &projection {
             None => true,
             Some(cols) => {
@@ -177,6 +178,9 @@ fn filter(
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    if col.ty == FieldType::Json {
+        return json_filter(col, op, value, field);
+    }
     let (op, values) = match op {
         ViewOperator::Eq => (Op::Eq, vec![coerce(value)?]),
         ViewOperator::Ne => (Op::Neq, vec![coerce(value)?]),
@@ -202,6 +206,53 @@ fn filter(
         ViewOperator::EndsWith => (Op::EndsWith, vec![text(value)]),
         ViewOperator::IsNull => (Op::IsNull, vec!["true".into()]),
         ViewOperator::IsNotNull => (Op::IsNotNull, vec!["true".into()]),
+    };
+    Ok(Filter {
+        col: col.clone(),
+        op,
+        values,
+    })
+}
+
+/// A view condition on a `json` field: JSON equality, containment or a null test; the value is
+/// the JSON value itself.
+fn json_filter(
+    col: &Arc<Column>,
+    op: ViewOperator,
+    value: &Value,
+    field: &str,
+) -> Result<Filter, ApiError> {
+    // `= null` finds what holds no value (a null value is stored as SQL NULL).
+    let op = match op {
+        ViewOperator::Eq if value.is_null() => Op::IsNull,
+        ViewOperator::Ne if value.is_null() => Op::IsNotNull,
+        ViewOperator::Eq => Op::Eq,
+        ViewOperator::Ne => Op::Neq,
+        ViewOperator::Contains => Op::Contains,
+        ViewOperator::IsNull => Op::IsNull,
+        ViewOperator::IsNotNull => Op::IsNotNull,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "Operator '{}' cannot be used on json field '{field}' (use =, !=, contains, is_null or is_not_null)",
+                other.as_str()
+            )))
+        }
+    };
+    let values = match op {
+        Op::IsNull | Op::IsNotNull => vec!["true".into()],
+        _ => match coerce_json(FieldType::Json, value) {
+            Ok(Some(s)) => vec![s],
+            Ok(None) => {
+                return Err(ApiError::BadRequest(format!(
+                    "Missing value for view filter on '{field}'"
+                )))
+            }
+            Err(e) => {
+                return Err(ApiError::BadRequest(format!(
+                    "Invalid value for view filter on '{field}': {e}"
+                )))
+            }
+        },
     };
     Ok(Filter {
         col: col.clone(),

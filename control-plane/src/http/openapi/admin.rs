@@ -198,7 +198,7 @@ pub(super) fn schemas() -> Vec<(&'static str, Value)> {
         &[
             ("name", json!({ "type": "string" })),
             ("display_name", json!({ "type": "string" })),
-            ("field_type", text("A field type, or `relation`.")),
+            ("field_type", text("A field type (`string`, `text`, `int`, `float`, `bool` (also `boolean`), `date`, `datetime`, `uuid`, `json`), or `relation`.")),
             ("is_required", json!({ "type": "boolean" })),
             ("is_unique", json!({ "type": "boolean" })),
             ("is_indexed", json!({ "type": "boolean" })),

@@ -1,6 +1,7 @@
 //! Collections, fields and relations (`…/schema/collections/**`, `…/schema/relations/**`).
 
 use super::{flag, list_of, object, op, sref, Op, UUID};
+use model::FieldType;
 use serde_json::{json, Value};
 
 const C: &str = "/api/projects/{project_id}/schema/collections";
@@ -50,10 +51,20 @@ fn collections() -> Vec<Op> {
     ]
 }
 
+/// The `field_type` a field answers: a creatable type (`boolean` is answered as `bool`) or
+/// `relation`.
+fn stored_types() -> Value {
+    let mut names: Vec<&str> = FieldType::CREATABLE.iter().map(|t| t.as_str()).collect();
+    names.push("relation");
+    json!({ "type": "string", "enum": names })
+}
+
 fn fields() -> Vec<Op> {
     let list = format!("{C}/{{collection_name}}/fields");
     let one = format!("{list}/{{field_name}}");
-    let types = json!({ "type": "string", "enum": ["string", "int", "float", "bool", "date", "datetime", "uuid"] });
+    let mut names: Vec<&str> = FieldType::CREATABLE.iter().map(|t| t.as_str()).collect();
+    names.push("boolean");
+    let types = json!({ "type": "string", "enum": names, "description": "`boolean` is another name for `bool` (answered as `bool`); `json` holds any JSON value (stored as `jsonb`)." });
     let create = object(
         &[
             ("name", name()),
@@ -221,7 +232,7 @@ pub(super) fn schemas() -> Vec<(&'static str, Value)> {
                     ("id", id()),
                     ("name", s()),
                     ("display_name", s()),
-                    ("field_type", s()),
+                    ("field_type", stored_types()),
                     ("sql_column_name", s()),
                     ("is_required", b()),
                     ("is_unique", b()),

@@ -396,6 +396,55 @@ pub fn columns(fields: &[Field]) -> Vec<String> {
         .collect()
 }
 
+/// The names of the active `json` fields (views filter them only by JSON equality, containment
+/// or null tests, and never sort by them).
+pub fn json_columns(fields: &[Field]) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|f| !f.is_deleted && !f.is_hidden && f.field_type == "json")
+        .map(|f| f.name.clone())
+        .collect()
+}
+
+/// Refuses a sort by a `json` field, and a filter on one with an operator a JSON value cannot
+/// take (ordering, lists, text matches).
+pub fn check_json_columns(
+    filters: Option<&[FilterDef]>,
+    sorts: Option<&[SortDef]>,
+    json: &[String],
+) -> Result<(), ApiError> {
+    let is_json = |name: &str| json.iter().any(|j| j == name);
+    if let Some(bad) = sorts.unwrap_or_default().iter().find(|s| is_json(&s.field)) {
+        return Err(ApiError::BadRequest(format!(
+            "Cannot sort by json field '{}'",
+            bad.field
+        )));
+    }
+    for f in filters
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| is_json(&f.field))
+    {
+        let ok = matches!(
+            ViewOperator::parse(&f.operator),
+            Some(
+                ViewOperator::Eq
+                    | ViewOperator::Ne
+                    | ViewOperator::Contains
+                    | ViewOperator::IsNull
+                    | ViewOperator::IsNotNull
+            )
+        );
+        if !ok {
+            return Err(ApiError::BadRequest(format!(
+                "Operator '{}' cannot be used on json field '{}' (use =, !=, contains, is_null or is_not_null)",
+                f.operator, f.field
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Every projection, filter and sort column must be one of `columns`.
 pub fn check_columns(
     projection: Option<&[String]>,
