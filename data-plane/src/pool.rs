@@ -168,14 +168,17 @@ impl Drop for Conn {
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let conn = Conn {
-            held: Some(held),
-            opened: self.opened,
-            pool: self.pool.clone(),
-        };
-        rt.spawn(clean_up(conn, rollback_any));
+        rt.spawn(clean_up(
+            Abandoned(held, self.opened, self.pool.clone()),
+            rollback_any,
+        ));
     }
 }
+
+/// A connection taken out of its [`Conn`] for clean-up, held bare: dropped before the clean-up
+/// ran (a task cancelled at once while the runtime shuts down), it just closes, and cannot start
+/// another clean-up.
+struct Abandoned((PgConnection, OwnedSemaphorePermit), Instant, Arc<Inner>);
 
 type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 
@@ -191,15 +194,17 @@ fn rollback_any(c: &mut PgConnection) -> BoxFuture<'_, Result<(), sqlx::Error>> 
 type Step = for<'c> fn(&'c mut PgConnection) -> BoxFuture<'c, Result<(), sqlx::Error>>;
 
 /// Runs `step` on an abandoned connection and gives it back when it succeeds in time; closes it
-/// otherwise (also when this task itself is dropped: the connection is held bare meanwhile, so
+/// otherwise (also when this task itself is dropped: the connection is held bare all along, so
 /// its drop cannot start another clean-up).
-async fn clean_up(mut conn: Conn, step: Step) {
-    let Some((mut raw, permit)) = conn.held.take() else {
-        return;
-    };
+async fn clean_up(conn: Abandoned, step: Step) {
+    let Abandoned((mut raw, permit), opened, pool) = conn;
     if let Ok(Ok(())) = tokio::time::timeout(WAIT, step(&mut raw)).await {
-        conn.held = Some((raw, permit));
-        conn.release();
+        Conn {
+            held: Some((raw, permit)),
+            opened,
+            pool,
+        }
+        .release();
     }
 }
 
@@ -242,14 +247,17 @@ impl Drop for Tx {
     /// Rolls back now, not when the connection is next used: its row locks would otherwise stay
     /// held while it sits idle.
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else {
+        let Some(mut conn) = self.conn.take() else {
             return;
         };
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return conn.discard();
         };
+        let Some(held) = conn.held.take() else {
+            return;
+        };
         rt.spawn(clean_up(
-            conn,
+            Abandoned(held, conn.opened, conn.pool.clone()),
             <Postgres as Database>::TransactionManager::rollback,
         ));
     }
