@@ -10,6 +10,7 @@
 //!   `SET ROLE` and asks again. A read therefore costs one round trip.
 
 use crate::auth::principals::Seen;
+use crate::events::{push_events, Change, Kind};
 use crate::pool::{BeginError, Conn};
 pub use crate::pool::{Pool, Tx};
 use crate::query::aggregate::{self, AggregatePlan};
@@ -429,10 +430,13 @@ fn push_values(qb: &mut QueryBuilder<'_, Postgres>, values: &Values) {
     }
 }
 
-/// The end of a one-statement write (`WITH _w AS (… RETURNING …`): shaped as a read, with the
-/// written row as its JSON answer (NULL when nothing was written).
+/// The answer of a one-statement write (after its CTEs): shaped as a read, with the written row
+/// as its JSON answer (NULL when nothing was written).
 const WRITTEN: &str =
-    ") SELECT current_user::text, NULL::text, (SELECT row_to_json(_w)::text FROM _w)";
+    " SELECT current_user::text, NULL::text, (SELECT row_to_json(_w)::text FROM _w)";
+
+/// The JSON of `_w`'s row when `_w` returned the select list.
+const W_JSON: &str = "row_to_json(_w)::text";
 
 /// Inserts a record and returns it as JSON, or `None` when `rule` refuses the row as written
 /// (column defaults included); the caller then drops the transaction, which undoes the insert.
@@ -441,6 +445,7 @@ pub async fn insert(
     c: &Collection,
     values: &Values,
     rule: &Pred,
+    change: &Change<'_>,
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = QueryBuilder::new("WITH _w AS (INSERT INTO ");
     qb.push_ident(&c.table);
@@ -453,13 +458,20 @@ pub async fn insert(
         qb.push(")");
     }
     if rule.constant() == Some(true) {
-        qb.push(" RETURNING ")
-            .push_idents(&c.select_list)
-            .push(") SELECT row_to_json(_w)::text FROM _w");
+        qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
+        push_events(&mut qb, change, c, Kind::Created, W_JSON);
+        qb.push(" SELECT row_to_json(_w)::text FROM _w");
         return qb.build_query_scalar().fetch_optional(&mut **tx).await;
     }
-    // The rule is judged on the row as Postgres wrote it: defaults and sequences included.
-    qb.push(" RETURNING *) SELECT CASE WHEN COALESCE((");
+    // The rule is judged on the row as Postgres wrote it: defaults and sequences included. When
+    // it refuses, the caller drops the transaction, and the events go with it.
+    qb.push(" RETURNING *)");
+    let shown = format!(
+        "(SELECT row_to_json(_r)::text FROM (SELECT {}) _r)",
+        c.select_list
+    );
+    push_events(&mut qb, change, c, Kind::Created, &shown);
+    qb.push(" SELECT CASE WHEN COALESCE((");
     push_pred(&mut qb, rule);
     qb.push("), false) THEN (SELECT row_to_json(_r)::text FROM (SELECT ")
         .push_idents(&c.select_list)
@@ -474,21 +486,29 @@ pub async fn update(
     c: &Collection,
     id: &RecordId,
     values: &Values,
+    change: &Change<'_>,
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = push_update(c, id, values);
-    qb.push(" RETURNING ")
-        .push_idents(&c.select_list)
-        .push(") SELECT row_to_json(_w)::text FROM _w");
+    qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
+    push_events(&mut qb, change, c, Kind::Updated, W_JSON);
+    qb.push(" SELECT row_to_json(_w)::text FROM _w");
     qb.build_query_scalar().fetch_optional(&mut **tx).await
 }
 
-/// `WITH _w AS (UPDATE … SET … WHERE <id>`, for the caller to finish.
+/// `WITH _o AS (<the row before>), _w AS (UPDATE … SET … WHERE <id>`, for the caller to finish.
+/// The update names `_o`, so the old row is read (and locked) first.
 fn push_update<'a>(
     c: &'a Collection,
     id: &RecordId,
     values: &Values,
 ) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new("WITH _w AS (UPDATE ");
+    let mut qb = QueryBuilder::new("WITH _o AS (SELECT row_to_json(_x)::text AS j FROM (SELECT ");
+    qb.push_idents(&c.select_list)
+        .push(" FROM ")
+        .push_ident(&c.table)
+        .push(" t0");
+    push_id(&mut qb, id);
+    qb.push(" FOR UPDATE) _x), _w AS (UPDATE ");
     qb.push_ident(&c.table)
         .push(" t0 SET \"updated_at\" = now()");
     for (col, v) in values {
@@ -496,6 +516,7 @@ fn push_update<'a>(
         push_value(&mut qb, col, v);
     }
     push_id(&mut qb, id);
+    qb.push(" AND EXISTS (SELECT FROM _o)");
     qb
 }
 
@@ -512,6 +533,7 @@ pub async fn update_at_once(
     id: &RecordId,
     values: &Values,
     rule: &Pred,
+    change: &Change<'_>,
 ) -> Result<Option<String>, sqlx::Error> {
     let role = project.config.db_role.as_str();
     let read = run(pool, project, is_terminated, || {
@@ -521,9 +543,9 @@ pub async fn update_at_once(
             qb.push(" AND ");
             push_pred(&mut qb, rule);
         }
-        qb.push(" RETURNING ")
-            .push_idents(&c.select_list)
-            .push(WRITTEN);
+        qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
+        push_events(&mut qb, change, c, Kind::Updated, W_JSON);
+        qb.push(WRITTEN);
         qb
     })
     .await?;
@@ -540,6 +562,7 @@ pub async fn insert_at_once(
     project: &Project,
     c: &Collection,
     values: &Values,
+    change: &Change<'_>,
 ) -> Result<Option<String>, sqlx::Error> {
     let role = project.config.db_role.as_str();
     let read = run(pool, project, is_terminated, || {
@@ -549,21 +572,30 @@ pub async fn insert_at_once(
         qb.push(" SELECT ");
         push_values(&mut qb, values);
         qb.push(" WHERE current_user = ").push_bind(role);
-        qb.push(" RETURNING ")
-            .push_idents(&c.select_list)
-            .push(WRITTEN);
+        qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
+        push_events(&mut qb, change, c, Kind::Created, W_JSON);
+        qb.push(WRITTEN);
         qb
     })
     .await?;
     Ok(read.json)
 }
 
-/// Deletes a record; false when it did not exist.
-pub async fn delete(tx: &mut Tx, c: &Collection, id: &RecordId) -> Result<bool, sqlx::Error> {
-    let mut qb = QueryBuilder::new("DELETE FROM ");
+/// Deletes a record with its events; false when it did not exist.
+pub async fn delete(
+    tx: &mut Tx,
+    c: &Collection,
+    id: &RecordId,
+    change: &Change<'_>,
+) -> Result<bool, sqlx::Error> {
+    let mut qb = QueryBuilder::new("WITH _w AS (DELETE FROM ");
     qb.push_ident(&c.table).push(" t0");
     push_id(&mut qb, id);
-    Ok(qb.build().execute(&mut **tx).await?.rows_affected() > 0)
+    qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
+    push_events(&mut qb, change, c, Kind::Deleted, W_JSON);
+    qb.push(" SELECT count(*) FROM _w");
+    let n: i64 = qb.build_query_scalar().fetch_one(&mut **tx).await?;
+    Ok(n > 0)
 }
 
 /// One page of a view as the contract's `{data, total, limit, offset, view_name, view_version}`

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod http;
 pub mod openapi;
 pub mod outbound;
@@ -17,6 +18,7 @@ pub mod registry;
 pub mod rules;
 pub mod watch;
 pub mod webhook;
+pub mod write;
 
 use anyhow::Context;
 pub use config::Config;

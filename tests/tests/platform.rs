@@ -579,7 +579,13 @@ async fn statements_run_as_their_projects_role_on_a_shared_connection() {
     let value = |c: &data_plane::registry::Collection, v: &str| {
         vec![(c.columns["v"].clone(), Some(v.to_owned()))]
     };
-    let put = data_plane::db::insert_at_once(&pool, &pb, cb, &value(cb, "B's"))
+    let actor = data_plane::events::Actor::default();
+    let change = |p| data_plane::events::Change {
+        project: p,
+        actor: &actor,
+        hooks: vec![],
+    };
+    let put = data_plane::db::insert_at_once(&pool, &pb, cb, &value(cb, "B's"), &change(&pb))
         .await
         .unwrap()
         .expect("the inserted row");
@@ -589,18 +595,34 @@ async fn statements_run_as_their_projects_role_on_a_shared_connection() {
         .unwrap();
     assert_eq!(b_count.json.as_deref(), Some("1"));
     // As A (the connection is now B's), into B's table, and over A's row as B: refused.
-    let cross = data_plane::db::insert_at_once(&pool, &pa, cb, &value(cb, "A into B")).await;
+    let cross =
+        data_plane::db::insert_at_once(&pool, &pa, cb, &value(cb, "A into B"), &change(&pa)).await;
     denied(cross, "A wrote into B's table");
     let any = data_plane::query::filter::Pred::Const(true);
     let a_row = data_plane::db::RecordId::Int(1);
-    let cross =
-        data_plane::db::update_at_once(&pool, &pb, ca, &a_row, &value(ca, "B's"), &any).await;
+    let cross = data_plane::db::update_at_once(
+        &pool,
+        &pb,
+        ca,
+        &a_row,
+        &value(ca, "B's"),
+        &any,
+        &change(&pb),
+    )
+    .await;
     denied(cross, "B changed A's row");
-    let own =
-        data_plane::db::update_at_once(&pool, &pa, ca, &a_row, &value(ca, "A's, again"), &any)
-            .await
-            .unwrap()
-            .expect("the updated row");
+    let own = data_plane::db::update_at_once(
+        &pool,
+        &pa,
+        ca,
+        &a_row,
+        &value(ca, "A's, again"),
+        &any,
+        &change(&pa),
+    )
+    .await
+    .unwrap()
+    .expect("the updated row");
     assert!(own.contains("A's, again"), "{own}");
     for (p, want) in [(&pa, "1"), (&pb, "1")] {
         let n = data_plane::db::read(&pool, p, count(table_of(p)))

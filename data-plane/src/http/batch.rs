@@ -9,10 +9,11 @@
 //! {"status": 204}]}`; on failure the failing step's status and detail plus `"operation": <index>`,
 //! and nothing is written.
 
-use super::context::{Ctx, JsonObject};
+use super::context::{ClientOrigin, Ctx, JsonObject};
 use super::error::ApiError;
-use super::records::{collection, create_in, delete_in, json, record_id, update_in};
+use super::records::{collection, json, record_id};
 use crate::db;
+use crate::write::{self, Writer};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,8 +27,10 @@ pub const MAX_OPERATIONS: usize = 100;
 pub async fn batch(
     State(st): State<AppState>,
     ctx: Ctx,
+    ClientOrigin(origin): ClientOrigin,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
+    let writer = Writer::new(&ctx, origin);
     let ops = match body.get("operations") {
         Some(Value::Array(ops)) if !ops.is_empty() => ops.clone(),
         _ => {
@@ -44,7 +47,7 @@ pub async fn batch(
     let mut tx = db::begin(&st.db, &ctx.project).await?;
     let mut out = String::from("{\"results\":[");
     for (i, op) in ops.into_iter().enumerate() {
-        let result = step(&mut tx, &ctx, op)
+        let result = step(&mut tx, &writer, op)
             .await
             .map_err(|e| ApiError::InBatch(i, Box::new(e)))?;
         if i > 0 {
@@ -53,12 +56,14 @@ pub async fn batch(
         out.push_str(&result);
     }
     tx.commit().await?;
+    write::committed(&st, &ctx);
     out.push_str("]}");
     Ok(json(StatusCode::OK, out))
 }
 
 /// Runs one step; returns its result object as JSON text (records come from Postgres as text).
-async fn step(tx: &mut db::Tx, ctx: &Ctx, op: Value) -> Result<String, ApiError> {
+async fn step(tx: &mut db::Tx, writer: &Writer<'_>, op: Value) -> Result<String, ApiError> {
+    let ctx = writer.ctx;
     let Value::Object(mut op) = op else {
         return Err(ApiError::BadRequest(
             "An operation must be an object".into(),
@@ -94,16 +99,16 @@ async fn step(tx: &mut db::Tx, ctx: &Ctx, op: Value) -> Result<String, ApiError>
     };
     match kind.as_str() {
         "create" => {
-            let record = create_in(tx, ctx, &c, data(&mut op)?).await?;
+            let record = writer.create_in(tx, &c, data(&mut op)?).await?;
             Ok(format!("{{\"status\":201,\"record\":{record}}}"))
         }
         "update" => {
             let id = id(&op)?;
-            let record = update_in(tx, ctx, &c, &id, data(&mut op)?).await?;
+            let record = writer.update_in(tx, &c, &id, data(&mut op)?).await?;
             Ok(format!("{{\"status\":200,\"record\":{record}}}"))
         }
         "delete" => {
-            delete_in(tx, ctx, &c, &id(&op)?).await?;
+            writer.delete_in(tx, &c, &id(&op)?).await?;
             Ok("{\"status\":204}".to_owned())
         }
         other => Err(ApiError::BadRequest(format!(

@@ -88,6 +88,17 @@ impl FromRequestParts<AppState> for Ctx {
     }
 }
 
+/// Where a request came from (client IP, `User-Agent`): what the events of a write record.
+pub struct ClientOrigin(pub crate::auth::store::Origin);
+
+impl FromRequestParts<AppState> for ClientOrigin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(super::auth::origin(parts, state)))
+    }
+}
+
 /// The context of a read (get, list, aggregate): like [`Ctx`], but an app user whose session
 /// this worker has seen is taken as last seen, and the read's own statement reports them as they
 /// are now ([`crate::auth::principals`]). The handler reads again with [`ReadCtx::settle`]'s

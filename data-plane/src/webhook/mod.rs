@@ -8,7 +8,7 @@
 //!   connection in batches, never inside the write's transaction (a `NOTIFY` there takes a
 //!   database-wide lock at commit and would serialise every write). Every worker `LISTEN`s.
 //! - **Claim.** A short transaction claims due rows (`FOR UPDATE SKIP LOCKED`), counts the
-//!   attempt and leases them for [`store::LEASE_SECS`]; the POST happens outside any transaction,
+//!   attempt and leases them for the attempt's time limit plus [`LEASE_MARGIN`]; the POST happens outside any transaction,
 //!   then a second short transaction records the outcome. A worker that dies mid-send leaves a
 //!   lease that runs out, and another worker sends again: deliveries are at least once, with the
 //!   same `webhook-id`.
@@ -49,6 +49,8 @@ pub const IN_FLIGHT: usize = 64;
 pub const PER_WEBHOOK: usize = 4;
 /// Deliveries in a row that failed for good before a webhook is turned off.
 pub const DISABLE_AFTER: i32 = 20;
+/// How much longer than an attempt's time limit a claimed delivery stays reserved.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// How often the idle sweep looks at one more project.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -120,6 +122,12 @@ impl Engine {
         self.due_at(project, Instant::now());
         self.unannounced.lock().expect("lock").insert(project);
         self.announce.notify_one();
+    }
+
+    /// After a commit that wrote audit events but queued no delivery: seal them soon (no other
+    /// worker needs telling).
+    pub fn seal_soon(&self, project: Uuid) {
+        self.due_at(project, Instant::now() + Duration::from_millis(200));
     }
 
     /// Looks at `project` no later than `at`.
@@ -233,7 +241,8 @@ impl Engine {
             .collect();
         let claimed = async {
             let mut tx = db::begin(&self.db, &project).await?;
-            let out = store::claim(&mut tx, free.min(PER_WEBHOOK * 8) as i64, &busy).await?;
+            let lease = self.sender.timeout() + LEASE_MARGIN;
+            let out = store::claim(&mut tx, free.min(PER_WEBHOOK * 8) as i64, &busy, lease).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(out)
         }

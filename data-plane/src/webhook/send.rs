@@ -77,6 +77,11 @@ impl Sender {
         }
     }
 
+    /// The time limit of one attempt.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Posts `payload` to the webhook as delivery `id` of `event`, signed with each of its keys.
     pub async fn send(
         &self,

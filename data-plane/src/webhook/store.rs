@@ -8,10 +8,6 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use uuid::Uuid;
 
-/// How long a claimed delivery is reserved for the worker that claimed it: past this (the worker
-/// died mid-send) any worker takes it again.
-pub const LEASE_SECS: i64 = 60;
-
 /// A delivery claimed for sending.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -52,12 +48,14 @@ pub async fn enqueue(
 }
 
 /// Claims up to `limit` due deliveries (oldest due first), skipping rows other workers hold and
-/// webhooks in `busy`; each claimed row counts an attempt and is leased for [`LEASE_SECS`].
+/// webhooks in `busy`; each claimed row counts an attempt and is leased for `lease`: past it (the
+/// worker died mid-send) any worker takes it again.
 /// Also answers when the next unclaimed delivery is due.
 pub async fn claim(
     tx: &mut Tx,
     limit: i64,
     busy: &[Uuid],
+    lease: std::time::Duration,
 ) -> Result<(Vec<Claimed>, Option<DateTime<Utc>>), sqlx::Error> {
     let rows = sqlx::query(
         "WITH due AS (
@@ -74,7 +72,7 @@ pub async fn claim(
     )
     .bind(limit)
     .bind(busy)
-    .bind(LEASE_SECS as f64)
+    .bind(lease.as_secs_f64())
     .fetch_all(&mut **tx)
     .await?;
     let claimed = rows
