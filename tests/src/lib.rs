@@ -3,6 +3,7 @@
 //! HTTP to the router like any app would.
 
 pub mod bench;
+pub mod bins;
 pub mod fake;
 pub mod pg;
 pub mod receiver;

@@ -1,5 +1,6 @@
-//! A webhook receiver on a loopback port, stopped when dropped: it keeps every request it gets
+//! A webhook receiver on a loopback port, stopped when dropped: it keeps every request it answers
 //! (headers, body, arrival time) and answers from a script (status, headers, a stall), then 200.
+//! A request whose sender goes away during a stall is not kept: it was never answered.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -136,20 +137,18 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
+    let at = Instant::now();
     let answer = {
         let mut i = inner.lock().unwrap();
-        i.hits.push(Hit {
-            headers,
-            body,
-            at: Instant::now(),
-        });
         let next = i.script.pop_front();
         next.or_else(|| i.always.clone())
             .unwrap_or_else(|| Answer::status(200))
     };
     if !answer.stall.is_zero() {
+        // Dropped here (and not kept) when the sender goes away meanwhile.
         tokio::time::sleep(answer.stall).await;
     }
+    inner.lock().unwrap().hits.push(Hit { headers, body, at });
     let mut out = HeaderMap::new();
     for (k, v) in &answer.headers {
         out.insert(*k, v.parse().unwrap());

@@ -9,47 +9,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use e2e::bins::{bin_dir, free_port};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The debug binaries, built once. `make test` builds them the same way first (same command, same
-/// features), so here this is a check that they are current.
-fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        // What `cargo test` sets for this process (package name, manifest folder…) would make the
-        // inner build look different and compile everything again.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            let keep = matches!(key.as_ref(), "CARGO_HOME" | "CARGO_TARGET_DIR");
-            if (key.starts_with("CARGO_") && !keep) || key == "OUT_DIR" {
-                cmd.env_remove(key.as_ref());
-            }
-        }
-        let status = cmd
-            .current_dir(root())
-            .args(["build", "--workspace", "--bins"])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build of the binaries failed");
-        // This test runs from <target>/debug/deps.
-        let exe = std::env::current_exe().unwrap();
-        exe.parent().unwrap().parent().unwrap().to_path_buf()
-    })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A temporary folder the `postgres` user can reach (the launcher runs Postgres as it when root).
