@@ -8,6 +8,7 @@ pub mod procs;
 pub mod report;
 pub mod seed;
 pub mod stack;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct Options {
     pub write_docs: bool,
     /// Measure only the access-policy comparison.
     pub policies_only: bool,
+    /// Measure only creates with and without an active webhook.
+    pub webhooks_only: bool,
     /// Measure only these request types (32 connections, then their pgbench floor), with the
     /// CPU each process spent on each.
     pub only: Vec<load::Kind>,
@@ -44,10 +47,13 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
   --write-docs    write the tables into docs/benchmarks.md (Data API section)
   --policies-only only get and list by an API key without policies, then by an app user
                   under owner policies (a few minutes; prints that table alone)
+  --webhooks-only only creates without and with one active webhook to a local receiver
+                  (alternating --rounds times), commit-to-delivery latency, every event
+                  delivered (prints that table alone)
   --only KINDS    only these request types (comma-separated: get, list, list-no-total, patch,
                   create) and their pgbench floor, with each process's CPU per request
                   (prints that table alone)
-  --rounds N      with --only: measure each type N times, each time followed by its floor,
+  --rounds N      with --only or --webhooks-only: measure each type N times, each time followed by its floor,
                   and report the median of the N ratios (default 1)";
 
 impl Options {
@@ -62,6 +68,7 @@ impl Options {
             big_rows: 100_000,
             write_docs: false,
             policies_only: false,
+            webhooks_only: false,
             only: Vec::new(),
             rounds: 1,
         };
@@ -93,6 +100,7 @@ impl Options {
                 "--duration" => o.duration = secs("--duration")?,
                 "--write-docs" => o.write_docs = true,
                 "--policies-only" => o.policies_only = true,
+                "--webhooks-only" => o.webhooks_only = true,
                 "--only" => {
                     let v = args.next().ok_or("--only needs request types")?;
                     for name in v.split(',').filter(|n| !n.is_empty()) {

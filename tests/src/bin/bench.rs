@@ -285,6 +285,33 @@ async fn setup(opts: Options, work: &Path) -> anyhow::Result<Run> {
     })
 }
 
+/// Creates without and with one active webhook ([`e2e::bench::webhooks`]), as markdown.
+async fn webhooks(run: &mut Run) -> anyhow::Result<String> {
+    let (rows, conns) = (run.opts.rows, run.opts.connections);
+    say("creates without and with an active webhook");
+    seed::reset(&run.pool, &run.project, rows).await?;
+    let before = run.meter.cpu();
+    let figures = e2e::bench::webhooks::measure(
+        run.stack.router_addr,
+        &run.pool,
+        &run.project,
+        conns,
+        (run.opts.warmup, run.opts.duration),
+        run.opts.rounds.max(2),
+    )
+    .await?;
+    add(&mut run.cpu_ours, before, run.meter.cpu());
+    run.stack.check_alive()?;
+    say(&format!(
+        "webhooks: ratio {:.2}, {} of {} events delivered",
+        figures.ratio(),
+        figures.arrived,
+        figures.events
+    ));
+    seed::reset(&run.pool, &run.project, rows).await?;
+    Ok(figures.markdown(conns))
+}
+
 async fn measure(run: &mut Run) -> anyhow::Result<Report> {
     let (rows, conns) = (run.opts.rows, run.opts.connections);
     let mut ours = Vec::new();
@@ -398,6 +425,13 @@ async fn main() -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&work);
         return Ok(());
     }
+    if run.opts.webhooks_only {
+        let md = webhooks(&mut run).await?;
+        run.stack.stop();
+        println!("Commit {}.\n\n{md}", commit());
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     if run.opts.policies_only {
         let policies = policies(&mut run).await?;
         run.stack.stop();
@@ -408,8 +442,9 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let report = measure(&mut run).await?;
+    let hooks = webhooks(&mut run).await?;
     run.stack.stop();
-    let md = report.markdown();
+    let md = format!("{}\n{hooks}", report.markdown());
     println!("{md}");
     if write_docs {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
