@@ -99,4 +99,7 @@ pub struct Config {
     /// How long one webhook delivery attempt may take, in seconds.
     #[arg(long, env = "WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
     pub webhook_timeout_secs: u64,
+    /// How often each project's audit retention (`audit_retention_days`) is applied, in seconds.
+    #[arg(long, env = "AUDIT_PURGE_INTERVAL_SECS", default_value_t = 3600)]
+    pub audit_purge_interval_secs: u64,
 }

@@ -77,8 +77,8 @@ pub struct Services {
     pub oauth: OAuthClient,
     /// Trusted proxies.
     pub trusted_proxies: Egress,
-    /// Webhook deliveries: the sender and the retry schedule.
-    pub webhooks: (webhook::send::Sender, Vec<Duration>),
+    /// The outbox consumer's settings: webhook sender, retry schedule, audit purge interval.
+    pub webhooks: webhook::Settings,
 }
 
 impl Services {
@@ -89,10 +89,11 @@ impl Services {
             .map_err(anyhow::Error::msg)
             .context("WEBHOOK_RETRY_SCHEDULE")?;
         let timeout = Duration::from_secs(config.webhook_timeout_secs.max(1));
-        let webhooks = (
-            webhook::send::Sender::new(egress.clone(), timeout),
+        let webhooks = webhook::Settings {
+            sender: webhook::send::Sender::new(egress.clone(), timeout),
             schedule,
-        );
+            purge_every: Duration::from_secs(config.audit_purge_interval_secs.max(1)),
+        };
         let limiter = match (&config.redis_url, config.rate_limit_disabled) {
             (_, true) => RateLimiter::disabled(),
             (Some(url), false) => RateLimiter::redis(url).await.context("REDIS_URL")?,
@@ -124,12 +125,10 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// State over a pool, a registry and the outside services.
     pub fn new(db: db::Pool, registry: Arc<Registry>, services: Services) -> Self {
-        let (sender, schedule) = services.webhooks;
         let webhooks = Arc::new(webhook::Engine::new(
             db.clone(),
             registry.clone(),
-            sender,
-            schedule,
+            services.webhooks,
         ));
         Self(Arc::new(Inner {
             webhooks,

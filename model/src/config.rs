@@ -99,6 +99,13 @@ pub struct AuthSettings {
     pub allow_public_signup: bool,
     /// Unverified users cannot log in.
     pub require_email_verification: bool,
+    /// Days audit events are kept; older ones are purged (the audit chain keeps its anchor).
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: i32,
+}
+
+fn default_audit_retention_days() -> i32 {
+    90
 }
 
 impl Default for AuthSettings {
@@ -114,6 +121,7 @@ impl Default for AuthSettings {
             session_mode: "header".into(),
             allow_public_signup: true,
             require_email_verification: false,
+            audit_retention_days: default_audit_retention_days(),
         }
     }
 }

@@ -146,6 +146,7 @@ impl TestEnv {
                 trusted_proxies: "loopback".into(),
                 webhook_retry_schedule: options.webhook_retry_schedule.clone(),
                 webhook_timeout_secs: 2,
+                audit_purge_interval_secs: 1,
             };
             workers.push(data_plane::start(config).await.expect("start worker"));
         }

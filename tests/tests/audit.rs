@@ -371,3 +371,67 @@ async fn the_sealed_chain_names_the_first_changed_or_missing_event() {
         .contains("event 3 is missing"));
     assert_eq!(report["checked"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_purges_old_events_and_the_chain_keeps_its_anchor() {
+    let env = TestEnv::start().await;
+    let p = project(&env, "owner@example.com").await;
+    for i in 0..4 {
+        p.app_user(&format!("user{i}@example.com")).await;
+    }
+    let sealed = |body: &Value| body["unsealed"] == 0 && body["checked"] == 4;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !sealed(&p.get("/audit/verify").await.body) {
+        assert!(std::time::Instant::now() < until, "never sealed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The first two events are 100 days old; the default retention (90 days) drops them.
+    let pool = sqlx::PgPool::connect(&env.db_url).await.unwrap();
+    let schema: String = sqlx::query_scalar("SELECT db_schema FROM control.projects")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "UPDATE \"{schema}\"._audit_events SET created_at = now() - interval '100 days'
+         WHERE chain_seq <= 2"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let settings = p.get("/settings/auth").await;
+    assert_eq!(settings.body["audit_retention_days"], 90, "{settings:?}");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while p.events("").await["total"] != 2 {
+        assert!(std::time::Instant::now() < until, "never purged");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let report = p.get("/audit/verify").await.body;
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checked"], 2);
+    assert_eq!(report["anchor"]["chain_seq"], 2);
+
+    // A shorter retention is a setting; out of range is 422.
+    for bad in [0, 3651] {
+        let res = env
+            .call(
+                "PUT",
+                &format!("{}/settings/auth", p.base),
+                Some(&p.token),
+                Some(json!({"audit_retention_days": bad})),
+            )
+            .await;
+        assert_eq!(res.status, 422, "{bad}: {res:?}");
+    }
+    let res = env
+        .call(
+            "PUT",
+            &format!("{}/settings/auth", p.base),
+            Some(&p.token),
+            Some(json!({"audit_retention_days": 7})),
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.body["audit_retention_days"].clone()),
+        (200, json!(7))
+    );
+}

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 const SETTINGS_COLUMNS: &str = "enable_email_password, enable_magic_link, enable_otp,
     enable_oauth_google, enable_oauth_github, access_ttl_minutes, refresh_ttl_days, session_mode,
-    allow_public_signup, require_email_verification";
+    allow_public_signup, require_email_verification, audit_retention_days";
 
 /// The project's settings; the documented defaults when no row exists yet.
 pub async fn settings(db: impl PgExecutor<'_>, project: Uuid) -> Result<AuthSettings, sqlx::Error> {
@@ -31,6 +31,7 @@ pub async fn settings(db: impl PgExecutor<'_>, project: Uuid) -> Result<AuthSett
         session_mode: r.get(7),
         allow_public_signup: r.get(8),
         require_email_verification: r.get(9),
+        audit_retention_days: r.get(10),
     }))
 }
 
@@ -42,12 +43,12 @@ pub async fn save_settings(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO control.auth_settings (project_id, {SETTINGS_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (project_id) DO UPDATE SET
             enable_email_password = $2, enable_magic_link = $3, enable_otp = $4,
             enable_oauth_google = $5, enable_oauth_github = $6, access_ttl_minutes = $7,
             refresh_ttl_days = $8, session_mode = $9, allow_public_signup = $10,
-            require_email_verification = $11, updated_at = now()"
+            require_email_verification = $11, audit_retention_days = $12, updated_at = now()"
     ))
     .bind(project)
     .bind(s.enable_email_password)
@@ -60,6 +61,7 @@ pub async fn save_settings(
     .bind(&s.session_mode)
     .bind(s.allow_public_signup)
     .bind(s.require_email_verification)
+    .bind(s.audit_retention_days)
     .execute(db)
     .await?;
     Ok(())

@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../../migrations/0008_webhooks.sql"),
     ),
+    (
+        9,
+        "audit_retention",
+        include_str!("../../migrations/0009_audit_retention.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

@@ -38,6 +38,7 @@ pub async fn put(
     .map(|k| (k, f.opt_bool(k)));
     let access = f.opt_int("access_ttl_minutes", 1, 1440);
     let refresh = f.opt_int("refresh_ttl_days", 1, 365);
+    let retention = f.opt_int("audit_retention_days", 1, 3650);
     let mode = f.opt_string("session_mode", 16);
     if let Some(m) = mode
         .as_deref()
@@ -74,6 +75,9 @@ pub async fn put(
     }
     if let Some(mode) = mode {
         s.session_mode = mode;
+    }
+    if let Some(n) = retention {
+        s.audit_retention_days = n as i32;
     }
     auth::save_settings(&mut *tx, m.project.id, &s).await?;
     let lagging = m.publish(&state, tx).await?;

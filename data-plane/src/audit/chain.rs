@@ -198,3 +198,49 @@ pub async fn verify(pool: &Pool, project: &Project) -> Result<Value, sqlx::Error
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Deletes the sealed events older than `days` that start the chain (an old event after a newer
+/// one stays until everything before it goes), and keeps the last deleted event's place and hash
+/// as the anchor [`verify`] starts from. Returns how many were deleted; nothing when another
+/// worker is sealing or purging this project.
+pub async fn purge(pool: &Pool, project: &Project, days: i32) -> Result<u64, sqlx::Error> {
+    let mut tx = db::begin(pool, project).await?;
+    let locked: bool = sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('backendify.audit.' || current_schema(), 0))",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !locked {
+        return Ok(0);
+    }
+    let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        "WITH cut AS (SELECT clock_timestamp() - make_interval(days => $1) AS t)
+         SELECT \"chain_seq\", \"hash\" FROM \"_audit_events\", cut
+         WHERE \"chain_seq\" IS NOT NULL AND \"created_at\" < cut.t
+           AND \"chain_seq\" < coalesce((SELECT min(\"chain_seq\") FROM \"_audit_events\"
+                 WHERE \"chain_seq\" IS NOT NULL AND \"created_at\" >= cut.t), 9223372036854775807)
+         ORDER BY \"chain_seq\" DESC LIMIT 1",
+    )
+    .bind(days)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((place, hash)) = last else {
+        return Ok(0);
+    };
+    let deleted = sqlx::query("DELETE FROM \"_audit_events\" WHERE \"chain_seq\" <= $1")
+        .bind(place)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query(
+        "INSERT INTO \"_audit_anchor\" (\"chain_seq\", \"hash\") VALUES ($1, $2)
+         ON CONFLICT (\"one\") DO UPDATE SET \"chain_seq\" = $1, \"hash\" = $2,
+             \"purged_at\" = clock_timestamp()",
+    )
+    .bind(place)
+    .bind(&hash)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(deleted)
+}

@@ -97,16 +97,31 @@ pub struct Engine {
     announce: Notify,
     in_flight: Arc<Semaphore>,
     per_webhook: Mutex<HashMap<Uuid, usize>>,
+    /// How often a project's old audit events are purged, and when each last was.
+    purge_every: Duration,
+    purged: Mutex<HashMap<Uuid, Instant>>,
+}
+
+/// What the outbox consumer is set up with (from the worker's configuration).
+pub struct Settings {
+    /// Sends deliveries.
+    pub sender: Sender,
+    /// Delays before each attempt.
+    pub schedule: Vec<Duration>,
+    /// How often each project's audit retention is applied.
+    pub purge_every: Duration,
 }
 
 impl Engine {
     /// An engine over the worker's pool and registry.
-    pub fn new(db: Pool, registry: Arc<Registry>, sender: Sender, schedule: Vec<Duration>) -> Self {
+    pub fn new(db: Pool, registry: Arc<Registry>, settings: Settings) -> Self {
         Self {
             db,
             registry,
-            sender,
-            schedule,
+            sender: settings.sender,
+            schedule: settings.schedule,
+            purge_every: settings.purge_every,
+            purged: Mutex::default(),
             due: Mutex::default(),
             wake: Notify::new(),
             unannounced: Mutex::default(),
@@ -222,6 +237,7 @@ impl Engine {
             Ok(_) => {}
             Err(e) => warn!(project.id = %project_id, "could not seal audit events: {e}"),
         }
+        self.purge_if_due(&project).await;
         if project.config.webhooks.is_empty() {
             return;
         }
@@ -285,6 +301,27 @@ impl Engine {
                 drop(per);
                 engine.wake.notify_one();
             });
+        }
+    }
+
+    /// Applies the project's audit retention, at most once per `purge_every`.
+    async fn purge_if_due(&self, project: &Project) {
+        let pid = project.config.project_id;
+        {
+            let mut purged = self.purged.lock().expect("lock");
+            let last = purged
+                .entry(pid)
+                .or_insert_with(|| Instant::now() - self.purge_every);
+            if last.elapsed() < self.purge_every {
+                return;
+            }
+            *last = Instant::now();
+        }
+        let days = project.config.auth.settings.audit_retention_days;
+        match crate::audit::chain::purge(&self.db, project, days).await {
+            Ok(0) => {}
+            Ok(n) => info!(project.id = %pid, "purged {n} audit events older than {days} days"),
+            Err(e) => warn!(project.id = %pid, "could not purge old audit events: {e}"),
         }
     }
 

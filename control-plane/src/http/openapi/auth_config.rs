@@ -116,6 +116,10 @@ pub(super) fn schemas() -> Vec<(&'static str, Value)> {
                     ),
                     ("allow_public_signup", flag.clone()),
                     ("require_email_verification", flag.clone()),
+                    (
+                        "audit_retention_days",
+                        json!({ "type": "integer", "minimum": 1, "maximum": 3650, "default": 90, "description": "Days audit events are kept; workers purge older ones, and the audit chain keeps the last purged event's hash as its anchor." }),
+                    ),
                 ],
                 &[],
             ),
