@@ -281,3 +281,37 @@ async fn egress_rules_and_deleted_webhooks_are_respected() {
     let res = env.call("GET", &path, None, None).await;
     assert_eq!(res.status, 401, "{res:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_failed_deliveries_in_a_row_turn_the_webhook_off() {
+    let env = TestEnv::start().await;
+    let rx = Receiver::start().await;
+    rx.always(Answer::status(500));
+    let h = hook(&env, &rx.url("/hook")).await;
+    let mut queued = Vec::new();
+    for _ in 0..20 {
+        queued.push(h.send_test().await);
+    }
+    for q in &queued {
+        let d = h.settled(&q["id"]).await;
+        assert_eq!(d["status"], "failed", "{d}");
+    }
+    let w = h
+        .call("GET", &format!("/webhooks/{}", h.id), None)
+        .await
+        .body;
+    assert_eq!(w["is_active"], false, "{w}");
+    assert!(
+        w["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("20 deliveries in a row failed"),
+        "{w}"
+    );
+    // Attempts: 3 per delivery (the test schedule), none after it was turned off.
+    let sent = rx.hits().len();
+    assert_eq!(sent, 60, "3 attempts for each of the 20");
+    let late = h.send_test().await;
+    assert_eq!(h.settled(&late["id"]).await["status"], "failed");
+    assert_eq!(rx.hits().len(), 60);
+}
