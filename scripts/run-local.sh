@@ -297,28 +297,22 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 # 3. The services.
-if [[ -z "${JWT_SECRET:-}" ]]; then
-    if [[ ! -s "$DATA_DIR/jwt_secret" ]]; then
-        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$DATA_DIR/jwt_secret")
+# Exports VAR: its value from the environment, else a random one kept in $DATA_DIR/file (made
+# once, readable only by us), so restarts keep tokens and sealed secrets valid.
+kept_secret() { # VAR file
+    local var="$1" file="$DATA_DIR/$2"
+    if [[ -z "${!var:-}" ]]; then
+        if [[ ! -s "$file" ]]; then
+            (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$file")
+        fi
+        printf -v "$var" '%s' "$(cat "$file")"
     fi
-    JWT_SECRET="$(cat "$DATA_DIR/jwt_secret")"
-fi
-export JWT_SECRET
-if [[ -z "${SECRETS_KEY:-}" ]]; then
-    if [[ ! -s "$DATA_DIR/secrets_key" ]]; then
-        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$DATA_DIR/secrets_key")
-    fi
-    SECRETS_KEY="$(cat "$DATA_DIR/secrets_key")"
-fi
-export SECRETS_KEY
+    export "${var?}"
+}
+kept_secret JWT_SECRET jwt_secret
+kept_secret SECRETS_KEY secrets_key
 # The internal gRPC channel's credential: the control plane answers only holders of it.
-if [[ -z "${CLUSTER_TOKEN:-}" ]]; then
-    if [[ ! -s "$DATA_DIR/cluster_token" ]]; then
-        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$DATA_DIR/cluster_token")
-    fi
-    CLUSTER_TOKEN="$(cat "$DATA_DIR/cluster_token")"
-fi
-export CLUSTER_TOKEN
+kept_secret CLUSTER_TOKEN cluster_token
 export CONTROL_HTTP_ADDR="$CONTROL_HTTP" CONTROL_GRPC_ADDR="$CONTROL_GRPC"
 export CONTROL_PLANE_HTTP_URL="http://$CONTROL_HTTP" CONTROL_PLANE_GRPC_URL="http://$CONTROL_GRPC"
 export CONSOLE_DIR
@@ -386,7 +380,7 @@ cat <<EOF
   Workers              $(for e in "${WORKERS[@]}"; do printf 'http://%s (%s)  ' "${e##*=}" "${e%%=*}"; done)
   Postgres             $shown_db
   Logs                 $(show "$LOG_DIR")/   (Postgres: $(show "$PG_LOG"))
-  Secrets              $(show "$DATA_DIR")/jwt_secret, $(show "$DATA_DIR")/cluster_token (unless set in the environment)
+  Secrets              $(show "$DATA_DIR")/jwt_secret, secrets_key, cluster_token (unless set in the environment)
 
   Try it:
     curl -s -X POST $ROUTER_URL/api/auth/register \\

@@ -65,16 +65,21 @@ fn event_hash(prev: &[u8], r: &PgRow) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// Takes the project's chain for this transaction (sealing and purging are one at a time);
+/// false when another worker holds it.
+async fn lock_chain(tx: &mut db::Tx) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('backendify.audit.' || current_schema(), 0))",
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
 /// Seals what is committed and unsealed in the project's log (up to a batch); returns how many.
 /// Does nothing when another worker is sealing this project.
 pub async fn seal(pool: &Pool, project: &Project) -> Result<usize, sqlx::Error> {
     let mut tx = db::begin(pool, project).await?;
-    let locked: bool = sqlx::query_scalar(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended('backendify.audit.' || current_schema(), 0))",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if !locked {
+    if !lock_chain(&mut tx).await? {
         return Ok(0);
     }
     let rows = sqlx::query(&format!(
@@ -205,12 +210,7 @@ fn hex(bytes: &[u8]) -> String {
 /// worker is sealing or purging this project.
 pub async fn purge(pool: &Pool, project: &Project, days: i32) -> Result<u64, sqlx::Error> {
     let mut tx = db::begin(pool, project).await?;
-    let locked: bool = sqlx::query_scalar(
-        "SELECT pg_try_advisory_xact_lock(hashtextextended('backendify.audit.' || current_schema(), 0))",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if !locked {
+    if !lock_chain(&mut tx).await? {
         return Ok(0);
     }
     let last: Option<(i64, Vec<u8>)> = sqlx::query_as(
