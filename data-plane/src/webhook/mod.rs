@@ -17,6 +17,8 @@
 //!   [`DISABLE_AFTER`] deliveries in a row that failed for good.
 //! - **Fairness.** At most [`PER_WEBHOOK`] deliveries of one webhook are in flight at once, out of
 //!   [`IN_FLIGHT`] per worker, so a stalled receiver cannot hold up the others.
+//! - **Batches.** A claim takes up to `CLAIM_BATCH` rows; delivered attempts (the common case) are
+//!   recorded together, one statement per project every few milliseconds.
 //! - **When idle** nothing is polled but one project a second, round robin (a safety net for a
 //!   missed notification or a retry scheduled by a worker that died).
 //! - **The audit chain** is sealed on the same wake-ups: looking at a project first seals its
@@ -44,9 +46,13 @@ use uuid::Uuid;
 /// The channel workers wake each other on; the payload is a project id.
 pub const CHANNEL: &str = "backendify_outbox";
 /// Deliveries one worker sends at once.
-pub const IN_FLIGHT: usize = 64;
+pub const IN_FLIGHT: usize = 256;
 /// Deliveries of one webhook in flight at once, per worker.
-pub const PER_WEBHOOK: usize = 4;
+pub const PER_WEBHOOK: usize = 64;
+/// Most deliveries one claim takes.
+const CLAIM_BATCH: usize = 128;
+/// How long a delivered attempt may wait to be recorded together with others.
+const RECORD_EVERY: Duration = Duration::from_millis(5);
 /// Deliveries in a row that failed for good before a webhook is turned off.
 pub const DISABLE_AFTER: i32 = 20;
 /// How much longer than an attempt's time limit a claimed delivery stays reserved.
@@ -100,6 +106,9 @@ pub struct Engine {
     /// How often a project's old audit events are purged, and when each last was.
     purge_every: Duration,
     purged: Mutex<HashMap<Uuid, Instant>>,
+    /// Delivered attempts not yet recorded, by project (written in batches by the recorder).
+    delivered: Mutex<HashMap<Uuid, Vec<store::Delivered>>>,
+    record_now: Notify,
 }
 
 /// What the outbox consumer is set up with (from the worker's configuration).
@@ -122,6 +131,8 @@ impl Engine {
             schedule: settings.schedule,
             purge_every: settings.purge_every,
             purged: Mutex::default(),
+            delivered: Mutex::default(),
+            record_now: Notify::new(),
             due: Mutex::default(),
             wake: Notify::new(),
             unannounced: Mutex::default(),
@@ -168,6 +179,7 @@ impl Engine {
                 self.clone()
                     .announcer(database_url.to_owned(), stop.clone()),
             ),
+            tokio::spawn(self.clone().recorder(stop.clone())),
             tokio::spawn(self.clone().listener(database_url.to_owned(), stop)),
         ]
     }
@@ -258,7 +270,7 @@ impl Engine {
         let claimed = async {
             let mut tx = db::begin(&self.db, &project).await?;
             let lease = self.sender.timeout() + LEASE_MARGIN;
-            let out = store::claim(&mut tx, free.min(PER_WEBHOOK * 8) as i64, &busy, lease).await?;
+            let out = store::claim(&mut tx, free.min(CLAIM_BATCH) as i64, &busy, lease).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(out)
         }
@@ -384,7 +396,25 @@ impl Engine {
         let pid = project.config.project_id;
         let mut disable = None;
         let outcome = match verdict {
-            Verdict::Delivered { status, body } => Outcome::Delivered { status, body },
+            Verdict::Delivered { status, body } => {
+                // The common case is recorded in batches (the lease keeps it from being sent
+                // again meanwhile).
+                let done = store::Delivered {
+                    id: d.id,
+                    webhook_id: d.webhook_id,
+                    status,
+                    body,
+                    at: Utc::now(),
+                };
+                self.delivered
+                    .lock()
+                    .expect("lock")
+                    .entry(pid)
+                    .or_default()
+                    .push(done);
+                self.record_now.notify_one();
+                return Ok(());
+            }
             Verdict::Gone { body } => {
                 disable = Some("the receiver answered 410 Gone".to_owned());
                 Outcome::Failed {
@@ -432,6 +462,37 @@ impl Engine {
             warn!(project.id = %pid, webhook.id = %d.webhook_id, "turned webhook {} off: {reason}", d.webhook_id);
         }
         Ok(())
+    }
+
+    /// Records delivered attempts in batches, one statement per project. A batch that cannot be
+    /// recorded is sent again when its leases end (at least once).
+    async fn recorder(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = self.record_now.notified() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            tokio::time::sleep(RECORD_EVERY).await;
+            let batches: Vec<(Uuid, Vec<store::Delivered>)> =
+                self.delivered.lock().expect("lock").drain().collect();
+            for (pid, done) in batches {
+                let Some(project) = self.registry.get(&pid) else {
+                    continue;
+                };
+                let recorded = async {
+                    let mut tx = db::begin(&self.db, &project).await?;
+                    store::finish_delivered(&mut tx, &done).await?;
+                    tx.commit().await
+                }
+                .await;
+                match recorded {
+                    Ok(()) => debug!(project.id = %pid, "recorded {} deliveries", done.len()),
+                    Err(e) => {
+                        warn!(project.id = %pid, "could not record {} deliveries (they will be sent again): {e}", done.len())
+                    }
+                }
+            }
+        }
     }
 
     /// When attempt `attempts + 1` is due, or `None` when the schedule is used up.

@@ -187,6 +187,51 @@ pub async fn finish(tx: &mut Tx, d: &Claimed, outcome: &Outcome) -> Result<i32, 
     }
 }
 
+/// A delivered attempt, waiting to be recorded with others.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// Delivery id.
+    pub id: Uuid,
+    /// Its webhook.
+    pub webhook_id: Uuid,
+    /// The answer's status.
+    pub status: u16,
+    /// The first 4 KiB of the answer.
+    pub body: String,
+    /// When it was answered.
+    pub at: DateTime<Utc>,
+}
+
+/// Records many delivered attempts at once (one statement): each delivery `delivered`, and the
+/// failure counts of their webhooks back to zero.
+pub async fn finish_delivered(tx: &mut Tx, done: &[Delivered]) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = done.iter().map(|d| d.id).collect();
+    let statuses: Vec<i32> = done.iter().map(|d| i32::from(d.status)).collect();
+    let bodies: Vec<&str> = done.iter().map(|d| d.body.as_str()).collect();
+    let ats: Vec<DateTime<Utc>> = done.iter().map(|d| d.at).collect();
+    let mut hooks: Vec<Uuid> = done.iter().map(|d| d.webhook_id).collect();
+    hooks.sort_unstable();
+    hooks.dedup();
+    sqlx::query(
+        "WITH _d AS (
+            UPDATE \"_webhook_deliveries\" d SET \"status\" = 'delivered', \"next_attempt_at\" = NULL,
+                \"delivered_at\" = u.at, \"response_status\" = u.st, \"response_body\" = u.body,
+                \"error\" = NULL
+            FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[]) AS u(id, st, body, at)
+            WHERE d.\"id\" = u.id)
+         UPDATE \"_webhook_state\" SET \"consecutive_failures\" = 0, \"updated_at\" = clock_timestamp()
+         WHERE \"webhook_id\" = ANY($5) AND \"consecutive_failures\" <> 0",
+    )
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&bodies)
+    .bind(&ats)
+    .bind(&hooks)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Stops deliveries to a webhook, saying why (shown by `GET …/webhooks/{id}`).
 pub async fn disable(tx: &mut Tx, webhook: Uuid, reason: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
