@@ -77,7 +77,9 @@ struct Inner {
 pub struct Receiver {
     addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
+    /// Ends a receiver that runs on a thread of its own.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Receiver {
@@ -90,7 +92,43 @@ impl Receiver {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { addr, inner, task }
+        Self {
+            addr,
+            inner,
+            task: Some(task),
+            stop: None,
+        }
+    }
+
+    /// Starts on 127.0.0.1 on a thread and runtime of its own (a benchmark's load generator then
+    /// does not share its thread with the receiver).
+    pub fn start_on_own_thread() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new().fallback(receive).with_state(inner.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the receiver");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        Self {
+            addr,
+            inner,
+            task: None,
+            stop: Some(stop),
+        }
     }
 
     /// Its URL for `path`.
@@ -128,7 +166,12 @@ impl Receiver {
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 

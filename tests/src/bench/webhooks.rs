@@ -1,5 +1,5 @@
 //! The webhook figures of `make bench`: creates at full speed without a webhook, then with one
-//! active webhook to a receiver on 127.0.0.1 (alternating, `rounds` times each), the ratio of
+//! active webhook to a receiver on 127.0.0.1 (on a thread of its own; alternating, `rounds` times each), the ratio of
 //! the two, how long each event took from its commit to its arrival, and a check that every
 //! created record's event arrived exactly as committed (distinct `webhook-id`s = outbox rows).
 
@@ -108,7 +108,7 @@ pub async fn measure(
         api_key: None,
         rows: 10_000,
     };
-    let rx = Receiver::start().await;
+    let rx = Receiver::start_on_own_thread();
     rx.always(Answer::status(200));
     let http = reqwest::Client::new();
     let hooks = format!("http://{router}/api/projects/{}/webhooks", project.id);
