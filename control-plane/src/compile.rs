@@ -273,10 +273,12 @@ fn compile_webhook(w: webhooks::Webhook, secrets: &SecretBox) -> Option<WebhookC
         return None;
     };
     let mut keys = vec![b64.encode(current)];
+    let mut previous_key_until = None;
     if let Some((sealed, until)) = &w.previous_secret {
         if *until > chrono::Utc::now() {
             if let Ok(previous) = secrets.open(sealed, context) {
                 keys.push(b64.encode(previous));
+                previous_key_until = Some(*until);
             }
         }
     }
@@ -287,6 +289,7 @@ fn compile_webhook(w: webhooks::Webhook, secrets: &SecretBox) -> Option<WebhookC
         collection_ids: w.collection_ids,
         is_active: w.is_active,
         keys,
+        previous_key_until,
     })
 }
 

@@ -24,9 +24,25 @@ pub struct WebhookConfig {
     /// Signing keys, base64 of the raw key bytes: the current one first, then a rotated-out one
     /// that still signs until its grace period ends. Every key signs each delivery.
     pub keys: Vec<String>,
+    /// When the rotated-out key (the second of `keys`) stops signing.
+    #[serde(default)]
+    pub previous_key_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl WebhookConfig {
+    /// The keys that sign now: the current one, and the previous one until its grace ends.
+    pub fn live_keys(&self) -> &[String] {
+        let previous_live = self
+            .previous_key_until
+            .is_some_and(|until| until > chrono::Utc::now());
+        let n = if previous_live {
+            self.keys.len()
+        } else {
+            self.keys.len().min(1)
+        };
+        &self.keys[..n]
+    }
+
     /// Whether an event of `collection` reaches this webhook (it must be active).
     pub fn wants(&self, event: &str, collection: Uuid) -> bool {
         self.is_active
@@ -52,6 +68,7 @@ mod tests {
             collection_ids: None,
             is_active: true,
             keys: vec![],
+            previous_key_until: None,
         };
         assert!(w.wants("record.created", a));
         assert!(!w.wants("record.deleted", a));
@@ -62,5 +79,21 @@ mod tests {
         assert!(w.wants("record.deleted", b));
         w.is_active = false;
         assert!(!w.wants("record.deleted", b));
+    }
+
+    #[test]
+    fn a_rotated_out_key_signs_only_until_its_grace_ends() {
+        let mut w = WebhookConfig {
+            id: Uuid::new_v4(),
+            url: "http://127.0.0.1/h".into(),
+            events: vec!["*".into()],
+            collection_ids: None,
+            is_active: true,
+            keys: vec!["new".into(), "old".into()],
+            previous_key_until: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        };
+        assert_eq!(w.live_keys().len(), 2);
+        w.previous_key_until = Some(chrono::Utc::now() - chrono::Duration::seconds(1));
+        assert_eq!(w.live_keys(), ["new".to_owned()]);
     }
 }

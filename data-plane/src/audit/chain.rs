@@ -145,6 +145,13 @@ async fn last_sealed(tx: &mut db::Tx) -> Result<(i64, [u8; 32]), sqlx::Error> {
 /// to the previous event or content does not match (`null` when none).
 pub async fn verify(pool: &Pool, project: &Project) -> Result<Value, sqlx::Error> {
     let mut tx = db::begin(pool, project).await?;
+    // Waits for a seal or purge in progress, and keeps them out while the chain is read (a purge
+    // between reading the anchor and the events would look like a missing event).
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('backendify.audit.' || current_schema(), 0))",
+    )
+    .execute(&mut *tx)
+    .await?;
     let anchor: Option<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT \"chain_seq\", \"hash\" FROM \"_audit_anchor\"")
             .fetch_optional(&mut *tx)

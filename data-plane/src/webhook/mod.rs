@@ -57,6 +57,8 @@ const RECORD_EVERY: Duration = Duration::from_millis(5);
 pub const DISABLE_AFTER: i32 = 20;
 /// How much longer than an attempt's time limit a claimed delivery stays reserved.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// How long a delivery of a webhook this worker does not know yet waits.
+const POSTPONE: Duration = Duration::from_secs(30);
 /// How often the idle sweep looks at one more project.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -351,17 +353,15 @@ impl Engine {
             .find(|w| w.id == d.webhook_id)
             .cloned();
         let result = match hook {
-            None => {
-                self.abandon(&project, &d, "the webhook was deleted", true)
-                    .await
-            }
+            // Not in this worker's config (yet): a deleted webhook's rows are removed by the
+            // control plane, so this one is kept for a worker that knows it.
+            None => self.postpone(&project, &d).await,
             Some(_) if d.disabled => {
                 let why = "the webhook was turned off by the platform; turn it on again to resume";
-                self.abandon(&project, &d, why, false).await
+                self.abandon(&project, &d, why).await
             }
             Some(h) if !h.is_active && d.event_type != "webhook.test" => {
-                self.abandon(&project, &d, "the webhook is inactive", false)
-                    .await
+                self.abandon(&project, &d, "the webhook is inactive").await
             }
             Some(h) => {
                 let id = d.id.to_string();
@@ -375,15 +375,16 @@ impl Engine {
         }
     }
 
-    async fn abandon(
-        &self,
-        project: &Project,
-        d: &Claimed,
-        why: &str,
-        drop: bool,
-    ) -> Result<(), sqlx::Error> {
+    async fn abandon(&self, project: &Project, d: &Claimed, why: &str) -> Result<(), sqlx::Error> {
         let mut tx = db::begin(&self.db, project).await?;
-        store::abandon(&mut tx, d, why, drop).await?;
+        store::abandon(&mut tx, d, why).await?;
+        tx.commit().await
+    }
+
+    async fn postpone(&self, project: &Project, d: &Claimed) -> Result<(), sqlx::Error> {
+        debug!(project.id = %project.config.project_id, webhook.id = %d.webhook_id, "delivery of a webhook this worker does not know yet: later");
+        let mut tx = db::begin(&self.db, project).await?;
+        store::postpone(&mut tx, d, POSTPONE).await?;
         tx.commit().await
     }
 

@@ -92,8 +92,10 @@ impl Sender {
     ) -> Verdict {
         // IP-literal URLs skip the client's resolver: check them here (names are checked as
         // they resolve, once, and only the checked addresses are dialled).
-        if let Err(e) = self.egress.check_url(&hook.url).await {
-            return failed(None, None, format!("{e:#}"), None);
+        match tokio::time::timeout(self.timeout, self.egress.check_url(&hook.url)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return failed(None, None, format!("{e:#}"), None),
+            Err(_) => return failed(None, None, "resolving the target timed out".into(), None),
         }
         let timestamp = chrono::Utc::now().timestamp();
         let sent = self
@@ -104,7 +106,7 @@ impl Sender {
             .header("webhook-timestamp", timestamp.to_string())
             .header(
                 "webhook-signature",
-                signature(&hook.keys, id, timestamp, payload.as_bytes()),
+                signature(hook.live_keys(), id, timestamp, payload.as_bytes()),
             )
             .header("x-webhook-event", event)
             .header("x-webhook-delivery", id)
@@ -149,10 +151,10 @@ impl Sender {
 fn failed(
     status: Option<u16>,
     body: Option<String>,
-    mut error: String,
+    error: String,
     retry_after: Option<Duration>,
 ) -> Verdict {
-    error.truncate(1024);
+    let error: String = error.replace('\0', "").chars().take(1024).collect();
     Verdict::Failed {
         status,
         body,
@@ -171,7 +173,8 @@ async fn read_start(res: &mut reqwest::Response) -> String {
         }
     }
     kept.truncate(KEPT_BODY_BYTES);
-    String::from_utf8_lossy(&kept).into_owned()
+    // Postgres text cannot hold NUL.
+    String::from_utf8_lossy(&kept).replace('\0', "")
 }
 
 /// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).

@@ -86,10 +86,13 @@ pub async fn claim(
             disabled: r.get(5),
         })
         .collect();
+    // Webhooks at their in-flight limit are left out here too: a finishing delivery wakes the
+    // dispatcher for them.
     let next: Option<DateTime<Utc>> = sqlx::query_scalar(
         "SELECT min(\"next_attempt_at\") FROM \"_webhook_deliveries\"
-         WHERE \"next_attempt_at\" IS NOT NULL",
+         WHERE \"next_attempt_at\" IS NOT NULL AND NOT (\"webhook_id\" = ANY($1))",
     )
+    .bind(busy)
     .fetch_one(&mut **tx)
     .await?;
     Ok((claimed, next))
@@ -249,19 +252,35 @@ pub async fn disable(tx: &mut Tx, webhook: Uuid, reason: &str) -> Result<(), sql
 }
 
 /// Ends a claimed delivery without sending it: failed with `error` (its webhook is inactive or
-/// was stopped), or removed when `drop` (its webhook was deleted).
-pub async fn abandon(tx: &mut Tx, d: &Claimed, error: &str, drop: bool) -> Result<(), sqlx::Error> {
-    let q = if drop {
-        sqlx::query("DELETE FROM \"_webhook_deliveries\" WHERE \"id\" = $1").bind(d.id)
-    } else {
-        sqlx::query(
-            "UPDATE \"_webhook_deliveries\" SET \"status\" = 'failed', \"next_attempt_at\" = NULL,
-                \"error\" = $2 WHERE \"id\" = $1",
-        )
-        .bind(d.id)
-        .bind(error)
-    };
-    q.execute(&mut **tx).await?;
+/// was stopped).
+pub async fn abandon(tx: &mut Tx, d: &Claimed, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE \"_webhook_deliveries\" SET \"status\" = 'failed', \"next_attempt_at\" = NULL,
+            \"error\" = $2 WHERE \"id\" = $1",
+    )
+    .bind(d.id)
+    .bind(error)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Puts a claimed delivery back, due again after `wait`, without counting the attempt (this
+/// worker does not know its webhook yet: its config may lag behind).
+pub async fn postpone(
+    tx: &mut Tx,
+    d: &Claimed,
+    wait: std::time::Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE \"_webhook_deliveries\" SET \"attempts\" = \"attempts\" - 1,
+            \"next_attempt_at\" = clock_timestamp() + make_interval(secs => $2)
+         WHERE \"id\" = $1",
+    )
+    .bind(d.id)
+    .bind(wait.as_secs_f64())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
