@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the system tools that `make run` and `make test` need are present:
-# cargo, the PostgreSQL server binaries (initdb, pg_ctl, postgres) and redis-server (the rate
-# limiter's Redis tests start their own one).
+# cargo, the PostgreSQL server binaries (initdb, pg_ctl, postgres), redis-server (the rate
+# limiter's Redis tests start their own one) and s3s-fs (the S3-compatible server of the file
+# storage tests).
 # Idempotent and quick when everything is there. Messages go to stderr; stdout carries only the
 # PostgreSQL bin folder that was found, so callers can do: PG_BIN="$(scripts/deps.sh)".
 set -euo pipefail
@@ -91,6 +92,19 @@ if [[ -z "$(find_redis_server)" ]]; then
         say "  sudo systemctl disable --now redis-server)"
         exit 1
     fi
+fi
+
+# --- s3s-fs -------------------------------------------------------------------
+# The S3-compatible server the file-storage tests (and benchmarks) run the `s3` backend against:
+# a small Rust server over a folder, from crates.io. Built once into cargo's bin folder.
+S3S_FS_VERSION=0.14.1
+if ! command -v s3s-fs >/dev/null 2>&1; then
+    say "s3s-fs not found; installing it with cargo (s3s-fs $S3S_FS_VERSION, a few minutes, once)"
+    cargo install --locked --quiet "s3s-fs@$S3S_FS_VERSION" --features binary >&2 || {
+        say "cargo install s3s-fs failed. Install it with:"
+        say "  cargo install --locked s3s-fs@$S3S_FS_VERSION --features binary"
+        exit 1
+    }
 fi
 
 # Postgres refuses to run as root: as root, the servers (the test harness's and make run's) run

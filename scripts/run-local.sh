@@ -18,6 +18,8 @@
 #                     internal listeners (default: free loopback ports)
 #   API_CORS_ORIGINS  allowed CORS origins, comma separated (router default when unset)
 #   LOG, LOG_FORMAT   tracing filter (default info) and format (text or json) of every binary
+#   FILES_DIR         stored files of the local backend (default $DATA_DIR/files); FILES_BACKEND=s3
+#                     and the S3_* settings (README) store them in an S3-compatible store instead
 #   BIN_DIR           where the binaries are (default $CARGO_TARGET_DIR/release)
 #   SKIP_BUILD=1      use the binaries in BIN_DIR as they are (no cargo build, console from source)
 set -euo pipefail
@@ -322,6 +324,8 @@ export EGRESS_ALLOW=loopback
 # Development mode: app-auth responses carry verification/reset tokens and one-time codes, and
 # the trust-the-caller OAuth callback works. Never set it in production.
 export BACKENDIFY_DEV="${BACKENDIFY_DEV:-1}"
+# Stored files: the local backend in the data folder, unless FILES_BACKEND=s3 (with S3_*) is set.
+export FILES_DIR="${FILES_DIR:-$DATA_DIR/files}"
 
 # Starts a binary in the background, in its own session so that a Ctrl-C in the terminal reaches
 # only this script, which then stops the services in order. BACKENDIFY_PARENT_PID makes the
@@ -379,6 +383,7 @@ cat <<EOF
   Control plane        http://$CONTROL_HTTP  (HTTP)   http://$CONTROL_GRPC  (gRPC ConfigService)
   Workers              $(for e in "${WORKERS[@]}"; do printf 'http://%s (%s)  ' "${e##*=}" "${e%%=*}"; done)
   Postgres             $shown_db
+  Stored files         $(if [[ "${FILES_BACKEND:-local}" == s3 ]]; then printf 'S3 bucket %s at %s' "${S3_BUCKET:-backendify}" "${S3_ENDPOINT:-AWS}"; else show "$FILES_DIR"; fi)
   Logs                 $(show "$LOG_DIR")/   (Postgres: $(show "$PG_LOG"))
   Secrets              $(show "$DATA_DIR")/jwt_secret, secrets_key, cluster_token (unless set in the environment)
 

@@ -137,6 +137,10 @@ pub async fn compile_project(
             .into_iter()
             .filter_map(|w| compile_webhook(w, secrets))
             .collect(),
+        files_policies: compile_policies(
+            policy_rows.remove(&project).unwrap_or_default(),
+            &condition_columns(true, &model::files::collection(project, vec![]).fields),
+        ),
     }))
 }
 

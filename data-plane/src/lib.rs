@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod events;
+pub mod files;
 pub mod http;
 pub mod openapi;
 pub mod outbound;
@@ -62,6 +63,8 @@ pub struct Inner {
     pub tokens: auth::tokens::Verified,
     /// Webhook deliveries (the outbox consumer).
     pub webhooks: Arc<webhook::Engine>,
+    /// The file store.
+    pub files: files::Files,
     synced: std::sync::atomic::AtomicBool,
 }
 
@@ -79,6 +82,8 @@ pub struct Services {
     pub trusted_proxies: Egress,
     /// The outbox consumer's settings: webhook sender, retry schedule, audit purge interval.
     pub webhooks: webhook::Settings,
+    /// The file store.
+    pub files: files::Files,
 }
 
 impl Services {
@@ -111,6 +116,7 @@ impl Services {
             oauth: OAuthClient::new(egress),
             trusted_proxies: Egress::parse(&config.trusted_proxies).context("TRUSTED_PROXIES")?,
             webhooks,
+            files: files::Files::open(&config.files)?,
         })
     }
 }
@@ -139,6 +145,7 @@ impl AppState {
             mailer: services.mailer,
             oauth: services.oauth,
             trusted_proxies: services.trusted_proxies,
+            files: services.files,
             principals: Default::default(),
             tokens: Default::default(),
             synced: false.into(),
@@ -204,6 +211,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         rate_limits = services.limiter.kind(),
         mail = services.mailer.kind(),
         egress = %config.egress_allow,
+        files = services.files.kind(),
+        max_file_size = services.files.max_size,
         "worker settings"
     );
     if services.dev_mode {

@@ -98,6 +98,8 @@ pub struct Project {
     pub roles_matter: bool,
     /// The project's schema, quoted (shared by every read that checks an app user).
     pub quoted_schema: Ident,
+    /// The files pseudo-collection (`model::files`): the `_files` table with the file policies.
+    pub files: Arc<Collection>,
 }
 
 impl Project {
@@ -163,8 +165,14 @@ impl Project {
             .collections
             .iter()
             .flat_map(|c| &c.policies)
+            .chain(&config.files_policies)
             .any(|p| p.roles.as_ref().is_some_and(|r| !r.is_empty()));
+        let files = Arc::new(Collection::new(
+            &schema,
+            model::files::collection(config.project_id, config.files_policies.clone()),
+        ));
         Self {
+            files,
             roles_matter,
             quoted_schema: schema,
             config,
@@ -375,6 +383,7 @@ mod tests {
             auth: Default::default(),
             roles: vec![],
             webhooks: vec![],
+            files_policies: vec![],
         };
         let p = Project::new(config);
         assert_eq!(p.collections["orders"].config.name, "orders");
@@ -463,6 +472,7 @@ pub mod sample {
             auth: Default::default(),
             roles: vec![],
             webhooks: vec![],
+            files_policies: vec![],
         })
     }
 }

@@ -38,6 +38,9 @@ pub struct ProjectConfig {
     /// Active webhooks with their signing keys (spec/webhooks.md).
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// Active policies of the files pseudo-collection (`model::files`), in evaluation order.
+    #[serde(default)]
+    pub files_policies: Vec<PolicyConfig>,
 }
 
 impl ProjectConfig {

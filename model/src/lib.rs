@@ -7,6 +7,7 @@ pub mod access;
 pub mod config;
 pub mod error_body;
 pub mod fields;
+pub mod files;
 pub mod jwt;
 pub mod rule_syntax;
 pub mod secret;

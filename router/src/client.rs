@@ -7,6 +7,7 @@
 use axum::body::Body;
 use bytes::{Buf, Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
+use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -192,6 +193,78 @@ impl Client {
             answered: false,
             error,
         })?;
+        self.answer(conn, method).await
+    }
+
+    /// Sends a request whose body streams from `body` (chunked), on a new connection; no more
+    /// than `limit` bytes of it are sent. The answer's head may take `timeout` after the body
+    /// was sent. An upstream that answers before it read the whole body (a refusal) is heard.
+    pub async fn send_streamed(
+        &self,
+        to: &Upstream,
+        parts: &http::request::Parts,
+        mut body: Body,
+        limit: usize,
+        timeout: Duration,
+    ) -> Result<Response<Body>, StreamError> {
+        let (method, headers) = (&parts.method, &parts.headers);
+        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut conn = match connect(&to.authority).await {
+            Ok(conn) => conn,
+            Err(e) => return Err(StreamError::Connect(e, body)),
+        };
+        let mut head = encode(to, method, path_and_query, headers, &Bytes::new());
+        // `encode` ended the head for an empty body: say chunked instead.
+        const EMPTY: &[u8] = b"content-length: 0\r\n\r\n";
+        let cut = head
+            .windows(EMPTY.len())
+            .rposition(|w| w == EMPTY)
+            .unwrap_or(head.len() - 2);
+        head.truncate(cut);
+        head.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+        let mut sent = 0usize;
+        let pumped: io::Result<bool> = async {
+            conn.stream.write_all(&head).await?;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| io::Error::other(e.to_string()))?;
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if data.is_empty() {
+                    continue;
+                }
+                sent += data.len();
+                if sent > limit {
+                    return Ok(false);
+                }
+                let size = format!("{:x}\r\n", data.len());
+                conn.stream.write_all(size.as_bytes()).await?;
+                conn.stream.write_all(&data).await?;
+                conn.stream.write_all(b"\r\n").await?;
+            }
+            conn.stream.write_all(b"0\r\n\r\n").await?;
+            Ok(true)
+        }
+        .await;
+        match pumped {
+            // Too long: the upstream sees the body end early and keeps nothing of it.
+            Ok(false) => return Err(StreamError::TooLarge(body)),
+            Ok(true) => {}
+            // The client's body broke off: the same for the upstream.
+            Err(e) if sent == 0 && e.kind() != io::ErrorKind::BrokenPipe => {
+                return Err(StreamError::Exchange(e))
+            }
+            // The upstream stopped reading: it may have answered already.
+            Err(_) => {}
+        }
+        match tokio::time::timeout(timeout, self.answer(conn, method)).await {
+            Err(_) => Err(StreamError::Timeout),
+            Ok(res) => res.map_err(|f| StreamError::Exchange(f.error)),
+        }
+    }
+
+    /// Reads the answer on `conn` (its head now, its body whole when short, else as it comes).
+    async fn answer(&self, mut conn: Conn, method: &Method) -> Result<Response<Body>, Failure> {
         let head = read_head(&mut conn, method).await?;
         let mut res = Response::new(Body::empty());
         *res.status_mut() = head.status;
@@ -235,6 +308,20 @@ impl Client {
             self.0.give_back(conn);
         }
     }
+}
+
+/// Why a streamed request got no answer.
+#[derive(Debug)]
+pub enum StreamError {
+    /// No connection could be made: nothing of the body was read (here it is back), another
+    /// upstream may be tried.
+    Connect(io::Error, Body),
+    /// The body was longer than the limit; what is left of it.
+    TooLarge(Body),
+    /// The exchange failed.
+    Exchange(io::Error),
+    /// No answer in time after the body was sent.
+    Timeout,
 }
 
 struct Failure {

@@ -49,8 +49,9 @@ pub struct Config {
         default_value = "http://localhost:5173,http://localhost:3000"
     )]
     pub cors_origins: String,
-    /// Largest multipart (file upload) request body the router forwards, in bytes.
-    #[arg(long, env = "ROUTER_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    /// Largest multipart (file upload) request body the router streams to a worker, in bytes
+    /// (the worker's `MAX_FILE_SIZE` is the limit that counts; this one only bounds the transfer).
+    #[arg(long, env = "ROUTER_MAX_BODY_BYTES", default_value_t = 1024 * 1024 * 1024)]
     pub max_body_bytes: usize,
     /// Largest non-multipart (JSON) request body the router forwards, in bytes.
     #[arg(long, env = "ROUTER_MAX_JSON_BODY_BYTES", default_value_t = 1024 * 1024)]

@@ -116,18 +116,26 @@ async fn route(
         Target::NotFound => return proxy::error(StatusCode::NOT_FOUND, "Not Found"),
         Target::Worker(_) | Target::ControlPlane => {}
     }
-    // Uploads may be large; anything else is JSON and is refused here, before it travels.
+    // Uploads (multipart, to a worker) stream and may be large; anything else is JSON and is
+    // refused here when too long, before it travels.
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|c| c.to_str().ok())
         .is_some_and(|c| c.starts_with("multipart/"));
-    let limit = if multipart {
-        st.max_body
-    } else {
-        st.max_json_body
-    };
-    let out = match proxy::Outgoing::read(req, limit, request_id, client_ip).await {
+    if multipart && matches!(target, Target::Worker(_)) {
+        return proxy::stream_to_worker(
+            &st.client,
+            &st.upstreams,
+            req,
+            st.max_body,
+            request_id,
+            client_ip,
+            st.timeout,
+        )
+        .await;
+    }
+    let out = match proxy::Outgoing::read(req, st.max_json_body, request_id, client_ip).await {
         Ok(out) => out,
         Err(res) => return res,
     };
@@ -183,7 +191,8 @@ fn decorate(
         "referrer-policy",
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
-    if path.starts_with("/api/") {
+    // The API's answers are not cached, unless one says otherwise (file downloads).
+    if path.starts_with("/api/") && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store, no-cache, must-revalidate"),

@@ -2,7 +2,7 @@
 //! the limit (so a refused connection can be retried on another worker), the response is passed
 //! back (streamed when long).
 
-use crate::client::{Client, SendError, Upstream};
+use crate::client::{Client, SendError, StreamError, Upstream};
 use crate::upstreams::Upstreams;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -98,6 +98,19 @@ impl Outgoing {
             }
         }
         let body = buf.freeze();
+        forwarding_headers(&mut parts, request_id, client_ip);
+        Ok(Self { parts, body })
+    }
+}
+
+/// Drops hop-by-hop headers and sets the forwarding ones (request id, client address, the host
+/// the client addressed).
+fn forwarding_headers(
+    parts: &mut axum::http::request::Parts,
+    request_id: &HeaderValue,
+    client_ip: &str,
+) {
+    {
         strip_hop_by_hop(&mut parts.headers);
         parts.headers.insert("x-request-id", request_id.clone());
         if let Ok(ip) = HeaderValue::from_str(client_ip) {
@@ -117,8 +130,63 @@ impl Outgoing {
             HeaderName::from_static("x-forwarded-proto"),
             HeaderValue::from_static("http"),
         );
-        Ok(Self { parts, body })
     }
+}
+
+/// Streams a request (a file upload) to a worker as it arrives: never more than `limit` bytes,
+/// never all of it in memory. Workers that refuse the connection are skipped (nothing of the
+/// body was read yet); once sending began, the answer is whatever that worker said.
+pub async fn stream_to_worker(
+    client: &Client,
+    upstreams: &Upstreams,
+    req: Request<Body>,
+    limit: usize,
+    request_id: &HeaderValue,
+    client_ip: &str,
+    timeout: Duration,
+) -> Response<Body> {
+    let (mut parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large(body).await;
+    }
+    forwarding_headers(&mut parts, request_id, client_ip);
+    let mut body = Some(body);
+    for addr in upstreams.candidates() {
+        let Some(to) = Upstream::parse(&addr) else {
+            continue;
+        };
+        let Some(b) = body.take() else { break };
+        match client.send_streamed(&to, &parts, b, limit, timeout).await {
+            Ok(res) => {
+                upstreams.mark_up(&addr);
+                return res;
+            }
+            Err(StreamError::Connect(_, b)) => {
+                tracing::warn!(worker.addr = %addr, "worker refused the connection; trying another");
+                upstreams.mark_down(&addr);
+                body = Some(b);
+            }
+            Err(StreamError::TooLarge(rest)) => return too_large(rest).await,
+            Err(StreamError::Timeout) => {
+                return error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "Upstream did not answer in time",
+                )
+            }
+            Err(StreamError::Exchange(e)) => {
+                tracing::warn!(upstream = to.authority(), "streamed upload failed: {e}");
+                return error(StatusCode::BAD_GATEWAY, "Upstream connection failed");
+            }
+        }
+    }
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "No worker is available to serve this project",
+    )
 }
 
 /// Sends to one upstream; `Err(true)` when no connection could be made (safe to retry elsewhere).

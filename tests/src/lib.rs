@@ -8,6 +8,7 @@ pub mod fake;
 pub mod pg;
 pub mod receiver;
 pub mod redis;
+pub mod s3;
 
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -24,6 +25,8 @@ pub struct TestEnv {
     control_plane: Option<control_plane::Running>,
     /// The workers.
     pub workers: Vec<data_plane::Running>,
+    /// The local file store's folder (removed at shutdown).
+    pub files_dir: std::path::PathBuf,
     router: router::Running,
 }
 
@@ -70,6 +73,8 @@ pub struct Options {
     pub smtp_url: Option<String>,
     /// Delays before each webhook delivery attempt (`WEBHOOK_RETRY_SCHEDULE`).
     pub webhook_retry_schedule: String,
+    /// File storage; `None` is the local backend in a fresh temporary folder.
+    pub files: Option<data_plane::files::Settings>,
 }
 
 impl Default for Options {
@@ -81,6 +86,7 @@ impl Default for Options {
             smtp_url: None,
             // Short, so retries show within a test.
             webhook_retry_schedule: "0s,300ms,300ms".into(),
+            files: None,
         }
     }
 }
@@ -94,6 +100,8 @@ impl TestEnv {
     /// Starts everything with these worker options.
     pub async fn start_with(options: Options) -> Self {
         let db_url = pg::fresh_database().await;
+        let files_dir =
+            std::env::temp_dir().join(format!("backendify-files-{}", uuid::Uuid::new_v4()));
         let cp_config = control_plane::Config {
             database_url: db_url.clone(),
             http_addr: LOCAL.parse().unwrap(),
@@ -147,6 +155,10 @@ impl TestEnv {
                 webhook_retry_schedule: options.webhook_retry_schedule.clone(),
                 webhook_timeout_secs: 2,
                 audit_purge_interval_secs: 1,
+                files: options
+                    .files
+                    .clone()
+                    .unwrap_or_else(|| data_plane::files::Settings::local(&files_dir)),
             };
             workers.push(data_plane::start(config).await.expect("start worker"));
         }
@@ -173,6 +185,7 @@ impl TestEnv {
             cp_config,
             control_plane: Some(cp),
             workers,
+            files_dir,
             router,
         };
         wait_for("the router to learn both workers", || {
@@ -339,6 +352,7 @@ impl TestEnv {
         if let Some(cp) = self.control_plane {
             cp.shutdown().await;
         }
+        let _ = std::fs::remove_dir_all(&self.files_dir);
     }
 }
 
@@ -361,4 +375,26 @@ pub async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Files under `root/prefix` (recursively), as paths relative to `root`; hidden and staging
+/// files included, so a test sees anything an upload left behind.
+pub fn files_under(root: &std::path::Path, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.join(prefix)];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -68,7 +68,7 @@ pub fn create_users_table(schema: &str) -> String {
 
 /// Version of [`create_auth_tables`]; `control.projects.auth_tables_version` records what each
 /// project has.
-pub const AUTH_TABLES_VERSION: i32 = 4;
+pub const AUTH_TABLES_VERSION: i32 = 5;
 
 /// The tables app-user auth keeps beside `_users` in a project's schema (names start with `_`,
 /// which no collection name can): sessions (one per login; a refresh-token family), their
@@ -228,6 +228,33 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
                 \"updated_at\" timestamptz NOT NULL DEFAULT clock_timestamp()
             )"
         ),
+        // Version 5: the metadata of stored files (spec/files.md). `object_key` names the object
+        // in the file store (generated, never the uploaded name). The uploader's ids are also
+        // readable under the collections' owner column names, so file policies use the same
+        // conditions as records (`owner`, `app_user_owner`).
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_files\" (
+                \"id\" uuid PRIMARY KEY,
+                \"object_key\" text NOT NULL,
+                \"filename\" text NOT NULL,
+                \"original_filename\" text NOT NULL,
+                \"content_type\" text NOT NULL,
+                \"size_bytes\" bigint NOT NULL,
+                \"bucket\" text,
+                \"collection_id\" uuid,
+                \"record_id\" text,
+                \"field_name\" text,
+                \"is_public\" boolean NOT NULL DEFAULT false,
+                \"uploaded_by_user_id\" text,
+                \"uploaded_by_app_user_id\" text,
+                \"created_by_user_id\" text GENERATED ALWAYS AS (\"uploaded_by_user_id\") STORED,
+                \"created_by_app_user_id\" text GENERATED ALWAYS AS (\"uploaded_by_app_user_id\") STORED,
+                \"created_at\" timestamptz NOT NULL DEFAULT clock_timestamp(),
+                \"updated_at\" timestamptz NOT NULL DEFAULT clock_timestamp()
+            )"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__files_newest\" ON {s}.\"_files\" (\"created_at\" DESC, \"id\")"),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__files_bucket\" ON {s}.\"_files\" (\"bucket\", \"created_at\" DESC)"),
     ]
 }
 

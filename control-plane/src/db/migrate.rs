@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_retention",
         include_str!("../../migrations/0009_audit_retention.sql"),
     ),
+    (
+        10,
+        "file_policies",
+        include_str!("../../migrations/0010_file_policies.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

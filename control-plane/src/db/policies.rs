@@ -176,16 +176,16 @@ pub async fn delete(
     Ok(n == 1)
 }
 
-/// The active policies of every active collection of a project, in evaluation order within each
-/// collection (for compiling).
+/// The active policies of every active collection of a project and of its files (whose
+/// collection id is the project's), in evaluation order within each (for compiling).
 pub async fn project_active(
     db: impl PgExecutor<'_>,
     project: Uuid,
 ) -> Result<Vec<Policy>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLS} FROM control.policies
-         WHERE is_active AND collection_id IN (
-             SELECT id FROM control.collections WHERE project_id = $1 AND is_active)
+         WHERE is_active AND (collection_id = $1 OR collection_id IN (
+             SELECT id FROM control.collections WHERE project_id = $1 AND is_active))
          ORDER BY collection_id, {ORDER}"
     );
     let rows = sqlx::query(&sql).bind(project).fetch_all(db).await?;

@@ -5,7 +5,7 @@
 use super::body::{Fields, JsonObject};
 use super::error::ApiError;
 use super::member::{Member, Pushed};
-use crate::db::catalog::{self, Collection};
+use crate::db::catalog;
 use crate::db::policies::{self, Policy, PolicyValues};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -22,13 +22,19 @@ type PolicyPath = Path<(String, String, String)>;
 const TEXT_MAX: usize = usize::MAX;
 const PRIORITY: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
 
+/// The id policies of collection `name` are kept under: the collection's, or for the files
+/// pseudo-collection (`_files`, `model::files`) the project's own.
 async fn find_collection(
     db: impl PgExecutor<'_>,
     project: Uuid,
     name: &str,
-) -> Result<Collection, ApiError> {
+) -> Result<Uuid, ApiError> {
+    if name == model::files::NAME {
+        return Ok(project);
+    }
     catalog::collection_by_name(db, project, name)
         .await?
+        .map(|c| c.id)
         .ok_or(ApiError::NotFound("Collection not found".into()))
 }
 
@@ -126,7 +132,10 @@ pub async fn create(
     }
     check_effect(&effect)?;
     check_principals_and_condition(principals.as_deref(), condition.as_deref())?;
-    check_json_fields(&mut tx, c.id, condition.as_deref()).await?;
+    if c != m.project.id {
+        // The files pseudo-collection has no json field.
+        check_json_fields(&mut tx, c, condition.as_deref()).await?;
+    }
     let values = PolicyValues {
         name: &name,
         effect: &effect,
@@ -137,7 +146,7 @@ pub async fn create(
         require_email_verified: verified,
         allowed_roles: roles.as_deref(),
     };
-    let policy = policies::insert(&mut *tx, c.id, &action, &values).await?;
+    let policy = policies::insert(&mut *tx, c, &action, &values).await?;
     let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %m.project.id, policy.id = %policy.id, "created policy");
     Ok(Pushed((StatusCode::CREATED, Json(policy)), lagging))
@@ -150,7 +159,7 @@ pub async fn list(
     Path((_, collection)): CollectionPath,
 ) -> Result<Json<Vec<Policy>>, ApiError> {
     let c = find_collection(&state.db, m.project.id, &collection).await?;
-    Ok(Json(policies::list_active(&state.db, c.id).await?))
+    Ok(Json(policies::list_active(&state.db, c).await?))
 }
 
 /// `GET …/policies/{policy_id}` (inactive ones too).
@@ -160,7 +169,7 @@ pub async fn get(
     Path((_, collection, id)): PolicyPath,
 ) -> Result<Json<Policy>, ApiError> {
     let c = find_collection(&state.db, m.project.id, &collection).await?;
-    Ok(Json(find_policy(&state.db, c.id, &id).await?))
+    Ok(Json(find_policy(&state.db, c, &id).await?))
 }
 
 /// `PATCH …/policies/{policy_id}`: absent or null keys keep their value; `action` never changes.
@@ -191,12 +200,15 @@ pub async fn update(
     let mut tx = state.db.begin().await?;
     m.lock(&mut tx).await?;
     let c = find_collection(&mut *tx, m.project.id, &collection).await?;
-    let old = find_policy(&mut *tx, c.id, &id).await?;
+    let old = find_policy(&mut *tx, c, &id).await?;
     if let Some(e) = &effect {
         check_effect(e)?;
     }
     check_principals_and_condition(principals.as_deref(), condition.as_deref())?;
-    check_json_fields(&mut tx, c.id, condition.as_deref()).await?;
+    if c != m.project.id {
+        // The files pseudo-collection has no json field.
+        check_json_fields(&mut tx, c, condition.as_deref()).await?;
+    }
     let values = PolicyValues {
         name: name.as_deref().unwrap_or(&old.name),
         effect: effect.as_deref().unwrap_or(&old.effect),
@@ -221,8 +233,8 @@ pub async fn delete(
     let mut tx = state.db.begin().await?;
     m.lock(&mut tx).await?;
     let c = find_collection(&mut *tx, m.project.id, &collection).await?;
-    let policy = find_policy(&mut *tx, c.id, &id).await?;
-    policies::delete(&mut *tx, c.id, policy.id).await?;
+    let policy = find_policy(&mut *tx, c, &id).await?;
+    policies::delete(&mut *tx, c, policy.id).await?;
     let lagging = m.publish(&state, tx).await?;
     tracing::info!(project.id = %m.project.id, policy.id = %policy.id, "deleted policy");
     Ok(Pushed(StatusCode::NO_CONTENT, lagging))

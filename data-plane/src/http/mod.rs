@@ -5,6 +5,7 @@ pub mod auth;
 pub mod batch;
 pub mod context;
 pub mod error;
+pub mod files;
 pub mod openapi;
 pub mod rbac;
 pub mod records;
@@ -13,6 +14,7 @@ pub mod views;
 pub mod webhooks;
 
 use crate::AppState;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -52,6 +54,24 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route(
             "/api/projects/{project_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
             axum::routing::post(webhooks::retry),
+        )
+        .route(
+            "/api/projects/{project_id}/files/upload",
+            axum::routing::post(files::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/projects/{project_id}/files", get(files::list))
+        .route("/api/projects/{project_id}/files/stats", get(files::stats))
+        .route(
+            "/api/projects/{project_id}/files/{file_id}",
+            get(files::get).delete(files::delete),
+        )
+        .route(
+            "/api/projects/{project_id}/files/{file_id}/download",
+            get(files::download),
+        )
+        .route(
+            "/api/projects/{project_id}/files/{file_id}/signed-url",
+            axum::routing::post(files::signed_url),
         )
         .route("/api/projects/{project_id}/audit/events", get(audit::list))
         .route(

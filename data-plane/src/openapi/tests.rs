@@ -137,6 +137,7 @@ fn project() -> (Project, Uuid) {
         auth: Default::default(),
         roles: vec![],
         webhooks: vec![],
+        files_policies: vec![],
     };
     (Project::new(config), id)
 }
