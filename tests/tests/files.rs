@@ -703,3 +703,86 @@ async fn tenants_never_reach_each_others_files() {
     );
     s.env.shutdown().await;
 }
+
+/// An app user of the project, signed in: (id, access token).
+async fn app_user(s: &Setup, email: &str) -> (String, String) {
+    let body = json!({"email": email, "password": "app-user-pass"});
+    let auth = format!("/api/projects/{}/auth", s.pid);
+    let res = s.env.call("POST", &format!("{auth}/register"), None, Some(body.clone())).await;
+    assert_eq!(res.status, 201, "{res:?}");
+    let token = res.body["access_token"].as_str().unwrap().to_owned();
+    let me = s.env.call("GET", &format!("{auth}/me"), Some(&token), None).await;
+    assert_eq!(me.status, 200, "{me:?}");
+    (me.body["id"].as_str().unwrap().to_owned(), token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_policies_open_files_to_app_users_and_api_keys() {
+    let s = Setup::start(None, None).await;
+    let policies = format!("/api/projects/{}/schema/collections/_files/policies", s.pid);
+    for p in [
+        json!({"name": "app users upload", "action": "create", "allowed_principals": "app_user"}),
+        json!({"name": "own files", "action": "read", "allowed_principals": "app_user",
+               "condition_json": "{\"type\": \"app_user_owner\", \"field\": \"uploaded_by_app_user_id\"}"}),
+        json!({"name": "keys read all", "action": "read", "allowed_principals": "api_key"}),
+        json!({"name": "delete own", "action": "delete", "allowed_principals": "app_user",
+               "condition_json": "{\"uploaded_by_app_user_id\": \"$current_app_user_id\"}"}),
+    ] {
+        let res = s.env.call("POST", &policies, Some(&s.token), Some(p)).await;
+        assert_eq!(res.status, 201, "{res:?}");
+    }
+    let res = s.env.call("GET", &policies, Some(&s.token), None).await;
+    assert_eq!(res.body.as_array().unwrap().len(), 4);
+    let bad = json!({"name": "x", "action": "read", "condition_json": "[]"});
+    assert_eq!(s.env.call("POST", &policies, Some(&s.token), Some(bad)).await.status, 400);
+
+    let (ann, ann_token) = app_user(&s, "ann@example.com").await;
+    let (_, bob_token) = app_user(&s, "bob@example.com").await;
+    let res = s.upload_as(Auth::Bearer(&ann_token), "ann.txt", b"ann's".to_vec(), &[]).await;
+    assert_eq!(res.status, 201, "{res:?}");
+    assert_eq!(res.body["uploaded_by_app_user_id"], json!(ann));
+    assert_eq!(res.body["uploaded_by_user_id"], Value::Null);
+    let ann_file = res.body["id"].as_str().unwrap().to_owned();
+    let res = s.upload_as(Auth::Bearer(&bob_token), "bob.txt", b"bob's".to_vec(), &[]).await;
+    let bob_file = res.body["id"].as_str().unwrap().to_owned();
+    s.upload("admin.txt", b"admin's", &[]).await;
+
+    // Ann sees, downloads and deletes her own files only.
+    let res = s.env.call("GET", &s.path(""), Some(&ann_token), None).await;
+    assert_eq!(res.status, 200);
+    let ids: Vec<&str> = res.body.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![ann_file.as_str()]);
+    let stats = s.env.call("GET", &s.path("/stats"), Some(&ann_token), None).await;
+    assert_eq!(stats.body["file_count"], 1);
+    let res = s.get(&format!("/{ann_file}/download"), Auth::Bearer(&ann_token)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"ann's");
+    let res = s.get(&format!("/{bob_file}/download"), Auth::Bearer(&ann_token)).await;
+    assert_eq!(res.status(), 403);
+    let res = s.env.call("GET", &s.path(&format!("/{bob_file}")), Some(&ann_token), None).await;
+    assert_eq!((res.status, res.detail()), (403, "Permission denied for action: read".into()));
+    let res = s.get(&format!("/{ann_file}/download"), Auth::None).await;
+    assert_eq!(res.status(), 401);
+    let res = s.env.call("DELETE", &s.path(&format!("/{bob_file}")), Some(&ann_token), None).await;
+    assert_eq!(res.status, 403);
+
+    // API keys read everything but may not upload or delete.
+    let key = s
+        .env
+        .call("POST", &format!("/api/projects/{}/api-keys", s.pid), Some(&s.token), Some(json!({"name": "k"})))
+        .await;
+    let key = key.body["api_key"].as_str().unwrap().to_owned();
+    let res = s.env.send(s.env.request("GET", &s.path("")).header("x-api-key", &key)).await;
+    assert_eq!(res.body.as_array().unwrap().len(), 3);
+    let res = s.get(&format!("/{bob_file}/download"), Auth::Key(&key)).await;
+    assert_eq!(res.status(), 200);
+    let res = s.upload_as(Auth::Key(&key), "k.txt", b"k".to_vec(), &[]).await;
+    assert_eq!((res.status, res.detail()), (403, "Permission denied for action: create".into()));
+    let res = s.env.send(s.env.request("DELETE", &s.path(&format!("/{bob_file}"))).header("x-api-key", &key)).await;
+    assert_eq!(res.status, 403);
+
+    let res = s.env.call("DELETE", &s.path(&format!("/{ann_file}")), Some(&ann_token), None).await;
+    assert_eq!(res.status, 204);
+    assert_eq!(s.objects().len(), 2, "ann's object went with her row");
+    s.env.shutdown().await;
+}
