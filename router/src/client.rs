@@ -21,6 +21,8 @@ pub const BUFFERED_MAX: usize = 1024 * 1024;
 const HEAD_MAX: usize = 64 * 1024;
 /// Headers an answer may have.
 const HEADERS_MAX: usize = 128;
+/// Room made for each read of a streaming answer.
+const STREAM_READ: usize = 128 * 1024;
 /// A body smaller than this travels in the same write as the request head.
 const INLINE_BODY: usize = 16 * 1024;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -223,6 +225,7 @@ impl Client {
         head.truncate(cut);
         head.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
         let mut sent = 0usize;
+        let mut out = Vec::new();
         let pumped: io::Result<bool> = async {
             conn.stream.write_all(&head).await?;
             while let Some(frame) = body.frame().await {
@@ -237,10 +240,12 @@ impl Client {
                 if sent > limit {
                     return Ok(false);
                 }
-                let size = format!("{:x}\r\n", data.len());
-                conn.stream.write_all(size.as_bytes()).await?;
-                conn.stream.write_all(&data).await?;
-                conn.stream.write_all(b"\r\n").await?;
+                // One write per piece: its size line, its bytes, its CRLF.
+                out.clear();
+                out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                out.extend_from_slice(&data);
+                out.extend_from_slice(b"\r\n");
+                conn.stream.write_all(&out).await?;
             }
             conn.stream.write_all(b"0\r\n\r\n").await?;
             Ok(true)
@@ -554,7 +559,7 @@ impl Streaming {
     /// Reads more into the buffer; an early end is an error unless the body ends with the
     /// connection.
     async fn fill(&mut self) -> io::Result<usize> {
-        self.conn.buf.reserve(16 * 1024);
+        self.conn.buf.reserve(STREAM_READ);
         self.conn.stream.read_buf(&mut self.conn.buf).await
     }
 

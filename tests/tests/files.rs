@@ -258,8 +258,11 @@ async fn contract_journey(s: &Setup) {
 
 /// Ranges, validators, and a file larger than one upload part.
 async fn transfer_journey(s: &Setup) {
-    // 7 MiB: more than one part on either backend, so the multipart path is taken.
-    let big: Vec<u8> = (0..7 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    // 7.5 MiB: more than one part on either backend (1 MiB local, 5 MiB S3) and a shorter last
+    // one, so the multipart path is taken whole.
+    let big: Vec<u8> = (0..15 * 512 * 1024 + 123u32)
+        .map(|i| (i % 251) as u8)
+        .collect();
     let res = s.upload("big.pdf", &big, &[("is_public", "yes")]).await;
     assert_eq!(res.status, 201, "{res:?}");
     assert_eq!(res.body["size_bytes"], json!(big.len()));
@@ -708,10 +711,21 @@ async fn tenants_never_reach_each_others_files() {
 async fn app_user(s: &Setup, email: &str) -> (String, String) {
     let body = json!({"email": email, "password": "app-user-pass"});
     let auth = format!("/api/projects/{}/auth", s.pid);
-    let res = s.env.call("POST", &format!("{auth}/register"), None, Some(body.clone())).await;
+    let res = s
+        .env
+        .call(
+            "POST",
+            &format!("{auth}/register"),
+            None,
+            Some(body.clone()),
+        )
+        .await;
     assert_eq!(res.status, 201, "{res:?}");
     let token = res.body["access_token"].as_str().unwrap().to_owned();
-    let me = s.env.call("GET", &format!("{auth}/me"), Some(&token), None).await;
+    let me = s
+        .env
+        .call("GET", &format!("{auth}/me"), Some(&token), None)
+        .await;
     assert_eq!(me.status, 200, "{me:?}");
     (me.body["id"].as_str().unwrap().to_owned(), token)
 }
@@ -734,54 +748,126 @@ async fn file_policies_open_files_to_app_users_and_api_keys() {
     let res = s.env.call("GET", &policies, Some(&s.token), None).await;
     assert_eq!(res.body.as_array().unwrap().len(), 4);
     let bad = json!({"name": "x", "action": "read", "condition_json": "[]"});
-    assert_eq!(s.env.call("POST", &policies, Some(&s.token), Some(bad)).await.status, 400);
+    assert_eq!(
+        s.env
+            .call("POST", &policies, Some(&s.token), Some(bad))
+            .await
+            .status,
+        400
+    );
 
     let (ann, ann_token) = app_user(&s, "ann@example.com").await;
     let (_, bob_token) = app_user(&s, "bob@example.com").await;
-    let res = s.upload_as(Auth::Bearer(&ann_token), "ann.txt", b"ann's".to_vec(), &[]).await;
+    let res = s
+        .upload_as(Auth::Bearer(&ann_token), "ann.txt", b"ann's".to_vec(), &[])
+        .await;
     assert_eq!(res.status, 201, "{res:?}");
     assert_eq!(res.body["uploaded_by_app_user_id"], json!(ann));
     assert_eq!(res.body["uploaded_by_user_id"], Value::Null);
     let ann_file = res.body["id"].as_str().unwrap().to_owned();
-    let res = s.upload_as(Auth::Bearer(&bob_token), "bob.txt", b"bob's".to_vec(), &[]).await;
+    let res = s
+        .upload_as(Auth::Bearer(&bob_token), "bob.txt", b"bob's".to_vec(), &[])
+        .await;
     let bob_file = res.body["id"].as_str().unwrap().to_owned();
     s.upload("admin.txt", b"admin's", &[]).await;
 
     // Ann sees, downloads and deletes her own files only.
     let res = s.env.call("GET", &s.path(""), Some(&ann_token), None).await;
     assert_eq!(res.status, 200);
-    let ids: Vec<&str> = res.body.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = res
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec![ann_file.as_str()]);
-    let stats = s.env.call("GET", &s.path("/stats"), Some(&ann_token), None).await;
+    let stats = s
+        .env
+        .call("GET", &s.path("/stats"), Some(&ann_token), None)
+        .await;
     assert_eq!(stats.body["file_count"], 1);
-    let res = s.get(&format!("/{ann_file}/download"), Auth::Bearer(&ann_token)).await;
+    let res = s
+        .get(&format!("/{ann_file}/download"), Auth::Bearer(&ann_token))
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.bytes().await.unwrap().as_ref(), b"ann's");
-    let res = s.get(&format!("/{bob_file}/download"), Auth::Bearer(&ann_token)).await;
+    let res = s
+        .get(&format!("/{bob_file}/download"), Auth::Bearer(&ann_token))
+        .await;
     assert_eq!(res.status(), 403);
-    let res = s.env.call("GET", &s.path(&format!("/{bob_file}")), Some(&ann_token), None).await;
-    assert_eq!((res.status, res.detail()), (403, "Permission denied for action: read".into()));
+    let res = s
+        .env
+        .call(
+            "GET",
+            &s.path(&format!("/{bob_file}")),
+            Some(&ann_token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (403, "Permission denied for action: read".into())
+    );
     let res = s.get(&format!("/{ann_file}/download"), Auth::None).await;
     assert_eq!(res.status(), 401);
-    let res = s.env.call("DELETE", &s.path(&format!("/{bob_file}")), Some(&ann_token), None).await;
+    let res = s
+        .env
+        .call(
+            "DELETE",
+            &s.path(&format!("/{bob_file}")),
+            Some(&ann_token),
+            None,
+        )
+        .await;
     assert_eq!(res.status, 403);
 
     // API keys read everything but may not upload or delete.
     let key = s
         .env
-        .call("POST", &format!("/api/projects/{}/api-keys", s.pid), Some(&s.token), Some(json!({"name": "k"})))
+        .call(
+            "POST",
+            &format!("/api/projects/{}/api-keys", s.pid),
+            Some(&s.token),
+            Some(json!({"name": "k"})),
+        )
         .await;
     let key = key.body["api_key"].as_str().unwrap().to_owned();
-    let res = s.env.send(s.env.request("GET", &s.path("")).header("x-api-key", &key)).await;
+    let res = s
+        .env
+        .send(s.env.request("GET", &s.path("")).header("x-api-key", &key))
+        .await;
     assert_eq!(res.body.as_array().unwrap().len(), 3);
-    let res = s.get(&format!("/{bob_file}/download"), Auth::Key(&key)).await;
+    let res = s
+        .get(&format!("/{bob_file}/download"), Auth::Key(&key))
+        .await;
     assert_eq!(res.status(), 200);
-    let res = s.upload_as(Auth::Key(&key), "k.txt", b"k".to_vec(), &[]).await;
-    assert_eq!((res.status, res.detail()), (403, "Permission denied for action: create".into()));
-    let res = s.env.send(s.env.request("DELETE", &s.path(&format!("/{bob_file}"))).header("x-api-key", &key)).await;
+    let res = s
+        .upload_as(Auth::Key(&key), "k.txt", b"k".to_vec(), &[])
+        .await;
+    assert_eq!(
+        (res.status, res.detail()),
+        (403, "Permission denied for action: create".into())
+    );
+    let res = s
+        .env
+        .send(
+            s.env
+                .request("DELETE", &s.path(&format!("/{bob_file}")))
+                .header("x-api-key", &key),
+        )
+        .await;
     assert_eq!(res.status, 403);
 
-    let res = s.env.call("DELETE", &s.path(&format!("/{ann_file}")), Some(&ann_token), None).await;
+    let res = s
+        .env
+        .call(
+            "DELETE",
+            &s.path(&format!("/{ann_file}")),
+            Some(&ann_token),
+            None,
+        )
+        .await;
     assert_eq!(res.status, 204);
     assert_eq!(s.objects().len(), 2, "ann's object went with her row");
     s.env.shutdown().await;

@@ -157,7 +157,12 @@ impl Files {
             ..Default::default()
         };
         match self.store.get_opts(key, opts).await {
-            Ok(got) => Ok(Some(got.into_stream())),
+            Ok(got) => Ok(Some(match got.payload {
+                // A local file: read in large pieces (the store's own stream reads 8 KiB at a
+                // time, each on the blocking pool).
+                object_store::GetResultPayload::File(file, _) => file_stream(file, got.range),
+                object_store::GetResultPayload::Stream(s) => s,
+            })),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -205,43 +210,57 @@ impl Sink<'_> {
         self.written
     }
 
-    /// Takes the next chunk of the file.
+    /// Takes the next chunk of the file. Chunks are copied into whole parts: a chunk is a slice
+    /// of the request parser's buffer, and holding on to it would keep that whole buffer alive
+    /// for as long as its part waits.
     pub async fn push(&mut self, chunk: Bytes) -> Result<(), SinkError> {
         self.written += chunk.len() as u64;
         if self.written > self.files.max_size {
             return Err(SinkError::TooLarge);
         }
-        match &mut self.upload {
-            Some(upload) => {
-                upload
-                    .wait_for_capacity(2)
-                    .await
-                    .map_err(SinkError::Store)?;
-                upload.put(chunk);
+        let part = self.files.part_size;
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            if self.buf.capacity() == 0 {
+                self.buf = BytesMut::with_capacity(part);
             }
-            None => {
-                self.buf.extend_from_slice(&chunk);
-                if self.buf.len() >= self.files.part_size {
-                    let started = self
-                        .files
-                        .store
-                        .put_multipart(&self.key)
-                        .await
-                        .map_err(SinkError::Store)?;
-                    let mut upload =
-                        WriteMultipart::new_with_chunk_size(started, self.files.part_size);
-                    upload.put(self.buf.split().freeze());
-                    self.upload = Some(upload);
-                }
+            let take = rest.len().min(part - self.buf.len());
+            self.buf.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.buf.len() == part {
+                let full = std::mem::take(&mut self.buf).freeze();
+                self.send_part(full).await.map_err(SinkError::Store)?;
             }
         }
+        Ok(())
+    }
+
+    /// Sends one whole part, starting the multipart upload with the first one; at most two
+    /// parts are in flight.
+    async fn send_part(&mut self, part: Bytes) -> Result<(), object_store::Error> {
+        let upload = match &mut self.upload {
+            Some(upload) => upload,
+            None => {
+                let started = self.files.store.put_multipart(&self.key).await?;
+                let upload = WriteMultipart::new_with_chunk_size(started, self.files.part_size);
+                self.upload.insert(upload)
+            }
+        };
+        upload.wait_for_capacity(2).await?;
+        upload.put(part);
         Ok(())
     }
 
     /// Completes the object; its size.
     pub async fn finish(self) -> Result<u64, object_store::Error> {
         let done = match self.upload {
-            Some(upload) => upload.finish().await,
+            Some(mut upload) => {
+                // The last, shorter part.
+                if !self.buf.is_empty() {
+                    upload.put(self.buf.freeze());
+                }
+                upload.finish().await
+            }
             None => {
                 let payload = PutPayload::from(self.buf.freeze());
                 self.files.store.put(&self.key, payload).await
@@ -261,6 +280,46 @@ impl Sink<'_> {
                 tracing::warn!(object.key = %self.key, "could not abort an upload: {e}");
             }
         }
+    }
+}
+
+/// Size of one read of a local file.
+const READ_PIECE: u64 = 256 * 1024;
+
+/// Bytes `range` of a local file, read piece by piece on the blocking pool (positional reads:
+/// nothing is shared between pieces but the file).
+fn file_stream(
+    file: std::fs::File,
+    range: std::ops::Range<u64>,
+) -> BoxStream<'static, object_store::Result<Bytes>> {
+    let file = Arc::new(file);
+    futures_util::stream::unfold((file, range), |(file, range)| async move {
+        if range.start >= range.end {
+            return None;
+        }
+        let len = (range.end - range.start).min(READ_PIECE) as usize;
+        let (f, at) = (file.clone(), range.start);
+        let read = tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let mut buf = BytesMut::zeroed(len);
+            f.read_exact_at(&mut buf, at).map(|()| buf.freeze())
+        })
+        .await;
+        let piece = match read {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) => return Some((Err(io_error(e)), (file, range.end..range.end))),
+            Err(e) => return Some((Err(io_error(e.into())), (file, range.end..range.end))),
+        };
+        let next = range.start + piece.len() as u64..range.end;
+        Some((Ok(piece), (file, next)))
+    })
+    .boxed()
+}
+
+fn io_error(e: std::io::Error) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(e),
     }
 }
 

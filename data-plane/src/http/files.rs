@@ -15,12 +15,12 @@ use crate::query::filter::Pred;
 use crate::query::int_param;
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::multipart::{Field, MultipartRejection};
-use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Response, StatusCode};
 use axum::Json;
 use model::error_body::{json_invalid, not_an_object, validation_item};
 use model::Action;
+use multer::{Field, Multipart};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -78,6 +78,33 @@ fn body_unreadable() -> ApiError {
     ApiError::BadRequest("There was an error parsing the body".into())
 }
 
+/// How much of a request body the form parser may take in one go. It reads on while bytes are
+/// waiting, so without a pause a fast sender would fill its buffer with as much of the file as
+/// the socket holds; with it, memory stays within about this much whatever the file's size.
+const PACE: usize = 256 * 1024;
+
+/// The body as a stream that pauses (yields to the runtime, which polls it again at once) after
+/// every [`PACE`] bytes.
+fn paced(body: Body) -> impl futures_util::Stream<Item = Result<bytes::Bytes, axum::Error>> {
+    let mut inner = body.into_data_stream();
+    let mut since_pause = 0usize;
+    futures_util::stream::poll_fn(move |cx| {
+        use futures_util::Stream;
+        if since_pause >= PACE {
+            since_pause = 0;
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        let next = std::pin::Pin::new(&mut inner).poll_next(cx);
+        match &next {
+            std::task::Poll::Ready(Some(Ok(b))) => since_pause += b.len(),
+            std::task::Poll::Pending => since_pause = 0,
+            _ => {}
+        }
+        next
+    })
+}
+
 /// The text parts of an upload.
 #[derive(Default)]
 struct Form {
@@ -88,7 +115,7 @@ struct Form {
     field_name: Option<String>,
 }
 
-async fn text_part(name: &str, mut field: Field<'_>) -> Result<String, ApiError> {
+async fn text_part(name: &str, mut field: Field<'static>) -> Result<String, ApiError> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(|_| body_unreadable())? {
         if bytes.len() + chunk.len() > TEXT_PART_MAX {
@@ -136,11 +163,12 @@ struct Stored {
 async fn store_file(
     st: &AppState,
     key: &object_store::path::Path,
-    mut field: Field<'_>,
+    mut field: Field<'static>,
 ) -> Result<Stored, ApiError> {
     let original = names::clean_original(field.file_name().unwrap_or("unnamed"));
     let ext = names::check_extension(&original).map_err(ApiError::BadRequest)?;
-    let content_type = names::content_type(field.content_type(), &ext);
+    let sent_type = field.headers().get(header::CONTENT_TYPE);
+    let content_type = names::content_type(sent_type.and_then(|v| v.to_str().ok()), &ext);
     let files: &Files = &st.files;
     let mut sink = files.sink(key.clone());
     loop {
@@ -193,7 +221,7 @@ async fn store_file(
 async fn read_form(
     st: &AppState,
     key: &object_store::path::Path,
-    form: &mut Multipart,
+    form: &mut Multipart<'static>,
 ) -> Result<(Option<Stored>, Form), ApiError> {
     let mut stored: Option<Stored> = None;
     let mut text = Form::default();
@@ -242,11 +270,17 @@ async fn read_form(
 pub async fn upload(
     State(st): State<AppState>,
     ctx: Ctx,
-    form: Result<Multipart, MultipartRejection>,
+    req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let rule = access(&ctx, Action::Create)?;
     let missing_file = || part_error("file", "missing", "Field required", Value::Null);
-    let mut form = form.map_err(|_| missing_file())?;
+    let boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(missing_file)?;
+    let mut form = Multipart::new(paced(req.into_body()), boundary);
     let pid = ctx.project.config.project_id;
     let id = Uuid::new_v4();
     let key = Files::key(pid, id);

@@ -14,7 +14,6 @@ pub mod views;
 pub mod webhooks;
 
 use crate::AppState;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -57,7 +56,7 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         )
         .route(
             "/api/projects/{project_id}/files/upload",
-            axum::routing::post(files::upload).layer(DefaultBodyLimit::disable()),
+            axum::routing::post(files::upload),
         )
         .route("/api/projects/{project_id}/files", get(files::list))
         .route("/api/projects/{project_id}/files/stats", get(files::stats))

@@ -29,6 +29,8 @@ pub enum Kind {
     Create,
     /// `PATCH …/data/posts/{random id}` with a new `views`
     Patch,
+    /// `GET …/files/{Target::file}/download` (the file benchmark; not in [`Kind::ALL`])
+    Download,
 }
 
 impl Kind {
@@ -57,6 +59,7 @@ impl Kind {
             Kind::ListNoTotal => "list (no total)",
             Kind::Create => "create",
             Kind::Patch => "patch",
+            Kind::Download => "download",
         }
     }
 }
@@ -74,6 +77,8 @@ pub struct Target {
     pub api_key: Option<String>,
     /// Ids `1..=rows` exist.
     pub rows: i64,
+    /// The file [`Kind::Download`] fetches.
+    pub file: Option<String>,
 }
 
 /// What one measurement saw.
@@ -118,6 +123,11 @@ fn request(t: &Target, kind: Kind, rng: &mut StdRng) -> Vec<u8> {
         Kind::List => ("GET", format!("{base}?{LIST_QUERY}"), None),
         Kind::ListNoTotal => ("GET", format!("{base}?{LIST_QUERY}&skip_total=true"), None),
         Kind::Create => ("POST", base, Some(Row::random(rng).json())),
+        Kind::Download => {
+            let file = t.file.as_deref().unwrap_or_default();
+            let uri = format!("/api/projects/{}/files/{file}/download", t.project);
+            ("GET", uri, None)
+        }
         Kind::Patch => {
             let id = rng.gen_range(1..=t.rows);
             let body = serde_json::json!({ "views": rng.gen_range(0..10_000) });

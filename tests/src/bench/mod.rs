@@ -2,6 +2,7 @@
 //! release binaries as separate processes over a private Postgres, a Rust load generator, the same
 //! work run by `pgbench`, and the resources each process used. `src/bin/bench.rs` runs the steps.
 
+pub mod files;
 pub mod load;
 pub mod pgbench;
 pub mod procs;
@@ -31,6 +32,8 @@ pub struct Options {
     pub policies_only: bool,
     /// Measure only creates with and without an active webhook.
     pub webhooks_only: bool,
+    /// Measure only the file transfers.
+    pub files_only: bool,
     /// Measure only these request types (32 connections, then their pgbench floor), with the
     /// CPU each process spent on each.
     pub only: Vec<load::Kind>,
@@ -50,6 +53,9 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
   --webhooks-only only creates without and with one active webhook to a local receiver
                   (alternating --rounds times), commit-to-delivery latency, every event
                   delivered (prints that table alone)
+  --files-only    only the file figures: a 100 MiB upload and download through the router
+                  (throughput next to cp, memory growth of router and worker) and 64
+                  concurrent 100 KiB downloads (prints that table alone)
   --only KINDS    only these request types (comma-separated: get, list, list-no-total, patch,
                   create) and their pgbench floor, with each process's CPU per request
                   (prints that table alone)
@@ -69,6 +75,7 @@ impl Options {
             write_docs: false,
             policies_only: false,
             webhooks_only: false,
+            files_only: false,
             only: Vec::new(),
             rounds: 1,
         };
@@ -101,6 +108,7 @@ impl Options {
                 "--write-docs" => o.write_docs = true,
                 "--policies-only" => o.policies_only = true,
                 "--webhooks-only" => o.webhooks_only = true,
+                "--files-only" => o.files_only = true,
                 "--only" => {
                     let v = args.next().ok_or("--only needs request types")?;
                     for name in v.split(',').filter(|n| !n.is_empty()) {

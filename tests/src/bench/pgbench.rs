@@ -83,6 +83,7 @@ pub fn script(kind: Kind, variant: Variant, p: &Project) -> String {
     let admin = literal(&p.admin_id);
     let names = "\"title\", \"body\", \"views\", \"score\", \"published\", \"author\", \"created_by_user_id\"";
     let sql = match (variant, kind) {
+        (_, Kind::Download) => unreachable!("file downloads have no pgbench floor"),
         (Variant::Floor, Kind::Get) => format!("SELECT {cols} FROM {t} WHERE \"id\" = :id;"),
         (Variant::Floor, Kind::List) => {
             let w = "\"published\" = CAST(:published AS boolean) AND \"views\" > :min_views";
@@ -119,7 +120,7 @@ pub fn script(kind: Kind, variant: Variant, p: &Project) -> String {
                     let stmt = stmt.trim_end_matches(';');
                     format!("SELECT current_user::text, ({stmt});")
                 }
-                Kind::Create | Kind::Patch => stmt,
+                Kind::Create | Kind::Patch | Kind::Download => stmt,
             }
         }
     };
@@ -133,6 +134,7 @@ fn as_issued(kind: Kind, t: &str, cols: &str, order: &str, v: [&str; 4], names: 
         "\"published\" = CAST(:published AS boolean) AND \"views\" > CAST(:min_views AS bigint)";
     let (limit, offset) = ("CAST(:limit AS bigint)", "CAST(:offset AS bigint)");
     match kind {
+        Kind::Download => unreachable!("file downloads have no pgbench floor"),
         Kind::Get => format!("SELECT row_to_json(r)::text FROM (SELECT {cols} FROM {t} t0 WHERE t0.\"id\" = :id) r;"),
         Kind::List => format!(
             "SELECT '{{\"records\":' || COALESCE((SELECT json_agg(r)::text FROM (SELECT {cols} \

@@ -97,6 +97,9 @@ impl Stack {
                 // The login measurement signs in far more often than the limit allows.
                 ("RATE_LIMIT_DISABLED", "1".into()),
                 ("EGRESS_ALLOW", "loopback".into()),
+                // The file benchmark stores a 100 MiB file in the local backend.
+                ("FILES_DIR", log_dir.join("files").display().to_string()),
+                ("MAX_FILE_SIZE", (256u64 << 20).to_string()),
             ],
         )?;
         stack.wait_health("worker", worker).await?;

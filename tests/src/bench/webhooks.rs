@@ -107,6 +107,7 @@ pub async fn measure(
         token: project.token.clone(),
         api_key: None,
         rows: 10_000,
+        file: None,
     };
     let rx = Receiver::start_on_own_thread();
     rx.always(Answer::status(200));

@@ -76,6 +76,7 @@ impl Run {
             token,
             api_key,
             rows,
+            file: None,
         };
         let before = self.meter.cpu();
         let stats = load::run(
@@ -312,6 +313,35 @@ async fn webhooks(run: &mut Run) -> anyhow::Result<String> {
     Ok(figures.markdown(conns))
 }
 
+async fn files(run: &mut Run, work: &Path) -> anyhow::Result<String> {
+    say("files: a 100 MiB upload and download, then 64 concurrent 100 KiB downloads");
+    let pid = |name| {
+        run.stack
+            .pids()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p)
+            .context("a stack process")
+    };
+    let pids = (pid("router")?, pid("worker")?);
+    let before = run.meter.cpu();
+    let figures = e2e::bench::files::measure(
+        run.stack.router_addr,
+        &run.project,
+        pids,
+        &work.join("files-bench"),
+        (run.opts.warmup, run.opts.duration),
+    )
+    .await?;
+    add(&mut run.cpu_ours, before, run.meter.cpu());
+    run.stack.check_alive()?;
+    say(&format!(
+        "files: upload {:.0} MiB/s, download {:.0} MiB/s, cp {:.0} MiB/s",
+        figures.upload.mib_s, figures.download.mib_s, figures.cp_mib_s
+    ));
+    Ok(figures.markdown())
+}
+
 async fn measure(run: &mut Run) -> anyhow::Result<Report> {
     let (rows, conns) = (run.opts.rows, run.opts.connections);
     let mut ours = Vec::new();
@@ -432,6 +462,13 @@ async fn main() -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&work);
         return Ok(());
     }
+    if run.opts.files_only {
+        let md = files(&mut run, &work).await?;
+        run.stack.stop();
+        println!("Commit {}.\n\n{md}", commit());
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     if run.opts.policies_only {
         let policies = policies(&mut run).await?;
         run.stack.stop();
@@ -443,8 +480,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let report = measure(&mut run).await?;
     let hooks = webhooks(&mut run).await?;
+    let files = files(&mut run, &work).await?;
     run.stack.stop();
-    let md = format!("{}\n{hooks}", report.markdown());
+    let md = format!("{}\n{hooks}\n{files}", report.markdown());
     println!("{md}");
     if write_docs {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
