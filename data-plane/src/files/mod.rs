@@ -83,6 +83,8 @@ pub struct Files {
     /// Largest file, in bytes.
     pub max_size: u64,
     kind: &'static str,
+    /// The local backend's folder: objects there are flushed to disk before their row commits.
+    local_dir: Option<PathBuf>,
 }
 
 impl Files {
@@ -122,6 +124,7 @@ impl Files {
             part_size,
             max_size: s.max_file_size,
             kind,
+            local_dir: (s.files_backend == Backend::Local).then(|| s.files_dir.clone()),
         })
     }
 
@@ -174,6 +177,26 @@ impl Files {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Makes a stored object durable before anything points at it: on the local backend, the
+    /// file and its folder are flushed to disk (an S3 store has it durable once it answered).
+    async fn flush(&self, key: &Key) -> Result<(), object_store::Error> {
+        let Some(dir) = &self.local_dir else {
+            return Ok(());
+        };
+        let path = dir.join(key.as_ref());
+        let synced = tokio::task::spawn_blocking(move || {
+            std::fs::File::open(&path)?.sync_all()?;
+            match path.parent() {
+                Some(folder) => std::fs::File::open(folder)?.sync_all(),
+                None => Ok(()),
+            }
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
+        synced.map_err(io_error)
     }
 
     /// Removes an object after a failure, logging (not returning) a failure of its own.
@@ -246,7 +269,7 @@ impl Sink<'_> {
                 self.upload.insert(upload)
             }
         };
-        upload.wait_for_capacity(2).await?;
+        upload.wait_for_capacity(IN_FLIGHT).await?;
         upload.put(part);
         Ok(())
     }
@@ -266,6 +289,10 @@ impl Sink<'_> {
                 self.files.store.put(&self.key, payload).await
             }
         };
+        let done = match done {
+            Ok(_) => self.files.flush(&self.key).await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = done {
             self.files.discard(&self.key).await;
             return Err(e);
@@ -282,6 +309,9 @@ impl Sink<'_> {
         }
     }
 }
+
+/// Parts of one upload being written at the same time.
+const IN_FLIGHT: usize = 2;
 
 /// Size of one read of a local file.
 const READ_PIECE: u64 = 256 * 1024;

@@ -43,6 +43,11 @@ fn stat(pid: &str) -> Option<(u32, f64, f64)> {
     Some((ppid, (n(11)? + n(12)?) / tick, (n(13)? + n(14)?) / tick))
 }
 
+/// CPU seconds a process used so far (its own, not its reaped children's).
+pub fn cpu_secs(pid: u32) -> f64 {
+    stat(&pid.to_string()).map_or(0.0, |s| s.1)
+}
+
 fn status_kib(pid: u32, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     kib_field(&text, key)

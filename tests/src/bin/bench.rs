@@ -331,13 +331,14 @@ async fn files(run: &mut Run, work: &Path) -> anyhow::Result<String> {
         pids,
         &work.join("files-bench"),
         (run.opts.warmup, run.opts.duration),
+        run.opts.rounds.max(3),
     )
     .await?;
     add(&mut run.cpu_ours, before, run.meter.cpu());
     run.stack.check_alive()?;
+    let (up, down) = figures.ratios();
     say(&format!(
-        "files: upload {:.0} MiB/s, download {:.0} MiB/s, cp {:.0} MiB/s",
-        figures.upload.mib_s, figures.download.mib_s, figures.cp_mib_s
+        "files: upload {up:.2} × cp, download {down:.2} × cp (medians)"
     ));
     Ok(figures.markdown())
 }
