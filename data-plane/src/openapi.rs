@@ -55,8 +55,14 @@ pub fn document(project: &Project) -> Value {
     }
     paths.extend(auth::paths(cfg, &base));
     schemas.extend(auth::schemas());
+    paths.extend(files::paths(&base));
+    paths.extend(files::admin_paths(&base));
+    schemas.extend(files::schemas());
     tags.push(json!({ "name": "auth", "description": "App-user sign-up, sign-in and sessions." }));
     tags.push(json!({ "name": "app-users", "description": "Admins' management of app users and the roles they hold." }));
+    tags.push(json!({ "name": "files", "description": "Stored files: upload, list, download, signed URLs." }));
+    tags.push(json!({ "name": "webhooks", "description": "Deliveries of the project's webhooks (member admins)." }));
+    tags.push(json!({ "name": "audit", "description": "The audit log (member admins)." }));
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -552,7 +558,7 @@ fn error_responses() -> Value {
         },
         "Unauthorized": e("Anonymous caller and the policy requires one (`Authentication required`)."),
         "Forbidden": e("The policy denies this caller (`Permission denied for action: …`)."),
-        "NotFound": e("Project, collection, view or record not found."),
+        "NotFound": e("Project, collection, view, record, file, webhook or delivery not found."),
         "Conflict": e("A unique value is taken, or the record is still referenced."),
         "TooManyRequests": {
             "description": "Rate limited: retry after `Retry-After` seconds.",
@@ -571,5 +577,6 @@ fn error_responses() -> Value {
 }
 
 mod auth;
+mod files;
 #[cfg(test)]
 mod tests;

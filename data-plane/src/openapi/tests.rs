@@ -268,10 +268,11 @@ fn views_document_their_execute_call() {
 }
 
 #[test]
-fn documents_every_auth_route_and_every_reference_resolves() {
+fn documents_every_worker_route_and_every_reference_resolves() {
     let (p, id) = project();
     let doc = document(&p);
-    // Every route of the auth router and of role assignments is in the document.
+    // Every route of the auth router, role assignments, files, webhook deliveries and the audit
+    // log is in the document.
     let paths = doc["paths"].as_object().unwrap();
     for rest in [
         "auth/providers",
@@ -297,6 +298,18 @@ fn documents_every_auth_route_and_every_reference_resolves() {
         "settings/auth/users/{app_user_id}/revoke-sessions",
         "rbac/users/{user_id}/roles",
         "rbac/users/{user_id}/roles/{role_id}",
+        "files",
+        "files/upload",
+        "files/stats",
+        "files/{file_id}",
+        "files/{file_id}/download",
+        "files/{file_id}/signed-url",
+        "webhooks/{webhook_id}/deliveries",
+        "webhooks/{webhook_id}/test",
+        "webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        "audit/events",
+        "audit/events/export",
+        "audit/verify",
     ] {
         assert!(
             paths.contains_key(&format!("/api/projects/{id}/{rest}")),
