@@ -215,52 +215,65 @@ impl Client {
             Ok(conn) => conn,
             Err(e) => return Err(StreamError::Connect(e, body)),
         };
+        // A declared length is kept (the bytes then pass as they come); else chunked.
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
         let mut head = encode(to, method, path_and_query, headers, &Bytes::new());
-        // `encode` ended the head for an empty body: say chunked instead.
+        // `encode` ended the head for an empty body: say what follows instead.
         const EMPTY: &[u8] = b"content-length: 0\r\n\r\n";
         let cut = head
             .windows(EMPTY.len())
             .rposition(|w| w == EMPTY)
             .unwrap_or(head.len() - 2);
         head.truncate(cut);
-        head.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
-        let mut sent = 0usize;
-        let mut out = Vec::new();
-        let pumped: io::Result<bool> = async {
-            conn.stream.write_all(&head).await?;
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| io::Error::other(e.to_string()))?;
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                if data.is_empty() {
-                    continue;
-                }
-                sent += data.len();
-                if sent > limit {
-                    return Ok(false);
-                }
-                // One write per piece: its size line, its bytes, its CRLF.
-                out.clear();
-                out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-                out.extend_from_slice(&data);
-                out.extend_from_slice(b"\r\n");
-                conn.stream.write_all(&out).await?;
-            }
-            conn.stream.write_all(b"0\r\n\r\n").await?;
-            Ok(true)
+        match declared {
+            Some(n) => head.extend_from_slice(format!("content-length: {n}\r\n\r\n").as_bytes()),
+            None => head.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n"),
         }
-        .await;
-        match pumped {
-            // Too long: the upstream sees the body end early and keeps nothing of it.
-            Ok(false) => return Err(StreamError::TooLarge(body)),
-            Ok(true) => {}
-            // The client's body broke off: the same for the upstream.
-            Err(e) if sent == 0 && e.kind() != io::ErrorKind::BrokenPipe => {
-                return Err(StreamError::Exchange(e))
+        if let Err(e) = conn.stream.write_all(&head).await {
+            return Err(StreamError::Exchange(e));
+        }
+        let mut sent = 0usize;
+        let mut size_line = Vec::with_capacity(16);
+        let outcome = loop {
+            let data = match body.frame().await {
+                None => break Pump::Done,
+                Some(Err(e)) => break Pump::ClientBroke(io::Error::other(e.to_string())),
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if !data.is_empty() => data,
+                    _ => continue,
+                },
+            };
+            sent += data.len();
+            if sent > limit {
+                break Pump::TooLarge;
             }
-            // The upstream stopped reading: it may have answered already.
-            Err(_) => {}
+            let written = if declared.is_some() {
+                conn.stream.write_all(&data).await
+            } else {
+                // Size line, bytes, CRLF, without copying the bytes.
+                size_line.clear();
+                size_line.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                let mut piece =
+                    Buf::chain(Buf::chain(size_line.as_slice(), &data[..]), &b"\r\n"[..]);
+                conn.stream.write_all_buf(&mut piece).await
+            };
+            if written.is_err() {
+                break Pump::UpstreamStopped;
+            }
+        };
+        match outcome {
+            Pump::Done if declared.is_none() => {
+                if conn.stream.write_all(b"0\r\n\r\n").await.is_err() {
+                    // The upstream stopped reading: it may have answered already.
+                }
+            }
+            Pump::Done | Pump::UpstreamStopped => {}
+            // Too long: the upstream sees the body end early and keeps nothing of it.
+            Pump::TooLarge => return Err(StreamError::TooLarge(body)),
+            // The client's body broke off: so does the upstream's (the connection is dropped).
+            Pump::ClientBroke(e) => return Err(StreamError::Exchange(e)),
         }
         match tokio::time::timeout(timeout, self.answer(conn, method)).await {
             Err(_) => Err(StreamError::Timeout),
@@ -313,6 +326,18 @@ impl Client {
             self.0.give_back(conn);
         }
     }
+}
+
+/// How pumping a streamed body ended.
+enum Pump {
+    /// All of it was sent.
+    Done,
+    /// It grew past the limit.
+    TooLarge,
+    /// The client's side failed.
+    ClientBroke(io::Error),
+    /// The upstream stopped reading (it may have answered already).
+    UpstreamStopped,
 }
 
 /// Why a streamed request got no answer.
@@ -870,6 +895,118 @@ mod tests {
             seen
         });
         (to, task)
+    }
+
+    /// A peer that takes one request (with a declared length, or chunked) and answers 201;
+    /// what it received, raw.
+    async fn one_upload() -> (Upstream, tokio::task::JoinHandle<Vec<u8>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = Upstream::parse(&listener.local_addr().unwrap().to_string()).unwrap();
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map(|n| n.trim().parse::<usize>().unwrap());
+                    let done = match length {
+                        Some(n) => got.len() >= end + 4 + n,
+                        None => text.ends_with("\r\n0\r\n\r\n"),
+                    };
+                    if done {
+                        break;
+                    }
+                }
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return got,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let answer = b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n";
+            sock.write_all(answer).await.unwrap();
+            got
+        });
+        (to, task)
+    }
+
+    fn upload_parts(length: Option<usize>) -> http::request::Parts {
+        let mut req = http::Request::builder()
+            .method("POST")
+            .uri("/api/projects/p/files/upload");
+        if let Some(n) = length {
+            req = req.header("content-length", n);
+        }
+        req.header("content-type", "multipart/form-data; boundary=x")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    fn two_pieces() -> Body {
+        let pieces = vec![
+            Ok::<_, io::Error>(Bytes::from_static(b"hello")),
+            Ok(Bytes::from_static(b" world")),
+        ];
+        Body::from_stream(futures_util::stream::iter(pieces))
+    }
+
+    #[tokio::test]
+    async fn streamed_bodies_keep_their_length_or_go_chunked_and_stop_at_the_limit() {
+        let client = Client::default();
+        let t = Duration::from_secs(5);
+        // A declared length passes as it is.
+        let (to, peer) = one_upload().await;
+        let res = client
+            .send_streamed(&to, &upload_parts(Some(11)), two_pieces(), 100, t)
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let got = String::from_utf8(peer.await.unwrap()).unwrap();
+        assert!(
+            got.starts_with("POST /api/projects/p/files/upload HTTP/1.1\r\n"),
+            "{got}"
+        );
+        assert!(
+            got.contains("content-length: 11\r\n") && !got.contains("chunked"),
+            "{got}"
+        );
+        assert!(got.ends_with("\r\n\r\nhello world"), "{got}");
+        // Without one: chunked.
+        let (to, peer) = one_upload().await;
+        let res = client
+            .send_streamed(&to, &upload_parts(None), two_pieces(), 100, t)
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let got = String::from_utf8(peer.await.unwrap()).unwrap();
+        assert!(got.contains("transfer-encoding: chunked\r\n"), "{got}");
+        assert!(!got.contains("content-length"), "{got}");
+        assert!(
+            got.ends_with("\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            "{got}"
+        );
+        // Past the limit: no answer is waited for; the upstream sees the body end early.
+        let (to, peer) = one_upload().await;
+        let res = client
+            .send_streamed(&to, &upload_parts(None), two_pieces(), 8, t)
+            .await;
+        assert!(matches!(res, Err(StreamError::TooLarge(_))));
+        let got = String::from_utf8(peer.await.unwrap()).unwrap();
+        assert!(
+            got.ends_with("5\r\nhello\r\n"),
+            "only what fitted was sent: {got}"
+        );
+        // Nobody listening: the body comes back for another upstream.
+        let closed = Upstream::parse("127.0.0.1:1").unwrap();
+        let res = client
+            .send_streamed(&closed, &upload_parts(None), two_pieces(), 100, t)
+            .await;
+        assert!(matches!(res, Err(StreamError::Connect(_, _))));
     }
 
     #[tokio::test]
