@@ -71,6 +71,9 @@ struct Inner {
     script: VecDeque<Answer>,
     /// Used once the script is done (`None`: 200).
     always: Option<Answer>,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// The receiver.
@@ -131,6 +134,11 @@ impl Receiver {
         }
     }
 
+    /// The most requests it was answering at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().max_in_flight
+    }
+
     /// Its URL for `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
@@ -183,10 +191,20 @@ async fn receive(
     let at = Instant::now();
     let answer = {
         let mut i = inner.lock().unwrap();
+        i.in_flight += 1;
+        i.max_in_flight = i.max_in_flight.max(i.in_flight);
         let next = i.script.pop_front();
         next.or_else(|| i.always.clone())
             .unwrap_or_else(|| Answer::status(200))
     };
+    // Counts the request out however it ends (a sender that goes away drops this future).
+    struct Leaving(Arc<Mutex<Inner>>);
+    impl Drop for Leaving {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().in_flight -= 1;
+        }
+    }
+    let _leaving = Leaving(inner.clone());
     if !answer.stall.is_zero() {
         // Dropped here (and not kept) when the sender goes away meanwhile.
         tokio::time::sleep(answer.stall).await;

@@ -315,3 +315,36 @@ async fn twenty_failed_deliveries_in_a_row_turn_the_webhook_off() {
     assert_eq!(h.settled(&late["id"]).await["status"], "failed");
     assert_eq!(rx.hits().len(), 60);
 }
+
+/// At most `PER_WEBHOOK` (64) deliveries of one webhook are in flight per worker, also when far
+/// more become due at once: 200 events committed together, a receiver that takes 1.2 s each,
+/// two workers: never more than 128 requests at the receiver at once, and every event arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_webhook_never_has_more_than_its_limit_in_flight() {
+    let env = TestEnv::start().await;
+    let rx = Receiver::start().await;
+    let mut slow = Answer::status(200);
+    slow.stall = Duration::from_millis(1200);
+    rx.always(slow);
+    let h = hook(&env, &rx.url("/slow")).await;
+    let p = h.base.trim_start_matches("/api/projects/").to_owned();
+    env.collection(&h.token, &p, "items").await;
+    env.field(&h.token, &p, "items", "n", "int").await;
+    for round in 0..2 {
+        let ops: Vec<Value> = (0..100)
+            .map(|i| json!({"op": "create", "collection": "items", "data": {"n": round * 100 + i}}))
+            .collect();
+        let res = h
+            .call("POST", "/data/_batch", Some(json!({ "operations": ops })))
+            .await;
+        assert_eq!(res.status, 200, "{res:?}");
+    }
+    let hits = rx.wait_for(200, Duration::from_secs(30)).await;
+    assert_eq!(hits.len(), 200, "every event arrived");
+    let most = rx.max_in_flight();
+    assert!(
+        most <= 2 * 64,
+        "{most} deliveries of one webhook were in flight at once"
+    );
+    env.shutdown().await;
+}

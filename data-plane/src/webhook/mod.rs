@@ -261,18 +261,26 @@ impl Engine {
             self.due_at(project_id, Instant::now() + Duration::from_millis(200));
             return;
         }
-        let busy: Vec<Uuid> = self
-            .per_webhook
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter(|(_, n)| **n >= PER_WEBHOOK)
-            .map(|(w, _)| *w)
-            .collect();
+        // Webhooks at their limit are left out; the others may take what their limit leaves.
+        let (busy, room): (Vec<Uuid>, Vec<(Uuid, i32)>) = {
+            let per = self.per_webhook.lock().expect("lock");
+            let busy = per
+                .iter()
+                .filter(|(_, n)| **n >= PER_WEBHOOK)
+                .map(|(w, _)| *w)
+                .collect();
+            let room = per
+                .iter()
+                .filter(|(_, n)| **n < PER_WEBHOOK)
+                .map(|(w, n)| (*w, (PER_WEBHOOK - *n) as i32))
+                .collect();
+            (busy, room)
+        };
         let claimed = async {
             let mut tx = db::begin(&self.db, &project).await?;
             let lease = self.sender.timeout() + LEASE_MARGIN;
-            let out = store::claim(&mut tx, free.min(CLAIM_BATCH) as i64, &busy, lease).await?;
+            let limit = free.min(CLAIM_BATCH) as i64;
+            let out = store::claim(&mut tx, limit, &busy, &room, PER_WEBHOOK as i32, lease).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(out)
         }

@@ -55,13 +55,28 @@ pub async fn claim(
     tx: &mut Tx,
     limit: i64,
     busy: &[Uuid],
+    room: &[(Uuid, i32)],
+    per_webhook: i32,
     lease: std::time::Duration,
 ) -> Result<(Vec<Claimed>, Option<DateTime<Utc>>), sqlx::Error> {
+    // Candidates: the first due rows of webhooks not at their limit (a bounded index scan);
+    // of those, each webhook gets at most its room (`room`, else `per_webhook`); the chosen rows
+    // are locked, skipping what another worker holds.
+    let (room_ids, room_left): (Vec<Uuid>, Vec<i32>) = room.iter().copied().unzip();
     let rows = sqlx::query(
-        "WITH due AS (
-            SELECT \"id\" FROM \"_webhook_deliveries\"
-            WHERE \"next_attempt_at\" <= clock_timestamp() AND NOT (\"webhook_id\" = ANY($2))
-            ORDER BY \"next_attempt_at\" LIMIT $1 FOR UPDATE SKIP LOCKED)
+        "WITH room AS (SELECT * FROM unnest($4::uuid[], $5::int[]) AS r(\"webhook_id\", \"left\")),
+         cand AS (
+            SELECT c.\"id\", c.\"next_attempt_at\",
+                   row_number() OVER (PARTITION BY c.\"webhook_id\" ORDER BY c.\"next_attempt_at\") AS rn,
+                   coalesce(r.\"left\", $6) AS room
+            FROM (SELECT \"id\", \"webhook_id\", \"next_attempt_at\" FROM \"_webhook_deliveries\"
+                  WHERE \"next_attempt_at\" <= clock_timestamp() AND NOT (\"webhook_id\" = ANY($2))
+                  ORDER BY \"next_attempt_at\" LIMIT $1 * 4) c
+            LEFT JOIN room r ON r.\"webhook_id\" = c.\"webhook_id\"),
+         due AS (
+            SELECT d.\"id\" FROM \"_webhook_deliveries\" d JOIN cand ON cand.\"id\" = d.\"id\"
+            WHERE cand.rn <= cand.room AND d.\"next_attempt_at\" <= clock_timestamp()
+            ORDER BY cand.\"next_attempt_at\" LIMIT $1 FOR UPDATE OF d SKIP LOCKED)
          UPDATE \"_webhook_deliveries\" d
          SET \"attempts\" = d.\"attempts\" + 1, \"last_attempt_at\" = clock_timestamp(),
              \"next_attempt_at\" = clock_timestamp() + make_interval(secs => $3)
@@ -73,6 +88,9 @@ pub async fn claim(
     .bind(limit)
     .bind(busy)
     .bind(lease.as_secs_f64())
+    .bind(&room_ids)
+    .bind(&room_left)
+    .bind(per_webhook)
     .fetch_all(&mut **tx)
     .await?;
     let claimed = rows
