@@ -14,6 +14,7 @@ pub mod secrets;
 pub mod state;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 pub use config::Config;
 use hub::Hub;
 use state::AppState;
@@ -101,6 +102,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let signal = async move {
             let _ = on_stop.wait_for(|s| *s).await;
         };
+        // Answers leave at once: no waiting for the peer's ACK of a previous write (Nagle).
+        let http = http.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         if let Err(e) = axum::serve(http, app).with_graceful_shutdown(signal).await {
             tracing::error!("admin API server failed: {e}");
         }

@@ -22,6 +22,7 @@ pub mod webhook;
 pub mod write;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 pub use config::Config;
 pub use http::app;
 use outbound::egress::Egress;
@@ -249,6 +250,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             let _ = on_stop.wait_for(|s| *s).await;
         };
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        // Answers leave at once: no waiting for the peer's ACK of a previous write (Nagle).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await

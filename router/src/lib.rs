@@ -13,6 +13,7 @@ use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use axum::serve::ListenerExt;
 pub use config::Config;
 use routes::Target;
 use std::net::SocketAddr;
@@ -286,6 +287,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let signal = async move {
             let _ = on_stop.wait_for(|s| *s).await;
         };
+        // Answers leave at once: no waiting for the peer's ACK of a previous write (Nagle).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await

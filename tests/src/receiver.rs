@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use axum::Router;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -93,6 +94,9 @@ impl Receiver {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new().fallback(receive).with_state(inner.clone());
         let task = tokio::spawn(async move {
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app).await;
         });
         Self {
@@ -119,6 +123,9 @@ impl Receiver {
                 .expect("a runtime for the receiver");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;

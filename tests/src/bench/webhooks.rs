@@ -192,3 +192,190 @@ pub async fn measure(
         create_p99_ms,
     })
 }
+
+/// What the stalled-receiver comparison found.
+pub struct Fairness {
+    /// Healthy deliveries per second without the stalled webhook, each round.
+    pub alone: Vec<f64>,
+    /// Healthy deliveries per second with the stalled webhook on, each round.
+    pub beside_stalled: Vec<f64>,
+    /// Events each burst made (per round, alone then beside).
+    pub events: Vec<usize>,
+    /// Length of each burst.
+    pub burst: Duration,
+    /// How long the stalled receiver holds each request.
+    pub stall: Duration,
+}
+
+impl Fairness {
+    /// Median rate beside the stalled webhook over median rate alone.
+    pub fn ratio(&self) -> f64 {
+        median(&self.beside_stalled) / median(&self.alone)
+    }
+
+    /// The markdown section.
+    pub fn markdown(&self, connections: usize) -> String {
+        let rounds = |v: &[f64]| {
+            v.iter()
+                .map(|x| format!("{x:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut md = String::new();
+        let _ = writeln!(
+            md,
+            "### Webhooks: a stalled receiver beside a healthy one\n"
+        );
+        let _ = writeln!(
+            md,
+            "Bursts of creates ({connections} connections, {} s each) with a healthy webhook (receiver answers 200 at once), alone or beside a second webhook on the same events whose receiver holds every request {} s (past the worker's delivery time limit, so each of its attempts times out). The healthy rate is its events over the time from the burst's start until the last of them arrived. Rounds alternate; median shown, every round in brackets.\n",
+            self.burst.as_secs(),
+            self.stall.as_secs()
+        );
+        let _ = writeln!(md, "| measure | value | target |\n| --- | ---: | ---: |");
+        let _ = writeln!(
+            md,
+            "| healthy deliveries/s alone | {:.0} ({}) | |",
+            median(&self.alone),
+            rounds(&self.alone)
+        );
+        let _ = writeln!(
+            md,
+            "| healthy deliveries/s beside the stalled webhook | {:.0} ({}) | |",
+            median(&self.beside_stalled),
+            rounds(&self.beside_stalled)
+        );
+        let _ = writeln!(
+            md,
+            "| slowdown | {:.0} % | < 10 % |",
+            (1.0 - self.ratio()) * 100.0
+        );
+        let _ = writeln!(
+            md,
+            "| events per burst | {} | |",
+            self.events
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        md
+    }
+}
+
+/// Bursts of creates with a healthy webhook, alone and beside a stalled one (`rounds` each,
+/// alternating). The stack's worker must allow loopback egress.
+pub async fn fairness(
+    router: SocketAddr,
+    pool: &PgPool,
+    project: &Project,
+    connections: usize,
+    burst: Duration,
+    rounds: usize,
+) -> anyhow::Result<Fairness> {
+    let target = Target {
+        addr: router,
+        project: project.id.clone(),
+        token: project.token.clone(),
+        api_key: None,
+        rows: 10_000,
+        file: None,
+    };
+    let healthy_rx = Receiver::start_on_own_thread();
+    healthy_rx.always(Answer::status(200));
+    let stalled_rx = Receiver::start_on_own_thread();
+    let stall = Duration::from_secs(60);
+    let mut held = Answer::status(200);
+    held.stall = stall;
+    stalled_rx.always(held);
+    let http = reqwest::Client::new();
+    let hooks = format!("http://{router}/api/projects/{}/webhooks", project.id);
+    let create = |name: &str, url: String, on: bool| {
+        http.post(&hooks)
+            .bearer_auth(&project.token)
+            .json(&json!({"name": name, "url": url, "events": ["record.created"], "is_active": on}))
+            .send()
+    };
+    let id_of = |res: reqwest::Response| async move {
+        let res = res.error_for_status().context("create a webhook")?;
+        let body: serde_json::Value = res.json().await?;
+        anyhow::Ok(body["id"].as_str().context("webhook id")?.to_owned())
+    };
+    let healthy = id_of(create("healthy", healthy_rx.url("/ok"), true).await?).await?;
+    let stalled = id_of(create("stalled", stalled_rx.url("/stuck"), false).await?).await?;
+    let switch = |id: String, on: bool| {
+        http.patch(format!("{hooks}/{id}"))
+            .bearer_auth(&project.token)
+            .json(&json!({ "is_active": on }))
+            .send()
+    };
+    let count_sql = format!(
+        "SELECT count(*) FROM \"{}\".\"_webhook_deliveries\" WHERE webhook_id = $1::uuid",
+        project.schema
+    );
+    let outbox = || {
+        sqlx::query_scalar::<_, i64>(&count_sql)
+            .bind(&healthy)
+            .fetch_one(pool)
+    };
+    let mut out = Fairness {
+        alone: Vec::new(),
+        beside_stalled: Vec::new(),
+        events: Vec::new(),
+        burst,
+        stall,
+    };
+    for _ in 0..rounds {
+        for beside in [false, true] {
+            if beside {
+                switch(stalled.clone(), true).await?.error_for_status()?;
+            }
+            let before = outbox().await? as usize;
+            let arrived_before: HashSet<String> = healthy_rx
+                .hits()
+                .iter()
+                .map(|h| h.header("webhook-id"))
+                .collect();
+            let started = Instant::now();
+            load::run(&target, Kind::Create, connections, Duration::ZERO, burst).await;
+            let events = outbox().await? as usize - before;
+            let until = Instant::now() + Duration::from_secs(120);
+            let last = loop {
+                let hits = healthy_rx.hits();
+                let new: Vec<_> = hits
+                    .iter()
+                    .filter(|h| !arrived_before.contains(&h.header("webhook-id")))
+                    .collect();
+                let ids: HashSet<String> = new.iter().map(|h| h.header("webhook-id")).collect();
+                if ids.len() >= events {
+                    break new.iter().map(|h| h.at).max().unwrap_or(started);
+                }
+                if Instant::now() > until {
+                    bail!(
+                        "{} of {events} healthy events arrived within 120 s",
+                        ids.len()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            let rate = events as f64 / (last - started).as_secs_f64();
+            if beside {
+                out.beside_stalled.push(rate);
+                switch(stalled.clone(), false).await?.error_for_status()?;
+                // Its attempts in flight end at the worker's time limit (10 s by default):
+                // the next round alone starts after them.
+                tokio::time::sleep(Duration::from_secs(11)).await;
+            } else {
+                out.alone.push(rate);
+            }
+            out.events.push(events);
+        }
+    }
+    for id in [healthy, stalled] {
+        http.delete(format!("{hooks}/{id}"))
+            .bearer_auth(&project.token)
+            .send()
+            .await?;
+    }
+    Ok(out)
+}

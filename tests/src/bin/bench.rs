@@ -15,6 +15,7 @@ use e2e::bench::Options;
 use rand::SeedableRng;
 use sqlx::PgPool;
 use std::path::Path;
+use std::time::Duration;
 
 fn say(msg: &str) {
     eprintln!("[bench] {msg}");
@@ -310,7 +311,29 @@ async fn webhooks(run: &mut Run) -> anyhow::Result<String> {
         figures.events
     ));
     seed::reset(&run.pool, &run.project, rows).await?;
-    Ok(figures.markdown(conns))
+    say("a healthy webhook alone, then beside a stalled one");
+    let before = run.meter.cpu();
+    let fair = e2e::bench::webhooks::fairness(
+        run.stack.router_addr,
+        &run.pool,
+        &run.project,
+        conns,
+        Duration::from_secs(2),
+        run.opts.rounds.max(3),
+    )
+    .await?;
+    add(&mut run.cpu_ours, before, run.meter.cpu());
+    run.stack.check_alive()?;
+    say(&format!(
+        "webhooks: a stalled receiver slows the healthy one by {:.0} %",
+        (1.0 - fair.ratio()) * 100.0
+    ));
+    seed::reset(&run.pool, &run.project, rows).await?;
+    Ok(format!(
+        "{}\n{}",
+        figures.markdown(conns),
+        fair.markdown(conns)
+    ))
 }
 
 async fn files(run: &mut Run, work: &Path) -> anyhow::Result<String> {
