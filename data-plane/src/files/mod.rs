@@ -311,7 +311,7 @@ impl Sink<'_> {
 }
 
 /// Parts of one upload being written at the same time.
-const IN_FLIGHT: usize = 2;
+const IN_FLIGHT: usize = 4;
 
 /// Size of one read of a local file.
 const READ_PIECE: u64 = 256 * 1024;
