@@ -19,7 +19,9 @@
 #   API_CORS_ORIGINS  allowed CORS origins, comma separated (router default when unset)
 #   LOG, LOG_FORMAT   tracing filter (default info) and format (text or json) of every binary
 #   BIN_DIR           where the binaries are (default $CARGO_TARGET_DIR/release)
-#   SKIP_BUILD=1      use the binaries in BIN_DIR as they are (no cargo build, console from source)
+#   SKIP_BUILD=1      use the binaries in BIN_DIR as they are (no cargo build; the console is built
+#                     only when console/dist is missing)
+#   CONSOLE_DIR       serve this folder as the console instead of building console/dist
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -207,17 +209,22 @@ for bin in control-plane data-plane router; do
     [[ -x "$BIN_DIR/$bin" ]] || die "$BIN_DIR/$bin is missing (build it, or set BIN_DIR)"
 done
 
-# Console build. For now the console is plain static files: copy them as they are. A real build
-# step (npm ci && npm run build, writing console/dist) replaces this once the console has one.
+# Console build: a TypeScript app (console/) built by Vite into console/dist, with hashed assets
+# and .gz/.br copies the router serves. Needs Node 20+ and npm; CONSOLE_DIR skips the build.
+build_console() {
+    command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20+ to build the console (or set CONSOLE_DIR)"
+    say "building the console (npm ci && npm run build in console/)"
+    (cd console && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error && npm run build --silent) \
+        || die "the console build failed"
+}
 if [[ -n "${CONSOLE_DIR:-}" ]]; then
     :
 elif [[ "$SKIP_BUILD" == 1 ]]; then
-    CONSOLE_DIR="$ROOT/console/src"
+    # Use the last build if there is one; build it otherwise.
+    [[ -f console/dist/index.html ]] || build_console
+    CONSOLE_DIR="$ROOT/console/dist"
 else
-    say "building the console (console/src -> console/dist)"
-    rm -rf console/dist
-    mkdir -p console/dist
-    cp -R console/src/. console/dist/
+    build_console
     CONSOLE_DIR="$ROOT/console/dist"
 fi
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test (`make test`). Extra arguments go to `cargo test`, e.g.
 #   scripts/test.sh -p e2e
+# The console's checks and browser tests run first (scripts/test-console.sh; SKIP_CONSOLE=1 skips them).
 # Tests that need Postgres start their own private cluster (the harness runs `initdb` into a
 # temporary folder), so no database has to be running.
 set -euo pipefail
@@ -19,6 +20,11 @@ cargo_bin="${CARGO_HOME:-${HOME:-}/.cargo}/bin"
 say "cargo build --workspace --bins"
 status=0
 cargo build --workspace --bins || status=$?
+# The console (console/): install, type-check, lint, unit tests, build, then the browser journeys
+# against the platform they start from the debug binaries just built. SKIP_CONSOLE=1 skips it.
+if ((status == 0)) && [[ "${SKIP_CONSOLE:-0}" != 1 ]]; then
+    "$ROOT/scripts/test-console.sh" || status=$?
+fi
 if ((status == 0)); then
     say "cargo test --workspace $*"
     cargo test --workspace "$@" || status=$?
