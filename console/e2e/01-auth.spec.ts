@@ -66,3 +66,21 @@ test("journey 2: one shared refresh, then login with redirect", async ({ page, r
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(new RegExp(`/console/projects/${pid}/schema\\?c=_users$`));
 });
+
+test("performance: the first load transfers under 300 KB of compressed JavaScript", async ({ page }) => {
+  const sizes: Promise<number>[] = [];
+  page.on("requestfinished", (r) => {
+    if (r.resourceType() === "script") sizes.push(r.sizes().then((s) => s.responseBodySize));
+  });
+  const res = await page.goto("/console/");
+  expect(res?.headers()["cache-control"]).toBe("no-cache");
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
+  await page.waitForLoadState("networkidle");
+  const total = (await Promise.all(sizes)).reduce((a, b) => a + b, 0);
+  console.log(`first-load JavaScript: ${(total / 1024).toFixed(1)} KB compressed in ${sizes.length} file(s)`);
+  expect(sizes.length).toBeGreaterThan(0);
+  expect(total).toBeLessThan(300 * 1024);
+  const script = await page.locator("script[type=module]").getAttribute("src");
+  const asset = await page.request.get(script!, { headers: { "Accept-Encoding": "br, gzip" } });
+  expect(asset.headers()["cache-control"]).toBe("public, max-age=31536000, immutable");
+});

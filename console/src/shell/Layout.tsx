@@ -84,7 +84,10 @@ function Switcher({ pid, screen }: { pid: string; screen: string }) {
   const list = orderedProjects(projects.data ?? []).filter((p) => p.name.toLowerCase().includes(q.toLowerCase()));
   return (
     <div className="switcher">
-      <button type="button" aria-expanded={open} aria-label={`Switch project (current: ${current.data?.name ?? pid})`} onClick={() => setOpen(!open)} className="switcher-btn">
+      <button type="button" aria-expanded={open} aria-label={`Switch project (current: ${current.data?.name ?? pid})`} onClick={() => {
+        if (!open) void projects.refetch();
+        setOpen(!open);
+      }} className="switcher-btn">
         <span className="switcher-name">{current.data?.name ?? "…"}</span> <span aria-hidden="true">▾</span>
       </button>
       {open && (

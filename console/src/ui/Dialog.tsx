@@ -30,6 +30,9 @@ export function Dialog({
     if (open && !d.open) {
       opener.current = document.activeElement;
       d.showModal();
+      // The first input gets the focus (React's autoFocus runs before the dialog opens).
+      const first = d.querySelector<HTMLElement>(".dlg-body input:not([type=hidden]):not([disabled]), .dlg-body select, .dlg-body textarea");
+      first?.focus();
     } else if (!open && d.open) {
       d.close();
       if (opener.current instanceof HTMLElement) opener.current.focus();

@@ -44,7 +44,7 @@ export function TypedInput({
 }) {
   const id = useId();
   const described = [hint ? `${id}-h` : "", error ? `${id}-e` : ""].filter(Boolean).join(" ") || undefined;
-  const common = { id, "aria-invalid": error ? true : undefined, "aria-describedby": described, readOnly, placeholder };
+  const common = { id, "aria-invalid": error ? true : undefined, "aria-required": required || undefined, "aria-describedby": described, readOnly, placeholder };
   let control;
   const str = value === null || value === undefined ? "" : String(value);
   switch (type) {
@@ -120,7 +120,7 @@ export function RelationSelect({
     <div className="field">
       <label htmlFor={id}>{label} <span className="muted small">→ {target}</span></label>
       {df && <input aria-label={`Search ${target} by ${df}`} placeholder={`Search ${df}`} value={q} onChange={(e) => setQ(e.target.value)} />}
-      <select id={id} value={value === null || value === undefined ? "" : String(value)} aria-invalid={error ? true : undefined}
+      <select id={id} value={value === null || value === undefined ? "" : String(value)} aria-invalid={error ? true : undefined} aria-required={required || undefined}
         aria-describedby={error ? `${id}-e` : undefined}
         onChange={(e) => {
           const v = e.target.value;
