@@ -50,7 +50,7 @@ test("journey 14: audit events of posts, filtered by action, with the changed ke
   await shot(page, "logs-event");
 });
 
-test("journey 15: webhook secret once, a delivery row; workflow with one step; delete both", async ({ page, request }) => {
+test("journey 15a: webhook secret once, a delivery row, delete", async ({ page, request }) => {
   const pid = await projectId(request, "Demo");
   await login(page);
   await page.goto(`/console/projects/${pid}/webhooks`);
@@ -64,7 +64,7 @@ test("journey 15: webhook secret once, a delivery row; workflow with one step; d
   await page.getByLabel("I have stored it").check();
   await page.getByRole("button", { name: "Close", exact: true }).last().click();
   await adminApi(request, "POST", `/api/projects/${pid}/data/posts`, { title: "Hooked" });
-  await page.getByRole("button", { name: "notify" }).click();
+  await page.getByRole("button", { name: "notify", exact: true }).click();
   await expect(page.getByRole("table", { name: "Deliveries" })).toContainText("record.created");
   await expectAccessible(page);
   await shot(page, "webhooks");
@@ -72,10 +72,14 @@ test("journey 15: webhook secret once, a delivery row; workflow with one step; d
   await page.getByRole("button", { name: "Delete notify" }).click();
   await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
   await expect(page.getByText("No webhooks yet")).toBeVisible();
+});
 
+test("journey 15b: workflow on posts with one step, delete", async ({ page, request }) => {
+  const pid = await projectId(request, "Demo");
   const t = await apiTokens(request);
   const probe = await request.get(`/api/projects/${pid}/workflows`, { headers: { Authorization: `Bearer ${t.access_token}` } });
   test.skip(probe.status() === 404, "the workflow endpoints are not in this build yet");
+  await login(page);
   await page.goto(`/console/projects/${pid}/workflows`);
   await page.getByRole("button", { name: "Create workflow" }).click();
   await page.getByLabel("Name", { exact: true }).fill("notify on post");

@@ -91,7 +91,7 @@ export function Table<R>({
   return (
     <div className={busy ? "table-wrap busy" : "table-wrap"}>
       {busy && <span className="spinner table-spinner" aria-label="Loading" />}
-      <div className="table-scroll">
+      <div className="table-scroll" tabIndex={0} role="region" aria-label={`${label}, scrollable`}>
         <table aria-label={label}>
           <thead>
             <tr>
