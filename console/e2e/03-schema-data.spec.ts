@@ -162,17 +162,22 @@ test("performance: a 1,000-row page renders in under 200 ms", async ({ page, req
     await adminApi(request, "POST", `/api/projects/${pid}/data/_batch`, { operations });
   }
   await login(page);
-  await page.goto(`/console/projects/${pid}/data?c=items&size=1000`);
-  await expect(page.getByTestId("page-range")).toHaveText("1–1000 of 1000");
-  const ms = await page.evaluate(async () => {
-    for (let i = 0; i < 50; i++) {
-      const m = performance.getEntriesByName("records-rendered:1000");
-      if (m.length) return m[m.length - 1].duration;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return -1;
-  });
-  console.log(`1,000-row render: ${ms.toFixed(1)} ms`);
+  // Five loads of the page; the median counts (the machine is shared with other work).
+  const runs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    await page.goto(`/console/projects/${pid}/data?c=items&size=1000`);
+    await expect(page.getByTestId("page-range")).toHaveText("1–1000 of 1000");
+    runs.push(await page.evaluate(async () => {
+      for (let j = 0; j < 50; j++) {
+        const m = performance.getEntriesByName("records-rendered:1000");
+        if (m.length) return m[m.length - 1].duration;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return -1;
+    }));
+  }
+  const ms = [...runs].sort((a, b) => a - b)[2];
+  console.log(`1,000-row render: median ${ms.toFixed(1)} ms (runs: ${runs.map((r) => r.toFixed(1)).join(", ")} ms)`);
   expect(ms).toBeGreaterThan(0);
   expect(ms).toBeLessThan(200);
 });

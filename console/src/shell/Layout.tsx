@@ -11,8 +11,8 @@ import { Palette } from "./Palette";
 
 const GROUPS: { name: string; items: [string, string, string][] }[] = [
   { name: "Build", items: [["", "Overview", "◎"], ["schema", "Schema", "▦"], ["relations", "Relations", "⇄"], ["validations", "Validations", "✓"], ["schema-evolution", "Schema evolution", "↻"], ["views", "Views", "◫"]] },
-  { name: "Data", items: [["data", "Data explorer", "☰"], ["files", "Files", "🗎"]] },
-  { name: "Access", items: [["users", "Users", "☺"], ["auth", "Authentication", "⚿"], ["rbac", "Roles", "♛"], ["policies", "Policies", "⚖"]] },
+  { name: "Data", items: [["data", "Data explorer", "☰"], ["files", "Files", "▤"]] },
+  { name: "Access", items: [["users", "Users", "☺"], ["auth", "Authentication", "◈"], ["rbac", "Roles", "♛"], ["policies", "Policies", "⚖"]] },
   { name: "Integrations", items: [["webhooks", "Webhooks", "⚡"], ["workflows", "Workflows", "⚙"]] },
   { name: "Observe", items: [["logs", "Logs", "≣"]] },
 ];
@@ -119,6 +119,20 @@ export function Layout({ pid, screen, title, children }: { pid: string | null; s
     if (pid && project.data) rememberProject(pid);
   }, [pid, project.data]);
   useEffect(() => setOffOpen(false), [pid, screen]);
+  useEffect(() => {
+    // "/" focuses the screen's search or filter (§2.7).
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement;
+      if (e.key !== "/" || e.ctrlKey || e.metaKey || t.closest("input, textarea, select, [contenteditable]")) return;
+      const target = document.querySelector<HTMLElement>("[data-slash-focus]");
+      if (target) {
+        e.preventDefault();
+        target.focus();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
   const notMember = pid && project.error instanceof ApiError && project.error.status === 404;
   return (
     <div className={`app ${collapsed ? "collapsed" : ""} ${offOpen ? "off-open" : ""}`}>

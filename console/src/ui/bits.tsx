@@ -39,12 +39,16 @@ export function Id({ value, short, label }: { value: string | number; short?: bo
   );
 }
 
+// One formatter for every time on the page (creating one per call is slow in long tables).
+const LOCAL = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
 /** A time in local form, the UTC ISO text on hover. */
 export function Time({ value }: { value: string | null | undefined }) {
   if (!value) return <span className="muted">—</span>;
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return <span>{value}</span>;
-  return <time dateTime={d.toISOString()} title={d.toISOString()}>{d.toLocaleString()}</time>;
+  const iso = d.toISOString();
+  return <time dateTime={iso} title={iso}>{LOCAL.format(d)}</time>;
 }
 
 export function Json({ value, label }: { value: unknown; label?: string }) {

@@ -7,7 +7,7 @@ import { api } from "../../api/client";
 import { invalidate, useCollections, useFields, useRelations } from "../../api/queries";
 import { pp, seg, type Collection, type DataRecord, type Field, type RecordPage, type RelationField } from "../../api/types";
 import { Link, navigate, replaceQuery, setQuery, useLocation } from "../../lib/router";
-import { Code, Empty, ErrorState, Skeleton, Value } from "../../ui/bits";
+import { Code, Empty, ErrorState, Skeleton, Time, Value } from "../../ui/bits";
 import { CollectionList } from "../../ui/CollectionList";
 import { Dialog, confirm } from "../../ui/Dialog";
 import { Checkbox, SelectField } from "../../ui/form";
@@ -171,7 +171,8 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
       }
     });
   }, [records.data]);
-  useEffect(() => setSelected(new Set()), [records.data]);
+  // A new page clears the selection (without a second render when nothing was selected).
+  useEffect(() => setSelected((old) => (old.size ? new Set() : old)), [records.data]);
 
   const visible = cols.filter((c) => !hidden.includes(c.key));
   const extra = showAll && records.data?.records[0] ? Object.keys(records.data.records[0]).filter((k) => !cols.some((c) => c.key === k)) : [];
@@ -190,6 +191,7 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
         }
         if (c.key === "created_by_app_user_id" && v) return <Link to={`/projects/${pid}/users?user=${v}`}>{String(v).slice(0, 8)}…</Link>;
         if (c.key === "created_by_user_id" && v) return <code title={String(v)}>{String(v).slice(0, 8)}…</code>;
+        if ((c.type === "timestamp" || c.type === "datetime") && typeof v === "string") return <Time value={v} />;
         return <Value v={v} />;
       },
     })),

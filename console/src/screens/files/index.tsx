@@ -180,12 +180,22 @@ export default function Files({ pid }: { pid: string }) {
       toastError(e);
     }
   };
+  if (stats.error instanceof ApiError && stats.error.status === 404) {
+    return (
+      <div className="page">
+        <h1>Files</h1>
+        <Empty title="File storage is not available on this server">
+          <p className="muted">The files endpoints answered 404 (<code>GET …/files/stats</code>).</p>
+        </Empty>
+      </div>
+    );
+  }
   return (
     <div className="page">
       <h1>Files</h1>
       <div className="stats">
-        <div className="stat" data-testid="file-count"><span className="num">{stats.data?.file_count ?? "…"}</span><span className="muted">Files</span></div>
-        <div className="stat"><span className="num">{stats.data ? formatBytes(stats.data.total_bytes) : "…"}</span><span className="muted">Total size</span></div>
+        <div className="stat" data-testid="file-count"><span className="num">{stats.data?.file_count ?? (stats.error ? "—" : "…")}</span><span className="muted">Files</span></div>
+        <div className="stat"><span className="num">{stats.data ? formatBytes(stats.data.total_bytes) : stats.error ? "—" : "…"}</span><span className="muted">Total size</span></div>
       </div>
       {stats.error && <ErrorState error={stats.error} retry={() => stats.refetch()} />}
       <Uploader pid={pid} />

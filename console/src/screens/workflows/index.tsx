@@ -190,7 +190,7 @@ export default function Workflows({ pid }: { pid: string }) {
         <div className="actions"><CreateWorkflow pid={pid} /></div>
       </div>
       <div className="banner" role="note">Runs are not listed by the API; whether and when steps execute depends on the server.</div>
-      {list.isPending ? <Skeleton /> : list.error ? <ErrorState error={list.error} retry={() => list.refetch()} /> : list.data.length === 0 ? <Empty title="No workflows yet" /> : (
+      {list.isPending ? <Skeleton /> : list.error ? <ErrorState error={list.error} retry={() => list.refetch()} notFound="Workflows are not available on this server (the endpoints answered 404)" /> : list.data.length === 0 ? <Empty title="No workflows yet" /> : (
         <Table label="Workflows" rows={sortRows(list.data, sort, (r, k) => (r as unknown as Record<string, unknown>)[k])} rowKey={(w) => w.id}
           sort={sort} onSort={setSort} onRowClick={(w) => setQuery({ wf: w.id })} columns={[
             { key: "name", label: "Name", sortable: true, render: (w) => <button type="button" className="link" onClick={() => setQuery({ wf: w.id })}>{w.name}</button> },
