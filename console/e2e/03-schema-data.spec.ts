@@ -100,7 +100,7 @@ test("journey 6: data explorer create, filter, sort, page, edit, delete", async 
   const before = await page.getByTestId("updated-at").textContent();
   await page.getByLabel(/^Title/).fill("Helper");
   await shot(page, "record-editor");
-  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("button", { name: "Save", exact: true }).click();
   await expect(page.getByRole("dialog")).toBeHidden();
   await expect(table).toContainText("Helper");
   await table.getByRole("row").nth(1).getByRole("cell").nth(2).click();

@@ -54,3 +54,24 @@ test("dark theme and the narrow layout", async ({ page, request }) => {
   await expect(page.getByRole("complementary").getByRole("link", { name: "Logs" })).toBeVisible();
   await shot(page, "narrow-navigation");
 });
+
+test("saved filters and the CSV export of the data explorer", async ({ page, request }) => {
+  const pid = await projectId(request, "Demo");
+  await login(page);
+  await page.goto(`/console/projects/${pid}/data?c=posts&title__contains=Hel`);
+  await page.getByRole("button", { name: "Save filter" }).click();
+  await page.getByLabel("Name of this filter").fill("hel");
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.goto(`/console/projects/${pid}/data?c=posts`);
+  await page.getByLabel("Apply a saved filter").selectOption({ label: "hel" });
+  await expect(page).toHaveURL(/title__contains=Hel/);
+  const download = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Export CSV" }).click();
+  const file = await download;
+  const text = await (await file.createReadStream()).toArray().then((c) => Buffer.concat(c).toString());
+  expect(text.split("\r\n")[0]).toContain("title");
+  expect(text).toContain("Hello");
+  expect(text).not.toContain("Breaking");
+  await page.getByRole("button", { name: "API" }).click();
+  await expect(page.getByLabel("list snippet", { exact: true })).toContainText("title__contains=Hel");
+});

@@ -16,6 +16,7 @@ import { toast, toastError } from "../../ui/toast";
 import { download, fetchAll, snippets, toCsv, type SnippetAuth } from "./exporting";
 import { NO_VALUE, OP_LABELS, filterQuery, opsFor, readFilters, writeFilters, type FilterRow } from "./filters";
 import { RecordDrawer } from "./RecordDrawer";
+import { SavedFilters } from "./SavedFilters";
 
 interface Col { key: string; label: string; type: string; field?: Field; system?: boolean }
 
@@ -284,6 +285,7 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
         {progress && <span role="status">{progress}</span>}
       </div>
       {editing && <FilterEditor cols={cols} current={filters} onApply={applyFilters} />}
+      <SavedFilters pid={pid} collection={collection.name} search={search} />
       {colsOpen && (
         <fieldset className="card row">
           <legend>Visible columns</legend>
