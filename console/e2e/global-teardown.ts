@@ -1,5 +1,6 @@
 // Stops the platform started by global-setup.ts (its whole process group) and removes its data.
-import { readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { STATE } from "./global-setup";
 
 export default async function globalTeardown(): Promise<void> {
@@ -26,6 +27,13 @@ export default async function globalTeardown(): Promise<void> {
   };
   while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
   if (alive()) process.kill(-state.pid, "SIGKILL");
+  // The platform's logs stay in test-results/platform/ for a look after a failure.
+  const keep = resolve(import.meta.dirname, "../test-results/platform");
+  mkdirSync(keep, { recursive: true });
+  for (const name of ["run-local.log", "logs", "pg.log"]) {
+    const from = join(state.dataDir, name);
+    if (existsSync(from)) cpSync(from, join(keep, name), { recursive: true });
+  }
   if (!process.env.KEEP_DATA) rmSync(state.dataDir, { recursive: true, force: true });
   rmSync(STATE, { force: true });
 }

@@ -38,6 +38,11 @@ export function Dialog({
       if (opener.current instanceof HTMLElement) opener.current.focus();
     }
   }, [open]);
+  // A dialog that unmounts while open (conditionally rendered) also gives the focus back.
+  useEffect(() => () => {
+    const o = opener.current;
+    if (o instanceof HTMLElement && o.isConnected && document.activeElement === document.body) o.focus();
+  }, []);
   const tryClose = () => {
     if (dirty && !window.confirm("Discard unsaved changes?")) return;
     onClose();
