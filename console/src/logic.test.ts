@@ -1,6 +1,6 @@
 // Unit tests of the console's pure logic: API error decoding (§2.3), URL filters (§3.6), sorting.
 import { describe, expect, it } from "vitest";
-import { decodeError, withQuery } from "./api/client";
+import { decodeError, tokenExpiry, withQuery } from "./api/client";
 import { filterQuery, opsFor, readFilters, writeFilters } from "./screens/data/filters";
 import { nextSort, parseSort } from "./ui/Table";
 import { slugProblem, reservedNote, titleFromSlug } from "./ui/form";
@@ -27,6 +27,14 @@ describe("decodeError", () => {
   it("never shows raw bodies of server errors", () => {
     expect(decodeError(502, undefined).message).toBe("Server error (502)");
     expect(decodeError(0, null).message).toBe("Cannot reach the server");
+  });
+});
+
+describe("tokenExpiry", () => {
+  it("reads exp from a JWT and refuses garbage", () => {
+    const body = btoa(JSON.stringify({ sub: "x", exp: 1700000000 })).replace(/=+$/, "");
+    expect(tokenExpiry(`h.${body}.s`)).toBe(1700000000);
+    expect(tokenExpiry("garbage")).toBeNull();
   });
 });
 

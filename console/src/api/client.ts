@@ -235,6 +235,35 @@ export const api = {
   del: <T = void>(path: string, opts?: RequestOptions) => request<T>("DELETE", path, opts),
 };
 
+// ---------------------------------------------------------------------------------------------
+// Proactive refresh: ~60 s before the access token's `exp` (the pair has no expires_in).
+
+let timer: ReturnType<typeof setTimeout> | undefined;
+
+/** The `exp` claim (seconds) of a JWT, or null. */
+export function tokenExpiry(jwt: string): number | null {
+  try {
+    const part = jwt.split(".")[1];
+    const json = JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
+    return typeof json.exp === "number" ? json.exp : null;
+  } catch {
+    return null;
+  }
+}
+
+function schedule(): void {
+  clearTimeout(timer);
+  const t = tokens;
+  const exp = t ? tokenExpiry(t.access_token) : null;
+  if (!t || exp === null || typeof window === "undefined") return;
+  const wait = Math.max(5_000, exp * 1000 - Date.now() - 60_000);
+  timer = setTimeout(() => {
+    if (getTokens() === t) void refresh(t);
+  }, wait);
+}
+onTokens(schedule);
+schedule();
+
 /** Logs out: revokes the refresh token (failure ignored) and clears the pair. */
 export async function logout(): Promise<void> {
   const t = getTokens();
