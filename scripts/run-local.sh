@@ -211,17 +211,26 @@ done
 
 # Console build: a TypeScript app (console/) built by Vite into console/dist, with hashed assets
 # and .gz/.br copies the router serves. Needs Node 20+ and npm; CONSOLE_DIR skips the build.
-build_console() {
+build_console() { # [if-missing]: only when console/dist has no index.html
+    [[ "${1:-}" == if-missing && -f console/dist/index.html ]] && return
     command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20+ to build the console (or set CONSOLE_DIR)"
+    # One build at a time: two launchers started together share the checkout.
+    exec 9>"$ROOT/console/.build-lock"
+    command -v flock >/dev/null 2>&1 && flock 9
+    if [[ "${1:-}" == if-missing && -f console/dist/index.html ]]; then
+        exec 9>&-
+        return
+    fi
     say "building the console (npm ci && npm run build in console/)"
     (cd console && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error && npm run build --silent) \
         || die "the console build failed"
+    exec 9>&-
 }
 if [[ -n "${CONSOLE_DIR:-}" ]]; then
     :
 elif [[ "$SKIP_BUILD" == 1 ]]; then
     # Use the last build if there is one; build it otherwise.
-    [[ -f console/dist/index.html ]] || build_console
+    build_console if-missing
     CONSOLE_DIR="$ROOT/console/dist"
 else
     build_console

@@ -308,6 +308,7 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
         </div>
       )}
       {!sort && <p className="muted small">Sorted by the API default: newest first.</p>}
+      {records.error && data && <ErrorState error={records.error} retry={() => records.refetch()} />}
       {fields.isPending || (records.isPending && !data) ? <Skeleton rows={8} /> : fields.error ? <ErrorState error={fields.error} notFound="Collection not found" /> : records.error && !data ? (
         <ErrorState error={records.error} retry={() => records.refetch()} />
       ) : data && data.total === 0 && data.records.length === 0 ? (

@@ -10,6 +10,7 @@ import { Badge, Empty, ErrorState, Skeleton } from "../../ui/bits";
 import { CollectionList } from "../../ui/CollectionList";
 import { Table } from "../../ui/Table";
 import { AddRelation } from "./AddRelation";
+import { Diagram } from "./Diagram";
 
 export default function Relations({ pid }: { pid: string }) {
   const { search } = useLocation();
@@ -58,6 +59,12 @@ export default function Relations({ pid }: { pid: string }) {
           )}
         </section>
       </div>
+      {collections.data && (
+        <details>
+          <summary>Schema diagram</summary>
+          <Diagram pid={pid} collections={collections.data} />
+        </details>
+      )}
       {adding && current && <AddRelation pid={pid} source={current} onClose={() => setAdding(false)} />}
     </div>
   );

@@ -76,7 +76,7 @@ function OperationDialog({ pid, collection, target, onClose }: { pid: string; co
     const body = needsName ? { new_name: newName, new_display_name: newDisplay || null } : op === "change_field_type" ? { new_type: newType } : undefined;
     const out = await s.run(() => api.post<{ details: Record<string, unknown> }>(path, body), (e) => lock(e) ?? (needsName && e.status !== 404 ? { fields: { new_name: e.message } } : null));
     if (out) {
-      const alias = out.details?.alias_expires_at ? ` The old name stays listed as an alias until ${new Date(String(out.details.alias_expires_at)).toLocaleDateString()}.` : "";
+      const alias = out.details?.alias_expires_at ? ` The old name stays an alias until ${new Date(String(out.details.alias_expires_at)).toLocaleDateString()}; until then the data API still answers to it.` : "";
       toast(`${TITLES[op]}: done.${alias}`);
       await invalidate("fields", "collections", "schema-ops", "aliases", "data", "relations");
       if (op === "rename_collection") setQuery({ c: newName });
@@ -180,7 +180,7 @@ function Evolution({ pid, collection }: { pid: string; collection: Collection })
         ]} />
       )}
       <h3>Aliases</h3>
-      <p className="muted small">Old names are listed for 30 days; the API does not resolve them, so clients must move to the new names.</p>
+      <p className="muted small">Old names keep working in the data API as aliases for 30 days; move clients to the new names before they expire.</p>
       {collAliases.length + fieldAliases.length === 0 ? <p className="muted">No aliases.</p> : (
         <table aria-label="Aliases">
           <thead><tr><th scope="col">Old name</th><th scope="col">Current name</th><th scope="col">Expires</th></tr></thead>
