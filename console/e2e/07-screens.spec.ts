@@ -75,3 +75,29 @@ test("saved filters and the CSV export of the data explorer", async ({ page, req
   await page.getByRole("button", { name: "API" }).click();
   await expect(page.getByLabel("list snippet", { exact: true })).toContainText("title__contains=Hel");
 });
+
+test("CSV import with a dry run, then bulk edit of one field", async ({ page, request }) => {
+  const pid = await projectId(request, "Demo");
+  await login(page);
+  await page.goto(`/console/projects/${pid}/data?c=categories`);
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.getByLabel("CSV or JSON file").setInputFiles({ name: "cats.csv", mimeType: "text/csv", buffer: Buffer.from('name\r\nSports\r\n"Tech, Science"\r\n') });
+  await expect(page.getByLabel('Column "name"')).toHaveValue("name");
+  await page.getByRole("button", { name: "Dry run" }).click();
+  await expect(page.getByText("No problems found.")).toBeVisible();
+  await expectAccessible(page);
+  await shot(page, "data-import");
+  await page.getByRole("button", { name: "Import 2 rows" }).click();
+  await expect(page.getByText("Imported 2 of 2 records")).toBeVisible();
+  await page.getByRole("button", { name: "Close", exact: true }).click();
+  const table = page.getByRole("table", { name: "Records of categories" });
+  await expect(table).toContainText("Tech, Science");
+  await expect(page.getByTestId("page-range")).toHaveText("1–3 of 3");
+
+  await table.getByRole("row").filter({ hasText: "Sports" }).getByRole("checkbox").check();
+  await table.getByRole("row").filter({ hasText: "Tech" }).getByRole("checkbox").check();
+  await page.getByRole("button", { name: "Edit selected (2)" }).click();
+  await page.getByLabel(/^New value for every selected record/).fill("Misc");
+  await page.getByRole("button", { name: "Apply to 2 records" }).click();
+  await expect(table.getByRole("cell", { name: "Misc", exact: true })).toHaveCount(2);
+});

@@ -6,6 +6,7 @@ import { nextSort, parseSort } from "./ui/Table";
 import { slugProblem, reservedNote, titleFromSlug } from "./ui/form";
 import { toCsv } from "./screens/data/exporting";
 import { typeProblem } from "./screens/data/RecordDrawer";
+import { convert, parseCsv } from "./screens/data/ImportDialog";
 
 describe("decodeError", () => {
   it("reads a detail string", () => {
@@ -80,5 +81,17 @@ describe("sorting and misc", () => {
     expect(toCsv(["a", "b"], [{ a: "x,y", b: null }])).toBe('a,b\r\n"x,y",\r\n');
     expect(typeProblem("int", 1.5)).toBe("must be an integer");
     expect(typeProblem("bool", true)).toBeNull();
+  });
+});
+
+describe("import", () => {
+  it("parses CSV with quotes, escapes and CRLF", () => {
+    expect(parseCsv('a,b\r\n"x, y","say ""hi"""\r\n\r\n1,\n')).toEqual([["a", "b"], ["x, y", 'say "hi"'], ["1", ""]]);
+  });
+  it("converts cells to field types", () => {
+    expect(convert("int", "42")).toBe(42);
+    expect(convert("bool", "yes")).toBe(true);
+    expect(convert("float", "1.5")).toBe(1.5);
+    expect(convert("string", "")).toBeUndefined();
   });
 });

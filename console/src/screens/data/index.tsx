@@ -17,6 +17,8 @@ import { download, fetchAll, snippets, toCsv, type SnippetAuth } from "./exporti
 import { NO_VALUE, OP_LABELS, filterQuery, opsFor, readFilters, writeFilters, type FilterRow } from "./filters";
 import { RecordDrawer } from "./RecordDrawer";
 import { SavedFilters } from "./SavedFilters";
+import { ImportDialog } from "./ImportDialog";
+import { BulkEdit } from "./BulkEdit";
 
 interface Col { key: string; label: string; type: string; field?: Field; system?: boolean }
 
@@ -141,6 +143,8 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
   const [editing, setEditing] = useState(false);
   const [colsOpen, setColsOpen] = useState(false);
   const [api_, setApi] = useState(false);
+  const [importing, setImporting] = useState(false);
+  const [bulkEditing, setBulkEditing] = useState(false);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [progress, setProgress] = useState<string | null>(null);
   const [highlight, setHighlight] = useState<string | null>(null);
@@ -280,7 +284,9 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
         <button type="button" onClick={() => records.refetch()}>Refresh</button>
         <button type="button" onClick={() => exportAs("csv")} disabled={!!progress}>Export CSV</button>
         <button type="button" onClick={() => exportAs("json")} disabled={!!progress}>Export JSON</button>
+        {!isUsers && <button type="button" onClick={() => setImporting(true)}>Import</button>}
         <button type="button" onClick={() => setApi(true)}>API</button>
+        {selected.size > 0 && !isUsers && <button type="button" onClick={() => setBulkEditing(true)}>Edit selected ({selected.size})</button>}
         {selected.size > 0 && <button type="button" className="danger" onClick={bulkDelete}>Delete selected ({selected.size})</button>}
         {progress && <span role="status">{progress}</span>}
       </div>
@@ -340,6 +346,8 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
           onClose={() => setQuery({ record: null })}
           onSaved={(r) => { setHighlight(String(r.id)); setQuery({ record: null }); }} />
       )}
+      {bulkEditing && fields.data && <BulkEdit pid={pid} collection={collection.name} fields={fields.data} ids={[...selected]} onClose={() => setBulkEditing(false)} />}
+      {importing && fields.data && <ImportDialog pid={pid} collection={collection.name} fields={fields.data} onClose={() => setImporting(false)} />}
       {api_ && <Snippets pid={pid} collection={collection.name} fields={fields.data ?? []} query={{ ...fq, ...(sort ? { sort } : {}) }} onClose={() => setApi(false)} />}
     </div>
   );
