@@ -1,7 +1,7 @@
 // Every screen of spec/console.md §3 opens on the data the journeys left, passes the
 // accessibility scan, and is photographed for docs/console/ (CONSOLE_SCREENSHOTS=1).
 import { expect, test } from "@playwright/test";
-import { expectAccessible, login, projectId, shot } from "./helpers";
+import { adminApi, expectAccessible, login, projectId, shot } from "./helpers";
 
 const SCREENS: [string, string, string][] = [
   ["", "Demo", "overview"],
@@ -100,4 +100,15 @@ test("CSV import with a dry run, then bulk edit of one field", async ({ page, re
   await page.getByLabel(/^New value for every selected record/).fill("Misc");
   await page.getByRole("button", { name: "Apply to 2 records" }).click();
   await expect(table.getByRole("cell", { name: "Misc", exact: true })).toHaveCount(2);
+});
+
+test("live audit tail marks new events", async ({ page, request }) => {
+  const pid = await projectId(request, "Demo");
+  await login(page);
+  await page.goto(`/console/projects/${pid}/logs`);
+  const table = page.getByRole("table", { name: "Audit events" });
+  await expect(table).toBeVisible();
+  await page.getByRole("switch", { name: "Live tail" }).click();
+  await adminApi(request, "POST", `/api/projects/${pid}/data/posts`, { title: "Live one" });
+  await expect(table.getByRole("row").filter({ hasText: "new" }).first()).toBeVisible({ timeout: 12_000 });
 });

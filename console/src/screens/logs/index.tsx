@@ -85,19 +85,34 @@ function Audit({ pid }: { pid: string }) {
   const events = useQuery({
     queryKey: ["audit", pid, query, page, size],
     placeholderData: keepPreviousData,
-    refetchInterval: live ? 5000 : false,
     queryFn: async () => {
       const r = await api.get<AuditPage | AuditEvent[]>(pp(pid, "/audit/events"), { query: { ...query, limit: size, offset: (page - 1) * size } });
       return Array.isArray(r) ? { events: r, total: undefined } : { events: r.events, total: r.total as number | undefined };
     },
   });
-  const seen = useRef<Set<string> | null>(null);
-  const [fresh, setFresh] = useState<Set<string>>(new Set());
+  // Live tail (§4 item 4): every 5 s, the events after the newest one shown, marked as new.
+  const [tail, setTail] = useState<AuditEvent[]>([]);
+  const shown = useRef<AuditEvent[]>([]);
+  shown.current = [...tail, ...(events.data?.events ?? [])];
+  const queryKey = JSON.stringify(query);
   useEffect(() => {
-    const ids = events.data?.events.map((e) => e.id) ?? [];
-    if (live && seen.current) setFresh(new Set(ids.filter((i) => !seen.current!.has(i))));
-    seen.current = new Set(ids);
-  }, [events.data, live]);
+    setTail([]);
+    if (!live) return;
+    const timer = setInterval(async () => {
+      const newest = shown.current[0]?.created_at;
+      try {
+        const r = await api.get<AuditPage | AuditEvent[]>(pp(pid, "/audit/events"), { query: { ...JSON.parse(queryKey), start_date: newest, limit: 100 } });
+        const list = Array.isArray(r) ? r : r.events;
+        const seen = new Set(shown.current.map((e) => e.id));
+        const fresh = list.filter((e) => !seen.has(e.id));
+        if (fresh.length) setTail((t) => [...fresh, ...t]);
+      } catch {
+        /* the next tick tries again */
+      }
+    }, 5000);
+    return () => clearInterval(timer);
+  }, [live, pid, queryKey]);
+  const fresh = new Set(tail.map((e) => e.id));
   const [open, setOpen] = useState<AuditEvent | null>(null);
   const collName = (id: string | null) => collections.data?.find((c) => c.id === id)?.name ?? (id ? id.slice(0, 8) : "—");
   const actor = (e: AuditEvent) => {
@@ -131,14 +146,14 @@ function Audit({ pid }: { pid: string }) {
         <TextField label="Record id" value={recordId} onChange={(e) => setRecordId(e.target.value)} />
         <TextField label="Search" type="search" value={q} onChange={(e) => setQ(e.target.value)} hint="Press Enter" data-slash-focus />
         <button type="submit">Apply</button>
-        <Switch label="Live tail" checked={live} onChange={(v) => { setLive(v); setFresh(new Set()); }} />
+        <Switch label="Live tail" checked={live} onChange={(v) => { setLive(v); if (!v) void events.refetch(); }} />
       </form>
       {events.isPending ? <Skeleton rows={6} /> : events.error && !data ? <ErrorState error={events.error} retry={() => events.refetch()} /> : data && data.events.length === 0 ? <Empty title="No events match" /> : data ? (
         <Table
           label="Audit events"
-          rows={data.events}
+          rows={page === 1 ? [...tail, ...data.events] : data.events}
           rowKey={(e) => e.id}
-          busy={events.isFetching && !live}
+          busy={events.isFetching}
           onRowClick={(e) => setOpen(e)}
           highlight={null}
           columns={[
@@ -151,7 +166,8 @@ function Audit({ pid }: { pid: string }) {
             { key: "more", label: <span className="sr">Details</span>, render: (e) => <button type="button" onClick={() => setOpen(e)} aria-label={`Details of ${e.action} ${e.record_id ?? ""}`}>Details</button> },
           ]}
           paging={{
-            offset: (page - 1) * size, limit: size, count: data.events.length, total: data.total,
+            offset: (page - 1) * size, limit: size, count: data.events.length + (page === 1 ? tail.length : 0),
+            total: data.total === undefined ? undefined : data.total + tail.length,
             onPage: (o) => setQuery({ page: o / size + 1 }), onSize: (n) => setQuery({ size: n, page: null }), sizes: [25, 50, 100, 500],
           }}
         />
