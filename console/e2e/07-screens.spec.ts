@@ -112,3 +112,16 @@ test("live audit tail marks new events", async ({ page, request }) => {
   await adminApi(request, "POST", `/api/projects/${pid}/data/posts`, { title: "Live one" });
   await expect(table.getByRole("row").filter({ hasText: "new" }).first()).toBeVisible({ timeout: 12_000 });
 });
+
+test("inline cell editing", async ({ page, request }) => {
+  const pid = await projectId(request, "Demo");
+  await login(page);
+  await page.goto(`/console/projects/${pid}/data?c=posts`);
+  await page.getByRole("button", { name: "Edit cells" }).click();
+  await page.getByRole("button", { name: "Edit title of record 1" }).click();
+  const input = page.getByLabel("New title of record 1");
+  await input.fill("Hello there");
+  await input.press("Enter");
+  await expect(page.getByRole("button", { name: "Edit title of record 1" })).toHaveText("Hello there");
+  await expect(page.getByRole("dialog")).toHaveCount(0);
+});

@@ -19,6 +19,7 @@ import { RecordDrawer } from "./RecordDrawer";
 import { SavedFilters } from "./SavedFilters";
 import { ImportDialog } from "./ImportDialog";
 import { BulkEdit } from "./BulkEdit";
+import { InlineCell } from "./InlineCell";
 
 interface Col { key: string; label: string; type: string; field?: Field; system?: boolean }
 
@@ -145,6 +146,7 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
   const [api_, setApi] = useState(false);
   const [importing, setImporting] = useState(false);
   const [bulkEditing, setBulkEditing] = useState(false);
+  const [cellMode, setCellMode] = useState(false);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [progress, setProgress] = useState<string | null>(null);
   const [highlight, setHighlight] = useState<string | null>(null);
@@ -196,6 +198,9 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
         }
         if (c.key === "created_by_app_user_id" && v) return <Link to={`/projects/${pid}/users?user=${v}`}>{String(v).slice(0, 8)}…</Link>;
         if (c.key === "created_by_user_id" && v) return <code title={String(v)}>{String(v).slice(0, 8)}…</code>;
+        if (cellMode && c.field && !c.field.is_system && ["string", "text", "int", "float", "bool", "date", "uuid"].includes(c.type)) {
+          return <InlineCell pid={pid} collection={collection.name} id={String(r.id)} field={c.field} value={v} />;
+        }
         if ((c.type === "timestamp" || c.type === "datetime") && typeof v === "string") return <Time value={v} />;
         return <Value v={v} />;
       },
@@ -282,6 +287,7 @@ function Explorer({ pid, collection }: { pid: string; collection: Collection }) 
         <button type="button" aria-expanded={editing} onClick={() => setEditing(!editing)}>Filters{filters.length ? ` (${filters.length})` : ""}</button>
         <button type="button" aria-expanded={colsOpen} onClick={() => setColsOpen(!colsOpen)}>Columns</button>
         <button type="button" onClick={() => records.refetch()}>Refresh</button>
+        {!isUsers && <button type="button" aria-pressed={cellMode} onClick={() => setCellMode(!cellMode)}>Edit cells</button>}
         <button type="button" onClick={() => exportAs("csv")} disabled={!!progress}>Export CSV</button>
         <button type="button" onClick={() => exportAs("json")} disabled={!!progress}>Export JSON</button>
         {!isUsers && <button type="button" onClick={() => setImporting(true)}>Import</button>}
