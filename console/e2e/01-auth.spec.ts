@@ -1,7 +1,7 @@
 // Journeys 1 and 2 of spec/console.md §5: register, login state, logout, wrong password, and the
 // shared token refresh.
 import { expect, test } from "@playwright/test";
-import { ADMIN, adminApi, expectAccessible, projectId, shot } from "./helpers";
+import { ADMIN, adminApi, expectAccessible, projectId, shot } from "./support";
 
 test("journey 1: register, reload, logout, wrong and right password", async ({ page }) => {
   await page.goto("/console/");

@@ -1,6 +1,6 @@
 // Journeys 3 and 4 of spec/console.md §5: projects, the switcher, API keys.
 import { expect, test } from "@playwright/test";
-import { expectAccessible, login, projectId, shot } from "./helpers";
+import { expectAccessible, login, projectId, shot } from "./support";
 
 test("journey 3: create Demo, overview counts _users, the switcher keeps the screen", async ({ page, request }) => {
   await login(page);

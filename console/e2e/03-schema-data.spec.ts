@@ -1,7 +1,7 @@
 // Journeys 5 and 6 of spec/console.md §5 (schema builder, data explorer), the keyboard-only
 // check of create collection, add field and add record, and the 1,000-row render time.
 import { expect, test, type Page } from "@playwright/test";
-import { adminApi, expectAccessible, login, projectId, shot } from "./helpers";
+import { adminApi, expectAccessible, login, projectId, shot } from "./support";
 
 async function addField(page: Page, name: string, type: string) {
   await page.getByRole("button", { name: "Add field" }).click();

@@ -1,6 +1,6 @@
 // Journeys 7-10 of spec/console.md §5: validation rules, relations, policies, access.
 import { expect, test } from "@playwright/test";
-import { adminApi, expectAccessible, login, projectId, shot } from "./helpers";
+import { adminApi, expectAccessible, login, projectId, shot } from "./support";
 
 test("journey 7: a min_length rule refuses a short title in the data explorer", async ({ page, request }) => {
   const pid = await projectId(request, "Demo");

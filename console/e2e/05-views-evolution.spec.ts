@@ -1,6 +1,6 @@
 // Journeys 11 and 12 of spec/console.md §5: views and schema evolution.
 import { expect, test } from "@playwright/test";
-import { expectAccessible, login, projectId, shot } from "./helpers";
+import { expectAccessible, login, projectId, shot } from "./support";
 
 test("journey 11: a parameterized view runs, versions and documents itself", async ({ page, request }) => {
   const pid = await projectId(request, "Demo");

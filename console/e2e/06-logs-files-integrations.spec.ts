@@ -1,7 +1,7 @@
 // Journeys 13-15 of spec/console.md §5: files (skipped while the upload endpoint answers 404),
 // logs, webhooks and workflows (skipped while the workflow endpoints answer 404).
 import { expect, test } from "@playwright/test";
-import { adminApi, apiTokens, expectAccessible, login, projectId, shot } from "./helpers";
+import { adminApi, apiTokens, expectAccessible, login, projectId, shot } from "./support";
 
 test("journey 13: upload a public file, refuse an .exe, delete after confirming", async ({ page, request }) => {
   const pid = await projectId(request, "Demo");

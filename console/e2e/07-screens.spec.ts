@@ -1,7 +1,7 @@
 // Every screen of spec/console.md §3 opens on the data the journeys left, passes the
 // accessibility scan, and is photographed for docs/console/ (CONSOLE_SCREENSHOTS=1).
 import { expect, test } from "@playwright/test";
-import { adminApi, expectAccessible, login, projectId, shot } from "./helpers";
+import { adminApi, expectAccessible, login, projectId, shot } from "./support";
 
 const SCREENS: [string, string, string][] = [
   ["", "Demo", "overview"],
