@@ -57,6 +57,22 @@ if [[ -z "$pg_bin" ]]; then
     fi
 fi
 
+# --- chromium ------------------------------------------------------------------
+# The console's browser tests (scripts/test-console.sh) drive Debian's chromium through Playwright;
+# Playwright's own browser download cannot be used. Needed by `make test` only, so a failure to
+# install it is reported and left to the console tests, which name it again.
+if [[ -z "${CHROMIUM_PATH:-}" ]] && ! [[ -x /usr/bin/chromium ]]; then
+    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "chromium not found; installing it with apt-get (package: chromium)"
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+            || say "apt-get install chromium failed; the console's browser tests need it"
+    else
+        say "chromium not found (the console's browser tests need it). Install it with:"
+        say "  sudo apt-get update && sudo apt-get install -y chromium"
+    fi
+fi
+
 # --- redis-server ------------------------------------------------------------
 # Only the binary is used: tests start their own redis-server on a free port in a temporary folder,
 # without a config file. The Debian package's own service is never used, so it is kept from starting

@@ -21,7 +21,9 @@
 #   FILES_DIR         stored files of the local backend (default $DATA_DIR/files); FILES_BACKEND=s3
 #                     and the S3_* settings (README) store them in an S3-compatible store instead
 #   BIN_DIR           where the binaries are (default $CARGO_TARGET_DIR/release)
-#   SKIP_BUILD=1      use the binaries in BIN_DIR as they are (no cargo build, console from source)
+#   SKIP_BUILD=1      use the binaries in BIN_DIR as they are (no cargo build; the console is built
+#                     only when console/dist is missing)
+#   CONSOLE_DIR       serve this folder as the console instead of building console/dist
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -209,17 +211,31 @@ for bin in control-plane data-plane router; do
     [[ -x "$BIN_DIR/$bin" ]] || die "$BIN_DIR/$bin is missing (build it, or set BIN_DIR)"
 done
 
-# Console build. For now the console is plain static files: copy them as they are. A real build
-# step (npm ci && npm run build, writing console/dist) replaces this once the console has one.
+# Console build: a TypeScript app (console/) built by Vite into console/dist, with hashed assets
+# and .gz/.br copies the router serves. Needs Node 20+ and npm; CONSOLE_DIR skips the build.
+build_console() { # [if-missing]: only when console/dist has no index.html
+    [[ "${1:-}" == if-missing && -f console/dist/index.html ]] && return
+    command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20+ to build the console (or set CONSOLE_DIR)"
+    # One build at a time: two launchers started together share the checkout.
+    exec 9>"$ROOT/console/.build-lock"
+    command -v flock >/dev/null 2>&1 && flock 9
+    if [[ "${1:-}" == if-missing && -f console/dist/index.html ]]; then
+        exec 9>&-
+        return
+    fi
+    say "building the console (npm ci && npm run build in console/)"
+    (cd console && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error && npm run build --silent) \
+        || die "the console build failed"
+    exec 9>&-
+}
 if [[ -n "${CONSOLE_DIR:-}" ]]; then
     :
 elif [[ "$SKIP_BUILD" == 1 ]]; then
-    CONSOLE_DIR="$ROOT/console/src"
+    # Use the last build if there is one; build it otherwise.
+    build_console if-missing
+    CONSOLE_DIR="$ROOT/console/dist"
 else
-    say "building the console (console/src -> console/dist)"
-    rm -rf console/dist
-    mkdir -p console/dist
-    cp -R console/src/. console/dist/
+    build_console
     CONSOLE_DIR="$ROOT/console/dist"
 fi
 

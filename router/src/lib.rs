@@ -108,7 +108,7 @@ async fn route(
     let read = matches!(*req.method(), Method::GET | Method::HEAD);
     let target = routes::target(&path, read, wants_html);
     match target {
-        Target::Console => return console::serve(&st.console_dir, &path).await,
+        Target::Console => return console::serve(&st.console_dir, &path, req.headers()).await,
         Target::ToConsole => return console::redirect(),
         Target::ConsoleMethod => {
             return proxy::error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

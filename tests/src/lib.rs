@@ -162,7 +162,8 @@ impl TestEnv {
             };
             workers.push(data_plane::start(config).await.expect("start worker"));
         }
-        let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../console/src");
+        // A small stand-in for the built console (the real one needs `npm run build`).
+        let console = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/console");
         let router = router::start(router::Config {
             addr: LOCAL.parse().unwrap(),
             control_plane_http: format!("http://{}", cp.http_addr),
