@@ -318,7 +318,7 @@ async fn webhooks(run: &mut Run) -> anyhow::Result<String> {
         &run.pool,
         &run.project,
         conns,
-        Duration::from_secs(2),
+        Duration::from_secs(1),
         run.opts.rounds.max(3),
     )
     .await?;
