@@ -11,7 +11,7 @@ test("journey 13: upload a public file, refuse an .exe, delete after confirming"
   await login(page);
   await page.goto(`/console/projects/${pid}/files`);
   await expect(page.getByTestId("file-count")).toContainText("0");
-  await page.getByLabel("Bucket").fill("docs");
+  await page.getByLabel("Bucket", { exact: true }).fill("docs");
   await page.getByLabel(/^Public/).check();
   const bytes = "Hello from the console\n";
   await page.getByLabel("Choose files").setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from(bytes) });

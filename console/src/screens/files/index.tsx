@@ -226,7 +226,7 @@ export default function Files({ pid }: { pid: string }) {
           ) },
         ]} paging={{ offset: (page - 1) * size, limit: size, count: files.data.length, onPage: (o) => setQuery({ page: o / size + 1 }) }} />
       ) : null}
-      <p className="muted small">Folders and signed URLs are not offered by the API.</p>
+      <p className="muted small">Files have no folders: the bucket is a flat label.</p>
       {open && <Details pid={pid} id={open} onClose={() => setOpen(null)} />}
     </div>
   );
