@@ -75,6 +75,10 @@ struct Inner {
     /// Requests being answered now, and the most there ever were at once.
     in_flight: usize,
     max_in_flight: usize,
+    /// Distinct `webhook-id`s answered, and when the last request was answered: what a
+    /// benchmark polls (cheap, where cloning every hit is not).
+    ids: std::collections::HashSet<String>,
+    last_at: Option<Instant>,
 }
 
 /// The receiver.
@@ -139,6 +143,12 @@ impl Receiver {
             task: None,
             stop: Some(stop),
         }
+    }
+
+    /// How many distinct `webhook-id`s it answered, and when it last answered anything.
+    pub fn distinct_ids(&self) -> (usize, Option<Instant>) {
+        let i = self.inner.lock().unwrap();
+        (i.ids.len(), i.last_at)
     }
 
     /// The most requests it was answering at once.
@@ -216,7 +226,14 @@ async fn receive(
         // Dropped here (and not kept) when the sender goes away meanwhile.
         tokio::time::sleep(answer.stall).await;
     }
-    inner.lock().unwrap().hits.push(Hit { headers, body, at });
+    {
+        let mut i = inner.lock().unwrap();
+        if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
+            i.ids.insert(id.to_owned());
+        }
+        i.last_at = Some(Instant::now());
+        i.hits.push(Hit { headers, body, at });
+    }
     let mut out = HeaderMap::new();
     for (k, v) in &answer.headers {
         out.insert(*k, v.parse().unwrap());

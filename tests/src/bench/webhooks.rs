@@ -159,14 +159,11 @@ pub async fn measure(
         // inactive webhook are not sent), and before the next round without it.
         let events = outbox().await? as usize;
         let until = Instant::now() + Duration::from_secs(120);
-        hits = loop {
-            let hits = rx.hits();
-            let ids: HashSet<String> = hits.iter().map(|h| h.header("webhook-id")).collect();
-            if ids.len() >= events || Instant::now() > until {
-                break hits;
-            }
+        // Polls a count (cloning every hit while deliveries arrive would slow the receiver).
+        while rx.distinct_ids().0 < events && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        }
+        hits = rx.hits();
         switch(false).await?.error_for_status()?;
     }
     let events = outbox().await? as usize;
@@ -331,32 +328,22 @@ pub async fn fairness(
                 switch(stalled.clone(), true).await?.error_for_status()?;
             }
             let before = outbox().await? as usize;
-            let arrived_before: HashSet<String> = healthy_rx
-                .hits()
-                .iter()
-                .map(|h| h.header("webhook-id"))
-                .collect();
+            let arrived_before = healthy_rx.distinct_ids().0;
             let started = Instant::now();
             load::run(&target, Kind::Create, connections, Duration::ZERO, burst).await;
             let events = outbox().await? as usize - before;
             let until = Instant::now() + Duration::from_secs(120);
+            // Polls a count (cloning every hit while deliveries arrive would slow the receiver).
             let last = loop {
-                let hits = healthy_rx.hits();
-                let new: Vec<_> = hits
-                    .iter()
-                    .filter(|h| !arrived_before.contains(&h.header("webhook-id")))
-                    .collect();
-                let ids: HashSet<String> = new.iter().map(|h| h.header("webhook-id")).collect();
-                if ids.len() >= events {
-                    break new.iter().map(|h| h.at).max().unwrap_or(started);
+                let (arrived, last) = healthy_rx.distinct_ids();
+                let arrived = arrived - arrived_before;
+                if arrived >= events {
+                    break last.unwrap_or(started);
                 }
                 if Instant::now() > until {
-                    bail!(
-                        "{} of {events} healthy events arrived within 120 s",
-                        ids.len()
-                    );
+                    bail!("{arrived} of {events} healthy events arrived within 120 s");
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
             };
             let rate = events as f64 / (last - started).as_secs_f64();
             if beside {
