@@ -68,7 +68,7 @@ pub fn create_users_table(schema: &str) -> String {
 
 /// Version of [`create_auth_tables`]; `control.projects.auth_tables_version` records what each
 /// project has.
-pub const AUTH_TABLES_VERSION: i32 = 5;
+pub const AUTH_TABLES_VERSION: i32 = 6;
 
 /// The tables app-user auth keeps beside `_users` in a project's schema (names start with `_`,
 /// which no collection name can): sessions (one per login; a refresh-token family), their
@@ -255,6 +255,9 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
         ),
         format!("CREATE INDEX IF NOT EXISTS \"ix__files_newest\" ON {s}.\"_files\" (\"created_at\" DESC, \"id\")"),
         format!("CREATE INDEX IF NOT EXISTS \"ix__files_bucket\" ON {s}.\"_files\" (\"bucket\", \"created_at\" DESC)"),
+        // Version 6: each webhook's due deliveries in order, so claiming a webhook's next rows
+        // never walks past another webhook's backlog.
+        format!("CREATE INDEX IF NOT EXISTS \"ix__webhook_deliveries_hook_due\" ON {s}.\"_webhook_deliveries\" (\"webhook_id\", \"next_attempt_at\") WHERE \"next_attempt_at\" IS NOT NULL"),
     ]
 }
 

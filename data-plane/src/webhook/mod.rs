@@ -261,26 +261,33 @@ impl Engine {
             self.due_at(project_id, Instant::now() + Duration::from_millis(200));
             return;
         }
-        // Webhooks at their limit are left out; the others may take what their limit leaves.
-        let (busy, room): (Vec<Uuid>, Vec<(Uuid, i32)>) = {
+        // Each webhook of the project may take what its in-flight limit leaves; those at their
+        // limit are left out.
+        let room: Vec<(Uuid, i32)> = {
             let per = self.per_webhook.lock().expect("lock");
-            let busy = per
+            project
+                .config
+                .webhooks
                 .iter()
-                .filter(|(_, n)| **n >= PER_WEBHOOK)
-                .map(|(w, _)| *w)
-                .collect();
-            let room = per
-                .iter()
-                .filter(|(_, n)| **n < PER_WEBHOOK)
-                .map(|(w, n)| (*w, (PER_WEBHOOK - *n) as i32))
-                .collect();
-            (busy, room)
+                .map(|w| {
+                    (
+                        w.id,
+                        PER_WEBHOOK - per.get(&w.id).copied().unwrap_or(0).min(PER_WEBHOOK),
+                    )
+                })
+                .filter(|(_, left)| *left > 0)
+                .map(|(w, left)| (w, left as i32))
+                .collect()
         };
+        if room.is_empty() {
+            // Every webhook is at its limit: a finishing delivery wakes the dispatcher again.
+            return;
+        }
         let claimed = async {
             let mut tx = db::begin(&self.db, &project).await?;
             let lease = self.sender.timeout() + LEASE_MARGIN;
             let limit = free.min(CLAIM_BATCH) as i64;
-            let out = store::claim(&mut tx, limit, &busy, &room, PER_WEBHOOK as i32, lease).await?;
+            let out = store::claim(&mut tx, limit, &room, lease).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(out)
         }

@@ -47,50 +47,40 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Claims up to `limit` due deliveries (oldest due first), skipping rows other workers hold and
-/// webhooks in `busy`; each claimed row counts an attempt and is leased for `lease`: past it (the
-/// worker died mid-send) any worker takes it again.
-/// Also answers when the next unclaimed delivery is due.
+/// Claims up to `limit` due deliveries, at most `room` of each webhook listed (webhooks at their
+/// in-flight limit are not listed), oldest first; each is leased for `lease`. Also returns when
+/// the next delivery of a listed webhook falls due. Each webhook's due rows are found through
+/// its own index range, so a webhook with a long backlog (a stalled receiver) costs the others
+/// nothing.
 pub async fn claim(
     tx: &mut Tx,
     limit: i64,
-    busy: &[Uuid],
     room: &[(Uuid, i32)],
-    per_webhook: i32,
     lease: std::time::Duration,
 ) -> Result<(Vec<Claimed>, Option<DateTime<Utc>>), sqlx::Error> {
-    // Candidates: the first due rows of webhooks not at their limit (a bounded index scan);
-    // of those, each webhook gets at most its room (`room`, else `per_webhook`); the chosen rows
-    // are locked, skipping what another worker holds.
-    let (room_ids, room_left): (Vec<Uuid>, Vec<i32>) = room.iter().copied().unzip();
+    let (ids, left): (Vec<Uuid>, Vec<i32>) = room.iter().copied().unzip();
     let rows = sqlx::query(
-        "WITH room AS (SELECT * FROM unnest($4::uuid[], $5::int[]) AS r(\"webhook_id\", \"left\")),
-         cand AS (
-            SELECT c.\"id\", c.\"next_attempt_at\",
-                   row_number() OVER (PARTITION BY c.\"webhook_id\" ORDER BY c.\"next_attempt_at\") AS rn,
-                   coalesce(r.\"left\", $6) AS room
-            FROM (SELECT \"id\", \"webhook_id\", \"next_attempt_at\" FROM \"_webhook_deliveries\"
-                  WHERE \"next_attempt_at\" <= clock_timestamp() AND NOT (\"webhook_id\" = ANY($2))
-                  ORDER BY \"next_attempt_at\" LIMIT $1 * 4) c
-            LEFT JOIN room r ON r.\"webhook_id\" = c.\"webhook_id\"),
+        "WITH hooks AS (SELECT * FROM unnest($3::uuid[], $4::int[]) AS h(\"webhook_id\", \"room\")),
          due AS (
-            SELECT d.\"id\" FROM \"_webhook_deliveries\" d JOIN cand ON cand.\"id\" = d.\"id\"
-            WHERE cand.rn <= cand.room AND d.\"next_attempt_at\" <= clock_timestamp()
-            ORDER BY cand.\"next_attempt_at\" LIMIT $1 FOR UPDATE OF d SKIP LOCKED)
+            SELECT d.\"id\" FROM hooks h
+            CROSS JOIN LATERAL (
+                SELECT \"id\", \"next_attempt_at\" FROM \"_webhook_deliveries\"
+                WHERE \"webhook_id\" = h.\"webhook_id\" AND \"next_attempt_at\" <= clock_timestamp()
+                ORDER BY \"next_attempt_at\" LIMIT h.\"room\"
+                FOR UPDATE SKIP LOCKED) d
+            ORDER BY d.\"next_attempt_at\" LIMIT $1)
          UPDATE \"_webhook_deliveries\" d
          SET \"attempts\" = d.\"attempts\" + 1, \"last_attempt_at\" = clock_timestamp(),
-             \"next_attempt_at\" = clock_timestamp() + make_interval(secs => $3)
+             \"next_attempt_at\" = clock_timestamp() + make_interval(secs => $2)
          FROM due WHERE d.\"id\" = due.\"id\"
          RETURNING d.\"id\", d.\"webhook_id\", d.\"event_type\", d.\"payload_json\", d.\"attempts\",
              EXISTS (SELECT 1 FROM \"_webhook_state\" s
                      WHERE s.\"webhook_id\" = d.\"webhook_id\" AND s.\"disabled_reason\" IS NOT NULL)",
     )
     .bind(limit)
-    .bind(busy)
     .bind(lease.as_secs_f64())
-    .bind(&room_ids)
-    .bind(&room_left)
-    .bind(per_webhook)
+    .bind(&ids)
+    .bind(&left)
     .fetch_all(&mut **tx)
     .await?;
     let claimed = rows
@@ -104,13 +94,16 @@ pub async fn claim(
             disabled: r.get(5),
         })
         .collect();
-    // Webhooks at their in-flight limit are left out here too: a finishing delivery wakes the
+    // Webhooks at their in-flight limit are not listed: a finishing delivery wakes the
     // dispatcher for them.
     let next: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT min(\"next_attempt_at\") FROM \"_webhook_deliveries\"
-         WHERE \"next_attempt_at\" IS NOT NULL AND NOT (\"webhook_id\" = ANY($1))",
+        "SELECT min(n.\"at\") FROM unnest($1::uuid[]) AS h(\"webhook_id\")
+         CROSS JOIN LATERAL (
+            SELECT \"next_attempt_at\" AS \"at\" FROM \"_webhook_deliveries\"
+            WHERE \"webhook_id\" = h.\"webhook_id\" AND \"next_attempt_at\" IS NOT NULL
+            ORDER BY \"next_attempt_at\" LIMIT 1) n",
     )
-    .bind(busy)
+    .bind(&ids)
     .fetch_one(&mut **tx)
     .await?;
     Ok((claimed, next))
