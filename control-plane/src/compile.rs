@@ -1,13 +1,13 @@
 //! Compiles a project's catalog into its `ProjectConfig`: the only thing workers ever see of it.
 
-use crate::db::{auth, catalog, policies, projects, roles, rules, views, webhooks};
+use crate::db::{auth, catalog, policies, projects, roles, rules, views, webhooks, workflows};
 use crate::secrets::SecretBox;
 use model::access::{
     compile_condition, parse_roles, Action, Cond, PolicyConfig, PrincipalKind, RoleConfig,
 };
 use model::{
     AuthConfig, CollectionConfig, FieldConfig, FieldType, IdKind, ProjectConfig, RelationConfig,
-    RuleConfig, ViewConfig, ViewFilter, ViewOperator, ViewSort, WebhookConfig,
+    RuleConfig, ViewConfig, ViewFilter, ViewOperator, ViewSort, WebhookConfig, WorkflowConfig,
 };
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
@@ -96,6 +96,7 @@ pub async fn compile_project(
     }
     let role_rows = roles::list(&mut *tx, project).await?;
     let webhook_rows = webhooks::list(&mut *tx, project).await?;
+    let workflow_rows = workflows::list(&mut *tx, project).await?;
     tx.commit().await?;
     let version: i64 = row.get(3);
     Ok(Some(ProjectConfig {
@@ -136,6 +137,10 @@ pub async fn compile_project(
         webhooks: webhook_rows
             .into_iter()
             .filter_map(|w| compile_webhook(w, secrets))
+            .collect(),
+        workflows: workflow_rows
+            .into_iter()
+            .filter_map(compile_workflow)
             .collect(),
         files_policies: compile_policies(
             policy_rows.remove(&project).unwrap_or_default(),
@@ -295,6 +300,33 @@ fn compile_webhook(w: webhooks::Webhook, secrets: &SecretBox) -> Option<WebhookC
         keys,
         previous_key_until,
     })
+}
+
+/// A workflow as workers run it. One whose stored definition no longer passes the checks
+/// (saved by an older version) is left out, with a warning.
+fn compile_workflow(w: workflows::Workflow) -> Option<WorkflowConfig> {
+    let empty = serde_json::Map::new();
+    let steps: &[serde_json::Value] = w.steps.as_array().map_or(&[], Vec::as_slice);
+    let compiled = model::workflows::Definition {
+        trigger_type: &w.trigger_type,
+        trigger_config: w.trigger_config.as_object().unwrap_or(&empty),
+        steps,
+    }
+    .compile();
+    match compiled {
+        Ok((trigger, steps)) => Some(WorkflowConfig {
+            id: w.id,
+            name: w.name,
+            trigger,
+            steps,
+            is_active: w.is_active,
+            created_by: w.created_by,
+        }),
+        Err(problems) => {
+            tracing::warn!(project.id = %w.project_id, workflow.id = %w.id, "workflow {} does not pass the checks and does not run: {}", w.name, serde_json::Value::Array(problems));
+            None
+        }
+    }
 }
 
 /// Compiles every project (start-up).

@@ -102,6 +102,9 @@ pub struct Config {
     /// How often each project's audit retention (`audit_retention_days`) is applied, in seconds.
     #[arg(long, env = "AUDIT_PURGE_INTERVAL_SECS", default_value_t = 3600)]
     pub audit_purge_interval_secs: u64,
+    /// How long one workflow run may take, in seconds, not counting its `delay` steps.
+    #[arg(long, env = "WORKFLOW_RUN_TIME_LIMIT_SECS", default_value_t = 3600)]
+    pub workflow_run_time_limit_secs: u64,
     /// File storage.
     #[command(flatten)]
     pub files: crate::files::Settings,

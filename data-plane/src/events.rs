@@ -1,6 +1,6 @@
 //! What a record write reports, written by the write's own statement: its audit event
-//! (`spec/audit.md`) and one outbox row per webhook that wants it (`spec/webhooks.md`). Both are
-//! CTEs appended to the write's `WITH _w AS (…)`, so they commit or roll back with the change
+//! (`spec/audit.md`), one outbox row per webhook that wants it (`spec/webhooks.md`) and one run
+//! per workflow it starts (`spec/workflows.md`). All are CTEs appended to the write's `WITH _w AS (…)`, so they commit or roll back with the change
 //! itself, one-statement writes included, and cost no extra round trip.
 //!
 //! `_w` holds the written row. For an update, `_o` holds the row as it was before
@@ -93,7 +93,18 @@ pub fn hooks(project: &Project, c: &Collection, kind: Kind) -> Vec<Uuid> {
         .collect()
 }
 
-/// What a write reports beside the change: who made it, and which webhooks want it.
+/// The active workflows of the project that `kind` in this collection starts.
+pub fn flows(project: &Project, c: &Collection, kind: Kind) -> Vec<Uuid> {
+    project
+        .config
+        .workflows
+        .iter()
+        .filter(|w| w.wants(kind.event(), &c.config.name))
+        .map(|w| w.id)
+        .collect()
+}
+
+/// What a write reports beside the change: who made it, and which webhooks and workflows want it.
 #[derive(Debug, Clone)]
 pub struct Change<'a> {
     /// The project.
@@ -102,6 +113,11 @@ pub struct Change<'a> {
     pub actor: &'a Actor,
     /// Webhooks that want this event (see [`hooks`]).
     pub hooks: Vec<Uuid>,
+    /// Workflows this event starts (see [`flows`]).
+    pub flows: Vec<Uuid>,
+    /// The depth of the runs it starts: 1 for a request's write, one more than the writing run's
+    /// for a workflow step's (none past [`model::workflows::MAX_DEPTH`]).
+    pub depth: i16,
 }
 
 /// Appends `, _ea AS (INSERT INTO "_audit_events" …), _eh AS (INSERT INTO
@@ -115,6 +131,9 @@ pub fn push_events(
     record: &str,
 ) {
     let (project, actor, hooks) = (change.project, change.actor, &change.hooks);
+    if !change.flows.is_empty() && change.depth <= model::workflows::MAX_DEPTH {
+        push_runs(qb, change, c, kind, record);
+    }
     let (old, new) = match kind {
         Kind::Created => ("NULL::text", record.to_owned()),
         Kind::Updated => ("(SELECT j FROM _o)", record.to_owned()),
@@ -172,4 +191,41 @@ pub fn push_events(
         .push(")::text FROM _w, unnest(")
         .push_bind(hooks.to_vec())
         .push("::uuid[]) AS _h(id))");
+}
+
+/// Appends `, _er AS (INSERT INTO "_workflow_runs" …)`: one pending run per workflow, with the
+/// trigger the run's templates read as `trigger` (`event`, `collection`, `record`, for an update
+/// `old_record`, `record_id`, `actor`, `timestamp`).
+fn push_runs(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    change: &Change<'_>,
+    c: &Collection,
+    kind: Kind,
+    record: &str,
+) {
+    let (project, actor) = (change.project, change.actor);
+    qb.push(", _er AS (INSERT INTO ")
+        .push_ident(&project.quoted_schema)
+        .push(
+            ".\"_workflow_runs\" (\"id\", \"workflow_id\", \"depth\", \"trigger_json\")
+        SELECT gen_random_uuid(), _f.id, ",
+        );
+    qb.push_bind(change.depth)
+        .push(", json_build_object('event', ")
+        .push_bind(kind.event())
+        .push(", 'collection', ")
+        .push_bind(c.config.name.clone())
+        .push(format_args!(
+            ", 'record_id', _w.\"id\", 'record', ({record})::json"
+        ));
+    if kind == Kind::Updated {
+        qb.push(", 'old_record', (SELECT j FROM _o)::json");
+    }
+    qb.push(", 'actor', json_build_object('user_id', ")
+        .push_bind(actor.user_id())
+        .push("::text, 'api_key_id', ")
+        .push_bind(actor.api_key)
+        .push("::uuid), 'timestamp', clock_timestamp())::text FROM _w, unnest(")
+        .push_bind(change.flows.to_vec())
+        .push("::uuid[]) AS _f(id))");
 }

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod rules;
 pub mod watch;
 pub mod webhook;
+pub mod workflow;
 pub mod write;
 
 use anyhow::Context;
@@ -64,6 +65,8 @@ pub struct Inner {
     pub tokens: auth::tokens::Verified,
     /// Webhook deliveries (the outbox consumer).
     pub webhooks: Arc<webhook::Engine>,
+    /// Workflow runs.
+    pub workflows: workflow::Runner,
     /// The file store.
     pub files: files::Files,
     synced: std::sync::atomic::AtomicBool,
@@ -83,6 +86,8 @@ pub struct Services {
     pub trusted_proxies: Egress,
     /// The outbox consumer's settings: webhook sender, retry schedule, audit purge interval.
     pub webhooks: webhook::Settings,
+    /// Workflow runs: their egress and time limit.
+    pub workflows: workflow::Settings,
     /// The file store.
     pub files: files::Files,
 }
@@ -114,7 +119,11 @@ impl Services {
                 egress.clone(),
             )
             .context("SMTP_URL")?,
-            oauth: OAuthClient::new(egress),
+            oauth: OAuthClient::new(egress.clone()),
+            workflows: workflow::Settings {
+                egress,
+                time_limit: Duration::from_secs(config.workflow_run_time_limit_secs.max(1)),
+            },
             trusted_proxies: Egress::parse(&config.trusted_proxies).context("TRUSTED_PROXIES")?,
             webhooks,
             files: files::Files::open(&config.files)?,
@@ -137,8 +146,9 @@ impl AppState {
             registry.clone(),
             services.webhooks,
         ));
-        Self(Arc::new(Inner {
+        let state = Self(Arc::new(Inner {
             webhooks,
+            workflows: workflow::Runner::new(services.workflows),
             db,
             registry,
             dev_mode: services.dev_mode,
@@ -150,7 +160,9 @@ impl AppState {
             principals: Default::default(),
             tokens: Default::default(),
             synced: false.into(),
-        }))
+        }));
+        state.webhooks.attach(Arc::downgrade(&state.0));
+        state
     }
 
     /// True once a first snapshot arrived (or configs were loaded): an unknown project is then
@@ -243,6 +255,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         move || watcher_state.mark_synced(),
     ));
     let mut tasks = state.webhooks.spawn(&config.database_url, stop.subscribe());
+    tasks.push(tokio::spawn(workflow::scheduler(
+        state.clone(),
+        stop.subscribe(),
+    )));
     let app = app(state, config.max_body_bytes);
     let mut on_stop = stop.subscribe();
     let server = tokio::spawn(async move {

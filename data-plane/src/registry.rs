@@ -384,6 +384,7 @@ mod tests {
             roles: vec![],
             webhooks: vec![],
             files_policies: vec![],
+            workflows: vec![],
         };
         let p = Project::new(config);
         assert_eq!(p.collections["orders"].config.name, "orders");
@@ -473,6 +474,7 @@ pub mod sample {
             roles: vec![],
             webhooks: vec![],
             files_policies: vec![],
+            workflows: vec![],
         })
     }
 }

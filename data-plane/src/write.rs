@@ -25,6 +25,8 @@ pub struct Writer<'a> {
     pub ctx: &'a Ctx,
     /// What the events record of them.
     pub actor: Actor,
+    /// The depth of the workflow runs its writes start (1 for a request; see [`Change::depth`]).
+    pub depth: i16,
 }
 
 impl<'a> Writer<'a> {
@@ -33,6 +35,7 @@ impl<'a> Writer<'a> {
         Self {
             ctx,
             actor: Actor::of(&ctx.caller, origin),
+            depth: 1,
         }
     }
 
@@ -41,6 +44,8 @@ impl<'a> Writer<'a> {
             project: &self.ctx.project,
             actor: &self.actor,
             hooks: events::hooks(&self.ctx.project, c, kind),
+            flows: events::flows(&self.ctx.project, c, kind),
+            depth: self.depth,
         }
     }
 
@@ -199,7 +204,8 @@ impl<'a> Writer<'a> {
 /// are told), and the audit chain has events to seal.
 pub fn committed(st: &AppState, ctx: &Ctx) {
     let pid = ctx.project.config.project_id;
-    if ctx.project.config.webhooks.iter().any(|w| w.is_active) {
+    let config = &ctx.project.config;
+    if config.webhooks.iter().any(|w| w.is_active) || config.workflows.iter().any(|w| w.is_active) {
         st.webhooks.committed(pid);
     } else {
         st.webhooks.seal_soon(pid);

@@ -4,6 +4,7 @@
 use crate::access::{PolicyConfig, RoleConfig, RuleConfig};
 use crate::sql::Ident;
 use crate::webhooks::WebhookConfig;
+use crate::workflows::WorkflowConfig;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -41,6 +42,9 @@ pub struct ProjectConfig {
     /// Active policies of the files pseudo-collection (`model::files`), in evaluation order.
     #[serde(default)]
     pub files_policies: Vec<PolicyConfig>,
+    /// Workflows, inactive ones too (spec/workflows.md).
+    #[serde(default)]
+    pub workflows: Vec<WorkflowConfig>,
 }
 
 impl ProjectConfig {

@@ -14,6 +14,7 @@ pub mod secret;
 pub mod sql;
 pub mod value;
 pub mod webhooks;
+pub mod workflows;
 
 pub use access::{Action, Cond, PolicyConfig, PrincipalKind, RoleConfig, RuleConfig};
 pub use config::{
@@ -22,3 +23,4 @@ pub use config::{
     ViewOperator, ViewSort,
 };
 pub use webhooks::WebhookConfig;
+pub use workflows::WorkflowConfig;

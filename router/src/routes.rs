@@ -74,6 +74,7 @@ fn is_data_route(s: &[&str]) -> bool {
             | ["webhooks", _, "test"]
             | ["webhooks", _, "deliveries", _, "retry"]
             | ["workflows", _, "runs", ..]
+            | ["workflows", _, "run"]
             | ["openapi.json"]
             | ["realtime", ..]
     )
@@ -103,6 +104,9 @@ mod tests {
             "webhooks/w/deliveries",
             "webhooks/w/test",
             "webhooks/w/deliveries/d/retry",
+            "workflows/w/runs",
+            "workflows/w/runs/r",
+            "workflows/w/run",
             "openapi.json",
         ] {
             assert_eq!(
@@ -123,6 +127,8 @@ mod tests {
             "/webhooks",
             "/webhooks/w",
             "/webhooks/w/rotate-secret",
+            "/workflows",
+            "/workflows/w",
             "/validations/rules/r",
         ] {
             assert_eq!(

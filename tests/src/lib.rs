@@ -155,6 +155,7 @@ impl TestEnv {
                 webhook_retry_schedule: options.webhook_retry_schedule.clone(),
                 webhook_timeout_secs: 2,
                 audit_purge_interval_secs: 1,
+                workflow_run_time_limit_secs: 3600,
                 files: options
                     .files
                     .clone()

@@ -584,6 +584,8 @@ async fn statements_run_as_their_projects_role_on_a_shared_connection() {
         project: p,
         actor: &actor,
         hooks: vec![],
+        flows: vec![],
+        depth: 1,
     };
     let put = data_plane::db::insert_at_once(&pool, &pb, cb, &value(cb, "B's"), &change(&pb))
         .await

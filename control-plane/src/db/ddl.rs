@@ -68,7 +68,7 @@ pub fn create_users_table(schema: &str) -> String {
 
 /// Version of [`create_auth_tables`]; `control.projects.auth_tables_version` records what each
 /// project has.
-pub const AUTH_TABLES_VERSION: i32 = 6;
+pub const AUTH_TABLES_VERSION: i32 = 7;
 
 /// The tables app-user auth keeps beside `_users` in a project's schema (names start with `_`,
 /// which no collection name can): sessions (one per login; a refresh-token family), their
@@ -258,6 +258,53 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
         // Version 6: each webhook's due deliveries in order, so claiming a webhook's next rows
         // never walks past another webhook's backlog.
         format!("CREATE INDEX IF NOT EXISTS \"ix__webhook_deliveries_hook_due\" ON {s}.\"_webhook_deliveries\" (\"webhook_id\", \"next_attempt_at\") WHERE \"next_attempt_at\" IS NOT NULL"),
+        // Version 7: workflow runs (spec/workflows.md). A record write inserts its runs in its own
+        // statement (the outbox); workers claim due runs (`next_at`, NULL once finished), and
+        // while one runs `next_at` is its lease: a worker that dies leaves a run that another
+        // resumes at `next_step`. Each executed step keeps a row.
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_workflow_runs\" (
+                \"id\" uuid PRIMARY KEY,
+                \"workflow_id\" uuid NOT NULL,
+                \"status\" text NOT NULL DEFAULT 'pending',
+                \"depth\" smallint NOT NULL DEFAULT 1,
+                \"trigger_json\" text NOT NULL,
+                \"next_step\" integer NOT NULL DEFAULT 0,
+                \"steps_run\" integer NOT NULL DEFAULT 0,
+                \"next_at\" timestamptz DEFAULT clock_timestamp(),
+                \"deadline_at\" timestamptz,
+                \"error\" text,
+                \"created_at\" timestamptz NOT NULL DEFAULT clock_timestamp(),
+                \"started_at\" timestamptz,
+                \"finished_at\" timestamptz
+            )"
+        ),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__workflow_runs_flow\" ON {s}.\"_workflow_runs\" (\"workflow_id\", \"created_at\" DESC, \"id\")"),
+        format!("CREATE INDEX IF NOT EXISTS \"ix__workflow_runs_due\" ON {s}.\"_workflow_runs\" (\"next_at\") WHERE \"next_at\" IS NOT NULL"),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_workflow_run_steps\" (
+                \"run_id\" uuid NOT NULL,
+                \"step_index\" integer NOT NULL,
+                \"name\" text,
+                \"action\" text NOT NULL,
+                \"status\" text NOT NULL,
+                \"input_json\" text,
+                \"output_json\" text,
+                \"error\" text,
+                \"attempts\" integer NOT NULL DEFAULT 0,
+                \"started_at\" timestamptz NOT NULL DEFAULT clock_timestamp(),
+                \"finished_at\" timestamptz,
+                PRIMARY KEY (\"run_id\", \"step_index\")
+            )"
+        ),
+        // The last due time of each schedule that started a run: claiming a due time is one
+        // conditional upsert, so it starts exactly one run whichever workers see it.
+        format!(
+            "CREATE TABLE IF NOT EXISTS {s}.\"_workflow_schedule\" (
+                \"workflow_id\" uuid PRIMARY KEY,
+                \"last_due\" timestamptz NOT NULL
+            )"
+        ),
     ]
 }
 

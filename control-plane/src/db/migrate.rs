@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "file_policies",
         include_str!("../../migrations/0010_file_policies.sql"),
     ),
+    (
+        11,
+        "workflows",
+        include_str!("../../migrations/0011_workflows.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

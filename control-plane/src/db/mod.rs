@@ -13,6 +13,7 @@ pub mod roles;
 pub mod rules;
 pub mod views;
 pub mod webhooks;
+pub mod workflows;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

@@ -21,6 +21,7 @@ pub mod schema;
 pub mod validations;
 pub mod views;
 pub mod webhooks;
+pub mod workflows;
 
 use crate::state::AppState;
 use axum::routing::{delete, get, post, MethodRouter};
@@ -122,6 +123,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(access_routes(p));
     routes.extend(validation_routes(p));
     routes.extend(webhook_routes(p));
+    routes.extend(workflow_routes(p));
     routes
 }
 
@@ -270,6 +272,19 @@ fn webhook_routes(p: &str) -> Vec<Route> {
         (
             format!("{w}/{{webhook_id}}/rotate-secret"),
             post(webhooks::rotate_secret),
+        ),
+    ]
+}
+
+fn workflow_routes(p: &str) -> Vec<Route> {
+    let w = format!("{p}/workflows");
+    vec![
+        (w.clone(), post(workflows::create).get(workflows::list)),
+        (
+            format!("{w}/{{workflow_id}}"),
+            get(workflows::get)
+                .patch(workflows::update)
+                .delete(workflows::delete),
         ),
     ]
 }

@@ -12,6 +12,7 @@ mod schema;
 mod validations;
 mod views;
 mod webhooks;
+mod workflows;
 
 use axum::response::Html;
 use axum::Json;
@@ -45,6 +46,7 @@ pub fn document_value() -> Value {
         access::ops(),
         validations::ops(),
         webhooks::ops(),
+        workflows::ops(),
     ]
     .into_iter()
     .flatten()
@@ -81,6 +83,7 @@ pub fn document_value() -> Value {
             { "name": "rbac", "description": "Roles app users can hold (assigned through the data API)." },
             { "name": "validations", "description": "Field validation rules (applied by the data API)." },
             { "name": "webhooks", "description": "Webhook definitions and their signing secrets (deliveries are the data API's)." },
+            { "name": "workflows", "description": "Workflow definitions (runs are the data API's)." },
         ],
         "paths": paths,
         "components": {
@@ -154,6 +157,7 @@ fn path_param(name: &str) -> Value {
         "role_id" => (Some(UUID), "The role's id (of this project)."),
         "rule_id" => (Some(UUID), "The validation rule's id."),
         "webhook_id" => (Some(UUID), "The webhook's id (of this project)."),
+        "workflow_id" => (Some(UUID), "The workflow's id (of this project)."),
         _ => (None, ""),
     };
     let mut schema = json!({ "type": "string" });
@@ -391,6 +395,7 @@ fn schemas() -> Map<String, Value> {
         access::schemas(),
         validations::schemas(),
         webhooks::schemas(),
+        workflows::schemas(),
     ]
     .into_iter()
     .flatten()

@@ -12,6 +12,7 @@ pub mod records;
 pub mod validate;
 pub mod views;
 pub mod webhooks;
+pub mod workflows;
 
 use crate::AppState;
 use axum::http::StatusCode;
@@ -53,6 +54,18 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         .route(
             "/api/projects/{project_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
             axum::routing::post(webhooks::retry),
+        )
+        .route(
+            "/api/projects/{project_id}/workflows/{workflow_id}/runs",
+            get(workflows::runs),
+        )
+        .route(
+            "/api/projects/{project_id}/workflows/{workflow_id}/runs/{run_id}",
+            get(workflows::run),
+        )
+        .route(
+            "/api/projects/{project_id}/workflows/{workflow_id}/run",
+            axum::routing::post(workflows::start),
         )
         .route(
             "/api/projects/{project_id}/files/upload",

@@ -138,6 +138,7 @@ fn project() -> (Project, Uuid) {
         roles: vec![],
         webhooks: vec![],
         files_policies: vec![],
+        workflows: vec![],
     };
     (Project::new(config), id)
 }

@@ -21,6 +21,7 @@
 //!   recorded together, one statement per project every few milliseconds.
 //! - **When idle** nothing is polled but one project a second, round robin (a safety net for a
 //!   missed notification or a retry scheduled by a worker that died).
+//! - **Workflow runs** are claimed on the same wake-ups ([`crate::workflow`]).
 //! - **The audit chain** is sealed on the same wake-ups: looking at a project first seals its
 //!   newly committed audit events ([`crate::audit::chain`]).
 
@@ -111,6 +112,8 @@ pub struct Engine {
     /// Delivered attempts not yet recorded, by project (written in batches by the recorder).
     delivered: Mutex<HashMap<Uuid, Vec<store::Delivered>>>,
     record_now: Notify,
+    /// The worker's state, for the workflow runs each wake-up also looks at.
+    state: std::sync::OnceLock<std::sync::Weak<crate::Inner>>,
 }
 
 /// What the outbox consumer is set up with (from the worker's configuration).
@@ -141,7 +144,13 @@ impl Engine {
             announce: Notify::new(),
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
             per_webhook: Mutex::default(),
+            state: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Gives the engine the worker's state (once, when the state is made).
+    pub fn attach(&self, state: std::sync::Weak<crate::Inner>) {
+        let _ = self.state.set(state);
     }
 
     /// After a commit that queued deliveries of `project`: deliver them now, and tell the other
@@ -159,7 +168,7 @@ impl Engine {
     }
 
     /// Looks at `project` no later than `at`.
-    fn due_at(&self, project: Uuid, at: Instant) {
+    pub fn due_at(&self, project: Uuid, at: Instant) {
         let mut due = self.due.lock().expect("lock");
         let slot = due.entry(project).or_insert(at);
         if at < *slot {
@@ -252,6 +261,11 @@ impl Engine {
             Err(e) => warn!(project.id = %project_id, "could not seal audit events: {e}"),
         }
         self.purge_if_due(&project).await;
+        if !project.config.workflows.is_empty() {
+            if let Some(st) = self.state.get().and_then(std::sync::Weak::upgrade) {
+                crate::workflow::Runner::look_at(&crate::AppState(st), &project).await;
+            }
+        }
         if project.config.webhooks.is_empty() {
             return;
         }
@@ -618,7 +632,7 @@ impl Engine {
 }
 
 /// The tokio instant of a database time (now, if it is past).
-fn instant_of(at: DateTime<Utc>) -> Instant {
+pub(crate) fn instant_of(at: DateTime<Utc>) -> Instant {
     let wait = (at - Utc::now()).to_std().unwrap_or_default();
     Instant::now() + wait
 }

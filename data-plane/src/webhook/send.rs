@@ -178,7 +178,8 @@ async fn read_start(res: &mut reqwest::Response) -> String {
 }
 
 /// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-fn parse_retry_after(v: &str) -> Option<Duration> {
+/// A `Retry-After` value: seconds, or an HTTP date.
+pub(crate) fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
