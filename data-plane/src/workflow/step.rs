@@ -302,7 +302,7 @@ impl StepRun<'_> {
             Ok(input) => input,
             Err(e) => {
                 let input = json!({ "method": method, "url": url });
-                return Ok(self.end(&input, Err(e), false).await?);
+                return self.end(&input, Err(e), false).await;
             }
         };
         let timeout = Duration::from_secs(*timeout_secs);
@@ -335,7 +335,7 @@ impl StepRun<'_> {
             }
             Answer::Unreachable(e) => Err(format!("{e} (attempt {attempt})")),
         };
-        Ok(self.end(&input, outcome, true).await?)
+        self.end(&input, outcome, true).await
     }
 
     /// Sends the rendered request; the `Idempotency-Key` is the same on every attempt.
@@ -442,7 +442,7 @@ impl StepRun<'_> {
         let to = input["to"].as_str().unwrap_or_default();
         let Some(to) = model::fields::normalize_email(to) else {
             let e = format!("`{to}` is not an email address");
-            return Ok(self.end(&input, Err(e), false).await?);
+            return self.end(&input, Err(e), false).await;
         };
         self.started(&input, Duration::from_secs(30)).await?;
         let mail = Mail {
@@ -456,7 +456,7 @@ impl StepRun<'_> {
         } else {
             Err("the mail could not be sent (see the worker's log)".to_owned())
         };
-        Ok(self.end(&input, outcome, true).await?)
+        self.end(&input, outcome, true).await
     }
 
     /// A record step: the write and the step's record commit in one transaction.
@@ -480,7 +480,7 @@ impl StepRun<'_> {
             Ok(input) => input,
             Err(e) => {
                 let input = json!({ "collection": collection });
-                return Ok(self.end(&input, Err(e), false).await?);
+                return self.end(&input, Err(e), false).await;
             }
         };
         let admin = self.wf.created_by.unwrap_or_default();
@@ -516,7 +516,7 @@ impl StepRun<'_> {
             Err(e) => {
                 drop(tx);
                 let msg = e.to_string();
-                Ok(self.end(&input, Err(msg), false).await?)
+                self.end(&input, Err(msg), false).await
             }
         }
     }
