@@ -57,11 +57,13 @@ pub fn document(project: &Project) -> Value {
     schemas.extend(auth::schemas());
     paths.extend(files::paths(&base));
     paths.extend(files::admin_paths(&base));
+    paths.extend(files::workflow_paths(&base));
     schemas.extend(files::schemas());
     tags.push(json!({ "name": "auth", "description": "App-user sign-up, sign-in and sessions." }));
     tags.push(json!({ "name": "app-users", "description": "Admins' management of app users and the roles they hold." }));
     tags.push(json!({ "name": "files", "description": "Stored files: upload, list, download, signed URLs." }));
     tags.push(json!({ "name": "webhooks", "description": "Deliveries of the project's webhooks (member admins)." }));
+    tags.push(json!({ "name": "workflows", "description": "Runs of the project's workflows (member admins)." }));
     tags.push(json!({ "name": "audit", "description": "The audit log (member admins)." }));
     json!({
         "openapi": "3.1.0",

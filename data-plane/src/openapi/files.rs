@@ -264,6 +264,50 @@ pub(super) fn admin_paths(base: &str) -> Vec<(String, Value)> {
     ]
 }
 
+/// The workflow-run routes workers serve (member admins only).
+pub(super) fn workflow_paths(base: &str) -> Vec<(String, Value)> {
+    let w = format!("{base}/workflows/{{workflow_id}}");
+    let flow = || path_param("workflow_id", "The workflow's id.");
+    let run = json!({ "type": "object", "description": "A run: `id`, `workflow_id`, `status` (pending, running, waiting, completed, failed), `depth`, `trigger` (what templates read as `trigger`), `next_step`, `steps_run`, `error`, `created_at`, `started_at`, `finished_at`, `resumes_at` (when a waiting run goes on)." });
+    let run_with_steps = json!({ "type": "object", "description": "A run with `steps`: each executed step's `step_index`, `name`, `action`, `status` (running, completed, failed, retrying), `input` (templates rendered), `output`, `error`, `attempts`, `started_at`, `finished_at`, `duration_ms`." });
+    let list_params = vec![
+        flow(),
+        query(
+            "limit",
+            json!({ "type": "integer", "minimum": 1, "maximum": 100, "default": 20 }),
+            "",
+        ),
+        query(
+            "offset",
+            json!({ "type": "integer", "minimum": 0, "default": 0 }),
+            "",
+        ),
+        query(
+            "status",
+            json!({ "type": "string", "enum": ["pending", "running", "waiting", "completed", "failed"] }),
+            "Only runs in this status.",
+        ),
+    ];
+    let start = "Starts a run at once. The optional body is the input object, or `{\"input\": {…}}`; templates read it as `trigger.input` (and its `record`, if any, as `trigger.record`).";
+    vec![
+        (
+            format!("{w}/runs"),
+            json!({ "get": with_params(op("workflows", "A workflow's runs", "Newest first.", (200, ok("A page.", json!({ "type": "object", "properties": {
+                "runs": { "type": "array", "items": run }, "total": { "type": "integer" },
+                "limit": { "type": "integer" }, "offset": { "type": "integer" },
+            } }))), &[401, 404, 422]), list_params) }),
+        ),
+        (
+            format!("{w}/runs/{{run_id}}"),
+            json!({ "get": with_params(op("workflows", "A run with its steps", "Each executed step with its input, output, error, attempts and timings.", (200, ok("The run.", run_with_steps.clone())), &[401, 404]), vec![flow(), path_param("run_id", "The run's id.")]) }),
+        ),
+        (
+            format!("{w}/run"),
+            json!({ "post": with_params(op("workflows", "Run a workflow now", start, (202, ok("The run, as queued.", run_with_steps)), &[401, 404, 422]), vec![flow()]) }),
+        ),
+    ]
+}
+
 /// `File` (a list item) and `FileUploaded` (with `download_url`).
 pub(super) fn schemas() -> Map<String, Value> {
     let mut file = json!({
