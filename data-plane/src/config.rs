@@ -105,6 +105,10 @@ pub struct Config {
     /// How long one workflow run may take, in seconds, not counting its `delay` steps.
     #[arg(long, env = "WORKFLOW_RUN_TIME_LIMIT_SECS", default_value_t = 3600)]
     pub workflow_run_time_limit_secs: u64,
+    /// Workflow runs one worker executes at once. Runs are background work: fewer leaves more
+    /// of the machine to requests while runs queue up; more finishes bursts sooner.
+    #[arg(long, env = "WORKFLOW_RUNS_IN_FLIGHT", default_value_t = 16)]
+    pub workflow_runs_in_flight: usize,
     /// File storage.
     #[command(flatten)]
     pub files: crate::files::Settings,

@@ -123,6 +123,7 @@ impl Services {
             workflows: workflow::Settings {
                 egress,
                 time_limit: Duration::from_secs(config.workflow_run_time_limit_secs.max(1)),
+                in_flight: config.workflow_runs_in_flight,
             },
             trusted_proxies: Egress::parse(&config.trusted_proxies).context("TRUSTED_PROXIES")?,
             webhooks,

@@ -156,6 +156,7 @@ impl TestEnv {
                 webhook_timeout_secs: 2,
                 audit_purge_interval_secs: 1,
                 workflow_run_time_limit_secs: 3600,
+                workflow_runs_in_flight: 16,
                 files: options
                     .files
                     .clone()

@@ -38,8 +38,6 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-/// Runs one worker executes at once.
-pub const IN_FLIGHT: usize = 64;
 /// Most runs one claim takes.
 const CLAIM_BATCH: usize = 32;
 /// A claimed run's lease between steps (a step with side effects extends it for its time limit).
@@ -69,6 +67,8 @@ pub struct Settings {
     pub egress: Egress,
     /// A run's time limit, delays excluded.
     pub time_limit: Duration,
+    /// Runs executed at once.
+    pub in_flight: usize,
 }
 
 impl Runner {
@@ -76,7 +76,7 @@ impl Runner {
     pub fn new(settings: Settings) -> Self {
         let longest = Duration::from_secs(model::workflows::MAX_HTTP_TIMEOUT_SECS);
         Self {
-            slots: Arc::new(Semaphore::new(IN_FLIGHT)),
+            slots: Arc::new(Semaphore::new(settings.in_flight.max(1))),
             client: settings.egress.http_client_with_timeout(longest),
             egress: settings.egress,
             time_limit: settings.time_limit,

@@ -10,6 +10,7 @@ pub mod report;
 pub mod seed;
 pub mod stack;
 pub mod webhooks;
+pub mod workflows;
 
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub struct Options {
     pub webhooks_only: bool,
     /// Measure only the file transfers.
     pub files_only: bool,
+    /// Measure only creates with and without an active 3-step workflow.
+    pub workflows_only: bool,
     /// Measure only these request types (32 connections, then their pgbench floor), with the
     /// CPU each process spent on each.
     pub only: Vec<load::Kind>,
@@ -56,10 +59,14 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
   --files-only    only the file figures: a 100 MiB upload and download through the router
                   (throughput next to cp, memory growth of router and worker) and 64
                   concurrent 100 KiB downloads (prints that table alone)
+  --workflows-only only creates without and with an active 3-step workflow (transform, HTTP
+                  request to a local receiver, record update), alternating --rounds times (at
+                  least 2): the create ratio, runs completed per second, trigger-to-finish
+                  p50/p99 (prints that table alone)
   --only KINDS    only these request types (comma-separated: get, list, list-no-total, patch,
                   create) and their pgbench floor, with each process's CPU per request
                   (prints that table alone)
-  --rounds N      with --only or --webhooks-only: measure each type N times, each time followed by its floor,
+  --rounds N      with --only, --webhooks-only or --workflows-only: measure each type N times, each time followed by its floor,
                   and report the median of the N ratios (default 1)";
 
 impl Options {
@@ -76,6 +83,7 @@ impl Options {
             policies_only: false,
             webhooks_only: false,
             files_only: false,
+            workflows_only: false,
             only: Vec::new(),
             rounds: 1,
         };
@@ -109,6 +117,7 @@ impl Options {
                 "--policies-only" => o.policies_only = true,
                 "--webhooks-only" => o.webhooks_only = true,
                 "--files-only" => o.files_only = true,
+                "--workflows-only" => o.workflows_only = true,
                 "--only" => {
                     let v = args.next().ok_or("--only needs request types")?;
                     for name in v.split(',').filter(|n| !n.is_empty()) {

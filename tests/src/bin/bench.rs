@@ -336,6 +336,35 @@ async fn webhooks(run: &mut Run) -> anyhow::Result<String> {
     ))
 }
 
+/// Creates without and with one active 3-step workflow ([`e2e::bench::workflows`]), as
+/// markdown.
+async fn workflows(run: &mut Run) -> anyhow::Result<String> {
+    let (rows, conns) = (run.opts.rows, run.opts.connections);
+    say("creates without and with an active 3-step workflow");
+    seed::reset(&run.pool, &run.project, rows).await?;
+    let before = run.meter.cpu();
+    let figures = e2e::bench::workflows::measure(
+        run.stack.router_addr,
+        &run.pool,
+        &run.project,
+        conns,
+        (run.opts.warmup, run.opts.duration),
+        run.opts.rounds.max(2),
+    )
+    .await?;
+    add(&mut run.cpu_ours, before, run.meter.cpu());
+    run.stack.check_alive()?;
+    say(&format!(
+        "workflows: ratio {:.2}, {} of {} runs completed, trigger → finish p99 {:.0} ms",
+        figures.ratio(),
+        figures.completed,
+        figures.runs,
+        figures.p99_ms
+    ));
+    seed::reset(&run.pool, &run.project, rows).await?;
+    Ok(figures.markdown(conns))
+}
+
 async fn files(run: &mut Run, work: &Path) -> anyhow::Result<String> {
     say("files: a 100 MiB upload and download, then 64 concurrent 100 KiB downloads");
     let pid = |name| {
@@ -486,6 +515,13 @@ async fn main() -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&work);
         return Ok(());
     }
+    if run.opts.workflows_only {
+        let md = workflows(&mut run).await?;
+        run.stack.stop();
+        println!("Commit {}.\n\n{md}", commit());
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     if run.opts.files_only {
         let md = files(&mut run, &work).await?;
         run.stack.stop();
@@ -504,9 +540,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let report = measure(&mut run).await?;
     let hooks = webhooks(&mut run).await?;
+    let flows = workflows(&mut run).await?;
     let files = files(&mut run, &work).await?;
     run.stack.stop();
-    let md = format!("{}\n{hooks}\n{files}", report.markdown());
+    let md = format!("{}\n{hooks}\n{flows}\n{files}", report.markdown());
     println!("{md}");
     if write_docs {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
