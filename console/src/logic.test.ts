@@ -7,6 +7,7 @@ import { slugProblem, reservedNote, titleFromSlug } from "./ui/form";
 import { toCsv } from "./screens/data/exporting";
 import { typeProblem } from "./screens/data/RecordDrawer";
 import { convert, parseCsv } from "./screens/data/ImportDialog";
+import { alertText, blankStep, buildStep, draftFromStep, formatDuration, placeErrors } from "./screens/workflows/steps";
 
 describe("decodeError", () => {
   it("reads a detail string", () => {
@@ -93,5 +94,54 @@ describe("import", () => {
     expect(convert("bool", "yes")).toBe(true);
     expect(convert("float", "1.5")).toBe(1.5);
     expect(convert("string", "")).toBeUndefined();
+  });
+});
+
+describe("workflow steps", () => {
+  it("builds flat steps and names what is wrong", () => {
+    const t = { ...blankStep("transform"), name: "hello", output: '{"greeting": "Hi {{ trigger.input.who }}"}' };
+    expect(buildStep(t).step).toEqual({ action: "transform", name: "hello", output: { greeting: "Hi {{ trigger.input.who }}" } });
+    const h = { ...blankStep(), url: "ftp://x", headers: "[1]", retries: "11" };
+    expect(buildStep(h).errors).toEqual({ url: expect.any(String), headers: "Must be a JSON object", retries: expect.stringMatching(/0 to 10/) });
+    expect(buildStep({ ...blankStep(), url: "{{ trigger.record.url }}" }).step).toMatchObject({ url: "{{ trigger.record.url }}" });
+    expect(buildStep({ ...blankStep("delay"), seconds: "86400" }).step).toEqual({ action: "delay", seconds: 86400 });
+    expect(buildStep({ ...blankStep("delay"), seconds: "9999999" }).errors.seconds).toMatch(/2,592,000/);
+    const u = { ...blankStep("update_record"), collection: "posts", id: "7", data: '{"views": 1}' };
+    expect(buildStep(u).step).toEqual({ action: "update_record", collection: "posts", id: 7, data: { views: 1 } });
+    expect(buildStep({ ...blankStep("condition"), cond: "" }).errors).toEqual({ if: "Required" });
+    expect(buildStep({ ...blankStep(), name: "1bad", url: "https://e.x" }).errors.name).toBeDefined();
+  });
+  it("turns stored steps back into drafts, flat keys over config", () => {
+    const d = draftFromStep({ action: "http_request", url: "https://a.b", config: { url: "https://c.d", method: "put" } });
+    expect(d).toMatchObject({ action: "http_request", url: "https://a.b", method: "PUT" });
+    expect(buildStep(draftFromStep({ action: "delete_record", collection: "posts", id: "{{ trigger.record.id }}" })!).step)
+      .toEqual({ action: "delete_record", collection: "posts", id: "{{ trigger.record.id }}" });
+    expect(draftFromStep({ action: "teleport" })).toBeNull();
+  });
+  it("places the server's 422 items under the step input they name", () => {
+    const e = decodeError(422, { detail: [
+      { loc: ["body", "steps", 1, "url"], msg: "Step 1: URL must use http or https", type: "url_parsing" },
+      { loc: ["body", "steps", 0, "retries"], msg: "Step 0: `retries` must be a whole number", type: "value_error" },
+      { loc: ["body", "trigger_config", "cron"], msg: "bad cron", type: "value_error" },
+      { loc: ["body", "steps"], msg: "too many", type: "too_long" },
+    ] });
+    const drafts = [blankStep("transform"), blankStep()];
+    const p = placeErrors(e, drafts, "schedule");
+    expect(p.steps).toEqual({ "1.url": "URL must use http or https", "0.": "retries: `retries` must be a whole number" });
+    expect(p.top).toEqual({ cron: "bad cron" });
+    expect(p.rest).toEqual(["steps: too many"]);
+    expect(alertText(p)).toBe("Fix 3 fields; steps: too many");
+    const raw = placeErrors(e, null, "");
+    expect(raw.rest[0]).toBe("steps[1].url: URL must use http or https");
+    const c = placeErrors(decodeError(400, { detail: "Step 0: collection 'nope' not found" }), [blankStep("create_record")], "manual");
+    expect(c.steps).toEqual({ "0.collection": "Collection 'nope' not found" });
+    const t = placeErrors(decodeError(400, { detail: "Collection 'x' not found" }), [], "record.created");
+    expect(t.top).toEqual({ collection: "Collection 'x' not found" });
+  });
+  it("formats durations", () => {
+    expect(formatDuration(12)).toBe("12 ms");
+    expect(formatDuration(1500)).toBe("1.5 s");
+    expect(formatDuration(184_000)).toBe("3 min 4 s");
+    expect(formatDuration(null)).toBe("—");
   });
 });

@@ -76,11 +76,14 @@ export class ApiError extends Error {
   status: number;
   fields: Record<string, string[]>;
   retryAfter: number | null;
-  constructor(status: number, message: string, fields: Record<string, string[]> = {}, retryAfter: number | null = null) {
+  /** The items of a 422 list as sent, for forms that place them deeper than `loc[1]`. */
+  items: ValidationItem[];
+  constructor(status: number, message: string, fields: Record<string, string[]> = {}, retryAfter: number | null = null, items: ValidationItem[] = []) {
     super(message);
     this.status = status;
     this.fields = fields;
     this.retryAfter = retryAfter;
+    this.items = items;
   }
 }
 
@@ -96,15 +99,17 @@ export function decodeError(status: number, body: unknown, retryAfter: string | 
   if (Array.isArray(detail)) {
     const fields: Record<string, string[]> = {};
     const rest: string[] = [];
+    const items: ValidationItem[] = [];
     for (const item of detail as ValidationItem[]) {
       const loc = Array.isArray(item?.loc) ? item.loc : [];
       const name = loc.length > 1 ? String(loc[1]) : "";
       const msg = String(item?.msg ?? "Invalid value");
+      items.push({ loc, msg, type: item?.type });
       if (name) (fields[name] ??= []).push(msg);
       else rest.push(msg);
     }
     const named = Object.entries(fields).map(([f, m]) => `${f}: ${m.join(", ")}`);
-    return new ApiError(status, [...rest, ...named].join("; ") || "Invalid request", fields);
+    return new ApiError(status, [...rest, ...named].join("; ") || "Invalid request", fields, null, items);
   }
   if (detail && typeof detail === "object" && "validation_errors" in detail) {
     const ve = (detail as { validation_errors: Record<string, string[] | string> }).validation_errors ?? {};

@@ -145,6 +145,19 @@ export interface Workflow {
   id: string; project_id: string; name: string; description: string | null; trigger_type: string;
   trigger_config: Record<string, unknown>; steps: Step[]; is_active: boolean; created_at: string; updated_at: string;
 }
+export type RunStatus = "pending" | "running" | "waiting" | "completed" | "failed";
+export interface WorkflowRun {
+  id: string; workflow_id: string; status: RunStatus; depth: number; trigger: Record<string, unknown> | null;
+  next_step: number; steps_run: number; error: string | null; created_at: string; started_at: string | null;
+  finished_at: string | null; resumes_at: string | null;
+}
+export interface RunPage { runs: WorkflowRun[]; total: number; limit: number; offset: number }
+export interface RunStep {
+  step_index: number; name: string | null; action: string; status: "running" | "completed" | "failed" | "retrying";
+  input: unknown; output: unknown; error: string | null; attempts: number; started_at: string;
+  finished_at: string | null; duration_ms: number | null;
+}
+export type RunDetail = WorkflowRun & { steps: RunStep[] };
 
 /** `/api/projects/{pid}` followed by `rest`. */
 export const pp = (pid: string, rest = "") => `/api/projects/${pid}${rest}`;
