@@ -564,10 +564,14 @@ async fn a_schedule_fires_once_per_due_time_across_two_workers() {
     let each_minute = p
         .workflow(json!({"name": "minute", "trigger_type": "schedule", "trigger_config": {"cron": "* * * * *"}}))
         .await;
-    // Past the next minute boundary, with a margin for the workers' one-second look.
+    // Past the next minute boundary that is at least 5 s away (the workers must have the new
+    // workflow before it), with a margin for their one-second look.
     let now = chrono::Utc::now();
-    let to_boundary = 60 - (now.timestamp() % 60) as u64;
-    tokio::time::sleep(Duration::from_secs(to_boundary.max(6) + 3)).await;
+    let mut to_boundary = 60 - (now.timestamp() % 60) as u64;
+    if to_boundary < 5 {
+        to_boundary += 60;
+    }
+    tokio::time::sleep(Duration::from_secs(to_boundary + 3)).await;
     p.ok(
         200,
         "PATCH",

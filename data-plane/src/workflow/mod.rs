@@ -136,6 +136,8 @@ pub struct Vars {
     pub trigger: Value,
     /// `steps`: each finished step's output by its key.
     pub steps: Map<String, Value>,
+    /// Ends of finished steps not written yet ([`step::Pending`]).
+    pub pending: Vec<step::Pending>,
 }
 
 impl Vars {
@@ -187,6 +189,7 @@ async fn drive(st: &AppState, project: &Arc<Project>, mut run: Claimed) -> Resul
     let mut vars = Vars {
         trigger: run.trigger.clone(),
         steps: Map::new(),
+        pending: Vec::new(),
     };
     if !fresh {
         let mut tx = db::begin(&st.db, &project).await?;
@@ -211,6 +214,7 @@ async fn drive(st: &AppState, project: &Arc<Project>, mut run: Claimed) -> Resul
         if let Some(why) = failure {
             info!(project.id = %pid, workflow.id = %wf.id, run.id = %run.id, "workflow run failed: {why}");
             let mut tx = db::begin(&st.db, &project).await?;
+            step::write_pending(&mut tx, run.id, &vars.pending).await?;
             store::fail(&mut tx, run.id, &why).await?;
             return tx.commit().await;
         }

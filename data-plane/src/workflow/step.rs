@@ -57,6 +57,8 @@ pub async fn run(
         run,
         i,
         step,
+        pending: std::sync::Mutex::new(std::mem::take(&mut vars.pending)),
+        began: chrono::Utc::now(),
     };
     let v = template_vars(&vars.json(run));
     let (input, outcome) = match &step.action {
@@ -135,11 +137,53 @@ struct StepRun<'a> {
     run: &'a Claimed,
     i: usize,
     step: &'a Step,
+    /// Ends of earlier steps not written yet (see [`Pending`]).
+    pending: std::sync::Mutex<Vec<Pending>>,
+    /// When the step began.
+    began: chrono::DateTime<chrono::Utc>,
+}
+
+/// The end of a step after which the run goes on here: written with the run's next write (the
+/// start of a step with side effects, a record step's transaction, a wait or the run's end), not
+/// in a transaction of its own. A worker that dies before then runs the step again, as it would
+/// a step it died in.
+pub struct Pending {
+    index: usize,
+    name: Option<String>,
+    action: &'static str,
+    input: Value,
+    output: Option<Value>,
+    /// The step's row exists (started with its attempt counted).
+    counted: bool,
+    /// When it began and ended.
+    at: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+}
+
+/// Writes ends kept for a later write (a run that fails on its limits still shows them).
+pub async fn write_pending(
+    tx: &mut db::Tx,
+    run: uuid::Uuid,
+    pending: &[Pending],
+) -> Result<(), sqlx::Error> {
+    for p in pending {
+        let end = StepEnd {
+            index: p.index,
+            name: p.name.as_deref(),
+            action: p.action,
+            status: "completed",
+            input: &p.input,
+            output: p.output.as_ref(),
+            error: None,
+        };
+        store::step_done(tx, run, &end, p.counted, p.at).await?;
+    }
+    Ok(())
 }
 
 impl StepRun<'_> {
     /// Keeps a step's output for the steps after it.
     fn keep(&self, e: Ended, vars: &mut super::Vars) -> Result<Flow, sqlx::Error> {
+        vars.pending = std::mem::take(&mut *self.pending.lock().expect("lock"));
         if let (Flow::Next(_), Some(out)) = (&e.flow, e.output) {
             vars.steps.insert(self.step.key(self.i), out);
         }
@@ -228,10 +272,33 @@ impl StepRun<'_> {
         outcome: Result<Done, String>,
         counted: bool,
     ) -> Result<Ended, sqlx::Error> {
+        let (status, output, _, then) = self.plan(&outcome);
+        if let Then::Continue { next_step, .. } = then {
+            self.pending.lock().expect("lock").push(Pending {
+                index: self.i,
+                name: self.step.name.clone(),
+                action: self.step.action_name(),
+                input: input.clone(),
+                output: output.clone(),
+                counted,
+                at: (self.began, chrono::Utc::now()),
+            });
+            debug_assert_eq!(status, "completed");
+            return Ok(Ended {
+                flow: Flow::Next(next_step),
+                output,
+            });
+        }
         let mut tx = db::begin(&self.st.db, self.project).await?;
         let ended = self.end_in(&mut tx, input, outcome, counted).await?;
         tx.commit().await?;
         Ok(ended)
+    }
+
+    /// Writes the ends of earlier steps that were kept for this write ([`Pending`]).
+    async fn flush(&self, tx: &mut db::Tx) -> Result<(), sqlx::Error> {
+        let pending = std::mem::take(&mut *self.pending.lock().expect("lock"));
+        write_pending(tx, self.run.id, &pending).await
     }
 
     async fn end_in(
@@ -241,6 +308,7 @@ impl StepRun<'_> {
         outcome: Result<Done, String>,
         counted: bool,
     ) -> Result<Ended, sqlx::Error> {
+        self.flush(tx).await?;
         let (status, output, error, then) = self.plan(&outcome);
         let end = StepEnd {
             index: self.i,
@@ -263,6 +331,7 @@ impl StepRun<'_> {
     /// Marks a step with side effects as started (its lease covers `limit`); returns the attempt.
     async fn started(&self, input: &Value, limit: Duration) -> Result<i32, sqlx::Error> {
         let mut tx = db::begin(&self.st.db, self.project).await?;
+        self.flush(&mut tx).await?;
         let n = store::step_started(
             &mut tx,
             self.run.id,

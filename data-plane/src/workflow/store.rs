@@ -118,7 +118,8 @@ pub async fn step_started(
 ) -> Result<i32, sqlx::Error> {
     let attempts: i32 = sqlx::query_scalar(
         "WITH r AS (UPDATE \"_workflow_runs\"
-                    SET \"next_at\" = clock_timestamp() + make_interval(secs => $6)
+                    SET \"next_at\" = clock_timestamp() + make_interval(secs => $6),
+                        \"next_step\" = $2
                     WHERE \"id\" = $1)
          INSERT INTO \"_workflow_run_steps\" (\"run_id\", \"step_index\", \"name\", \"action\",
              \"status\", \"input_json\", \"attempts\")
@@ -261,6 +262,42 @@ pub async fn step_ended(
     .bind(extend)
     .bind(error)
     .bind(finished)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records the end of a step after which the run went on (written later, with the run's next
+/// write: see `step::Pending`); it counts as a step run.
+pub async fn step_done(
+    tx: &mut Tx,
+    run: Uuid,
+    end: &StepEnd<'_>,
+    counted: bool,
+    (began, ended): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH s AS (
+            INSERT INTO \"_workflow_run_steps\" (\"run_id\", \"step_index\", \"name\", \"action\",
+                \"status\", \"input_json\", \"output_json\", \"attempts\", \"started_at\",
+                \"finished_at\")
+            VALUES ($1, $2, $3, $4, 'completed', $5, $6, 1, $8, $9)
+            ON CONFLICT (\"run_id\", \"step_index\") DO UPDATE
+            SET \"status\" = 'completed', \"input_json\" = EXCLUDED.\"input_json\",
+                \"output_json\" = EXCLUDED.\"output_json\", \"error\" = NULL,
+                \"finished_at\" = EXCLUDED.\"finished_at\",
+                \"attempts\" = \"_workflow_run_steps\".\"attempts\" + CASE WHEN $7 THEN 0 ELSE 1 END)
+         UPDATE \"_workflow_runs\" SET \"steps_run\" = \"steps_run\" + 1 WHERE \"id\" = $1",
+    )
+    .bind(run)
+    .bind(end.index as i32)
+    .bind(end.name)
+    .bind(end.action)
+    .bind(end.input.to_string())
+    .bind(end.output.map(Value::to_string))
+    .bind(counted)
+    .bind(began)
+    .bind(ended)
     .execute(&mut **tx)
     .await?;
     Ok(())
