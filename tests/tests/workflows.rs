@@ -483,6 +483,19 @@ async fn a_manual_run_retries_waits_and_fails_clearly() {
     );
     assert_eq!(runs[0]["steps"][0]["status"], "failed");
 
+    // A body that is not a JSON object is a 422, one past the limit a 413; neither starts a run.
+    let run_path = format!("/api/projects/{}/workflows/{bad}/run", p.id);
+    for body in [b"{not json".to_vec(), b"[1]".to_vec()] {
+        let res = env.call_raw("POST", &run_path, Some(&p.token), body).await;
+        assert_eq!(res.status, 422, "{res:?}");
+    }
+    let big = format!("{{\"input\": {{\"x\": \"{}\"}}}}", "a".repeat(2 << 20));
+    let res = env
+        .call_raw("POST", &run_path, Some(&p.token), big.into_bytes())
+        .await;
+    assert_eq!(res.status, 413, "{res:?}");
+    assert_eq!(p.runs(&bad).await.len(), 1);
+
     // Runs are paged and filtered by status; bad parameters are 422s.
     let page = p
         .ok(

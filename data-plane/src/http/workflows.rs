@@ -8,7 +8,6 @@ use super::error::ApiError;
 use crate::db;
 use crate::workflow::{self, store};
 use crate::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -102,10 +101,17 @@ pub async fn start(
     State(st): State<AppState>,
     ctx: Ctx,
     Path((_, id)): Path<(String, String)>,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let admin = require_admin(&ctx)?;
     let wf = find(&ctx, &id)?;
+    let limit = req
+        .extensions()
+        .get::<super::context::BodyLimit>()
+        .map_or(1 << 20, |l| l.0);
+    let body = axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| ApiError::TooLarge)?;
     let input = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
