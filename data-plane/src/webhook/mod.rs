@@ -62,6 +62,9 @@ pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 const POSTPONE: Duration = Duration::from_secs(30);
 /// How often the idle sweep looks at one more project.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How often a project's new audit events are sealed at most (wake-ups come with every commit;
+/// sealing a few events each time would cost far more than sealing them together).
+const SEAL_EVERY: Duration = Duration::from_millis(200);
 
 /// The default retry schedule: the delay before each attempt.
 pub const DEFAULT_SCHEDULE: &str = "0s,5s,5m,30m,2h,5h,10h";
@@ -114,6 +117,11 @@ pub struct Engine {
     record_now: Notify,
     /// The worker's state, for the workflow runs each wake-up also looks at.
     state: std::sync::OnceLock<std::sync::Weak<crate::Inner>>,
+    /// When each project's audit events were last sealed.
+    sealed: Mutex<HashMap<Uuid, Instant>>,
+    /// The backend pid of the announcer's connection: the listener ignores this worker's own
+    /// notifications (it already woke itself).
+    announcer_pid: std::sync::atomic::AtomicU32,
 }
 
 /// What the outbox consumer is set up with (from the worker's configuration).
@@ -145,6 +153,8 @@ impl Engine {
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
             per_webhook: Mutex::default(),
             state: std::sync::OnceLock::new(),
+            sealed: Mutex::default(),
+            announcer_pid: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -253,12 +263,28 @@ impl Engine {
         let Some(project) = self.registry.get(&project_id) else {
             return;
         };
-        match crate::audit::chain::seal(&self.db, &project).await {
-            Ok(n) if n as i64 == crate::audit::chain::BATCH => {
-                self.due_at(project_id, Instant::now());
+        let seal_wait = {
+            let mut sealed = self.sealed.lock().expect("lock");
+            let now = Instant::now();
+            match sealed.get(&project_id) {
+                Some(last) if now.duration_since(*last) < SEAL_EVERY => Some(*last + SEAL_EVERY),
+                _ => {
+                    sealed.insert(project_id, now);
+                    None
+                }
             }
-            Ok(_) => {}
-            Err(e) => warn!(project.id = %project_id, "could not seal audit events: {e}"),
+        };
+        match seal_wait {
+            // Sealed a moment ago: the events committed since are sealed together, soon.
+            Some(at) => self.due_at(project_id, at),
+            None => match crate::audit::chain::seal(&self.db, &project).await {
+                Ok(n) if n as i64 == crate::audit::chain::BATCH => {
+                    self.sealed.lock().expect("lock").remove(&project_id);
+                    self.due_at(project_id, Instant::now());
+                }
+                Ok(_) => {}
+                Err(e) => warn!(project.id = %project_id, "could not seal audit events: {e}"),
+            },
         }
         self.purge_if_due(&project).await;
         if !project.config.workflows.is_empty() {
@@ -342,7 +368,8 @@ impl Engine {
                     }
                 }
                 drop(per);
-                engine.wake.notify_one();
+                // Its webhook has room again: look at the project for more due deliveries.
+                engine.due_at(project.config.project_id, Instant::now());
             });
         }
     }
@@ -560,6 +587,19 @@ impl Engine {
                     .ok();
             }
             let Some(c) = conn.as_mut() else { continue };
+            if self
+                .announcer_pid
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == 0
+            {
+                if let Ok(pid) = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()")
+                    .fetch_one(&mut *c)
+                    .await
+                {
+                    self.announcer_pid
+                        .store(pid as u32, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) p")
                 .bind(CHANNEL)
                 .bind(&batch)
@@ -569,6 +609,8 @@ impl Engine {
                 // The lost wake-ups are caught by the other workers' sweep.
                 warn!("could not notify other workers of new webhook deliveries: {e}");
                 conn = None;
+                self.announcer_pid
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }
@@ -607,6 +649,11 @@ impl Engine {
                     _ = stop.wait_for(|s| *s) => return,
                 };
                 match next {
+                    Ok(Some(n))
+                        if n.process_id()
+                            == self
+                                .announcer_pid
+                                .load(std::sync::atomic::Ordering::Relaxed) => {}
                     Ok(Some(n)) => {
                         if let Ok(p) = Uuid::parse_str(n.payload()) {
                             self.due_at(p, Instant::now());
