@@ -59,6 +59,8 @@ pub struct Runner {
     time_limit: Duration,
     /// Projects whose last claim was full: a finishing run looks at them again.
     more: Mutex<HashSet<Uuid>>,
+    /// Runs executed at once.
+    in_flight: usize,
 }
 
 /// What the runner is set up with.
@@ -77,6 +79,7 @@ impl Runner {
         let longest = Duration::from_secs(model::workflows::MAX_HTTP_TIMEOUT_SECS);
         Self {
             slots: Arc::new(Semaphore::new(settings.in_flight.max(1))),
+            in_flight: settings.in_flight.max(1),
             client: settings.egress.http_client_with_timeout(longest),
             egress: settings.egress,
             time_limit: settings.time_limit,
@@ -91,8 +94,10 @@ impl Runner {
         if project.config.workflows.is_empty() {
             return;
         }
+        // Claims take at least half the slots at a time: one claim per finished run would cost
+        // a transaction per run while the machine is busiest.
         let free = me.slots.available_permits();
-        if free == 0 {
+        if free == 0 || free < me.in_flight / 2 {
             me.more.lock().expect("lock").insert(pid);
             return;
         }

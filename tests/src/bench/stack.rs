@@ -100,6 +100,11 @@ impl Stack {
                 // The file benchmark stores a 100 MiB file in the local backend.
                 ("FILES_DIR", log_dir.join("files").display().to_string()),
                 ("MAX_FILE_SIZE", (256u64 << 20).to_string()),
+                // The worker's default unless the caller sets it (to compare settings).
+                (
+                    "WORKFLOW_RUNS_IN_FLIGHT",
+                    std::env::var("WORKFLOW_RUNS_IN_FLIGHT").unwrap_or_else(|_| "16".into()),
+                ),
             ],
         )?;
         stack.wait_health("worker", worker).await?;
