@@ -46,3 +46,26 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A worker as its own process on `port`, in `env`'s cell (quiet logs), with `extra` settings.
+/// Kill it to test what a crash leaves.
+pub fn spawn_worker(
+    env: &crate::TestEnv,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> std::process::Child {
+    Command::new(bin_dir().join("data-plane"))
+        .env("DATABASE_URL", &env.db_url)
+        .env("WORKER_ADDR", format!("127.0.0.1:{port}"))
+        .env("WORKER_ID", "crash-worker")
+        .env("CONTROL_PLANE_GRPC_URL", env.control_plane_grpc())
+        .env("CLUSTER_TOKEN", crate::CLUSTER_TOKEN)
+        .env("EGRESS_ALLOW", "loopback")
+        .env("RATE_LIMIT_DISABLED", "true")
+        .env("LOG", "warn")
+        .envs(extra.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the worker binary")
+}

@@ -2,32 +2,12 @@
 //! nothing: every committed record's delivery arrives (at least once; counted by distinct
 //! `webhook-id`), sent by the other workers once its leases run out, and by itself after a restart.
 
-use e2e::bins::{bin_dir, free_port};
+use e2e::bins::{free_port, spawn_worker};
 use e2e::receiver::{Answer, Receiver};
 use e2e::TestEnv;
 use serde_json::json;
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A worker as its own process, on `port`, in `env`'s cell.
-fn spawn_worker(env: &TestEnv, port: u16) -> Child {
-    Command::new(bin_dir().join("data-plane"))
-        .env("DATABASE_URL", &env.db_url)
-        .env("WORKER_ADDR", format!("127.0.0.1:{port}"))
-        .env("WORKER_ID", "crash-worker")
-        .env("CONTROL_PLANE_GRPC_URL", env.control_plane_grpc())
-        .env("CLUSTER_TOKEN", e2e::CLUSTER_TOKEN)
-        .env("EGRESS_ALLOW", "loopback")
-        .env("RATE_LIMIT_DISABLED", "true")
-        .env("WEBHOOK_RETRY_SCHEDULE", "0s,300ms,300ms,300ms")
-        .env("WEBHOOK_TIMEOUT_SECS", "2")
-        .env("LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the worker binary")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_no_delivery() {
@@ -55,7 +35,14 @@ async fn a_killed_worker_loses_no_delivery() {
     assert_eq!(res.status, 201, "{res:?}");
 
     let port = free_port();
-    let mut worker = spawn_worker(&env, port);
+    let mut worker = spawn_worker(
+        &env,
+        port,
+        &[
+            ("WEBHOOK_RETRY_SCHEDULE", "0s,300ms,300ms,300ms"),
+            ("WEBHOOK_TIMEOUT_SECS", "2"),
+        ],
+    );
     let http = reqwest::Client::new();
     let direct = format!("http://127.0.0.1:{port}/api/projects/{p}/data/order");
     let create = |i: usize| {
@@ -92,7 +79,14 @@ async fn a_killed_worker_loses_no_delivery() {
     );
 
     // Restarted, and the other workers meanwhile: every committed record's delivery arrives.
-    let mut worker = spawn_worker(&env, port);
+    let mut worker = spawn_worker(
+        &env,
+        port,
+        &[
+            ("WEBHOOK_RETRY_SCHEDULE", "0s,300ms,300ms,300ms"),
+            ("WEBHOOK_TIMEOUT_SECS", "2"),
+        ],
+    );
     let until = Instant::now() + Duration::from_secs(60);
     let distinct = loop {
         let ids: HashSet<String> = rx.hits().iter().map(|h| h.header("webhook-id")).collect();

@@ -3,30 +3,12 @@
 //! HTTP request is sent again with the same `Idempotency-Key`; the steps before it are not run
 //! again), and each run's record step writes exactly once.
 
-use e2e::bins::{bin_dir, free_port};
+use e2e::bins::{free_port, spawn_worker};
 use e2e::receiver::{Answer, Receiver};
 use e2e::TestEnv;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A worker as its own process, on `port`, in `env`'s cell.
-fn spawn_worker(env: &TestEnv, port: u16) -> Child {
-    Command::new(bin_dir().join("data-plane"))
-        .env("DATABASE_URL", &env.db_url)
-        .env("WORKER_ADDR", format!("127.0.0.1:{port}"))
-        .env("WORKER_ID", "crash-worker")
-        .env("CONTROL_PLANE_GRPC_URL", env.control_plane_grpc())
-        .env("CLUSTER_TOKEN", e2e::CLUSTER_TOKEN)
-        .env("EGRESS_ALLOW", "loopback")
-        .env("RATE_LIMIT_DISABLED", "true")
-        .env("LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the worker binary")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_s_runs_resume_at_the_step_in_flight() {
@@ -59,7 +41,7 @@ async fn a_killed_worker_s_runs_resume_at_the_step_in_flight() {
     let wf = res.body["id"].as_str().unwrap().to_owned();
 
     let port = free_port();
-    let mut worker = spawn_worker(&env, port);
+    let mut worker = spawn_worker(&env, port, &[]);
     let http = reqwest::Client::new();
     let direct = format!("http://127.0.0.1:{port}/api/projects/{p}/workflows/{wf}/run");
     let start = |n: usize| {

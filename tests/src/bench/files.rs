@@ -51,9 +51,8 @@ pub struct Figures {
     pub small: Stats,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+fn median(v: Vec<f64>) -> f64 {
+    super::load::median(&v)
 }
 
 impl Figures {

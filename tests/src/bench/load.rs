@@ -106,6 +106,21 @@ impl Stats {
     }
 }
 
+/// The median of some figures (the upper one of an even count).
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Figures as `1, 2, 3` (whole numbers).
+pub fn rounds(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The value below which a fraction `q` of sorted microsecond latencies fall (nearest rank).
 pub fn percentile(sorted_us: &[u32], q: f64) -> Duration {
     if sorted_us.is_empty() {

@@ -30,11 +30,7 @@ pub struct Figures {
     pub create_p99_ms: f64,
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
+use super::load::{median, rounds};
 
 impl Figures {
     /// Median with-webhook rate over median without.
@@ -52,12 +48,6 @@ impl Figures {
             "{connections} connections; rounds alternate without and with the webhook (median shown, every round in brackets); the receiver runs on 127.0.0.1 and answers 200.\n"
         );
         let _ = writeln!(md, "| measure | value | target |\n| --- | ---: | ---: |");
-        let rounds = |v: &[f64]| {
-            v.iter()
-                .map(|x| format!("{x:.0}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let _ = writeln!(
             md,
             "| creates/s without webhook | {:.0} ({}) | |",
@@ -212,12 +202,6 @@ impl Fairness {
 
     /// The markdown section.
     pub fn markdown(&self, connections: usize) -> String {
-        let rounds = |v: &[f64]| {
-            v.iter()
-                .map(|x| format!("{x:.0}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let mut md = String::new();
         let _ = writeln!(
             md,

@@ -34,11 +34,7 @@ pub struct Figures {
     pub requests: usize,
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
+use super::load::{median, rounds};
 
 impl Figures {
     /// Median with-workflow rate over median without.
@@ -48,12 +44,6 @@ impl Figures {
 
     /// The markdown section.
     pub fn markdown(&self, connections: usize) -> String {
-        let rounds = |v: &[f64]| {
-            v.iter()
-                .map(|x| format!("{x:.0}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let mut md = String::new();
         let _ = writeln!(md, "### Workflows: creates that each start a 3-step run\n");
         let _ = writeln!(
