@@ -123,6 +123,26 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
             )
         })
         .layer(axum::middleware::from_fn(error::log_internal))
+        .layer(axum::middleware::from_fn(count_in_flight))
         .layer(axum::Extension(BodyLimit(body_limit)))
         .with_state(state)
+}
+
+/// Requests this process is answering now: background work (workflow runs) yields while many are.
+pub static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts a request in [`IN_FLIGHT`] while its handler runs.
+async fn count_in_flight(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    struct Counted;
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    IN_FLIGHT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _counted = Counted;
+    next.run(req).await
 }

@@ -14,6 +14,9 @@
 //!   worker runs that step again (the HTTP request carries the same `Idempotency-Key`).
 //! - **Waits** (`delay`, an HTTP retry's back-off) park the run in the database with its due
 //!   time; any worker resumes it. A delay does not count against the run's time limit.
+//! - **Yielding.** Runs are background work: while the worker answers more than
+//!   [`BUSY_REQUESTS`] requests at once, at most [`BUSY_SLOTS`] runs execute (otherwise up to
+//!   `WORKFLOW_RUNS_IN_FLIGHT`), so a burst of writes is not slowed by the runs it starts.
 //! - **Limits.** A run has a time limit (`WORKFLOW_RUN_TIME_LIMIT_SECS`) and runs at most
 //!   [`MAX_STEPS`] steps; writes made by workflow steps start workflows at most
 //!   [`model::workflows::MAX_DEPTH`] levels deep.
@@ -46,6 +49,10 @@ pub const LEASE: Duration = Duration::from_secs(30);
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// How long a run of a workflow this worker does not know yet waits.
 const POSTPONE: Duration = Duration::from_secs(30);
+/// Requests answered at once above which the worker counts as busy.
+const BUSY_REQUESTS: usize = 3;
+/// Runs executed at once while the worker is busy.
+const BUSY_SLOTS: usize = 2;
 /// How often schedules are looked at.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(1);
 
@@ -94,10 +101,19 @@ impl Runner {
         if project.config.workflows.is_empty() {
             return;
         }
-        // Claims take at least half the slots at a time: one claim per finished run would cost
-        // a transaction per run while the machine is busiest.
-        let free = me.slots.available_permits();
-        if free == 0 || free < me.in_flight / 2 {
+        // Runs are background work: while the worker answers many requests at once, at most
+        // BUSY_SLOTS run. Claims take at least half the allowed slots at a time: one claim per
+        // finished run would cost a transaction per run while the machine is busiest.
+        let busy =
+            crate::http::IN_FLIGHT.load(std::sync::atomic::Ordering::Relaxed) > BUSY_REQUESTS;
+        let cap = if busy {
+            BUSY_SLOTS.min(me.in_flight)
+        } else {
+            me.in_flight
+        };
+        let running = me.in_flight - me.slots.available_permits();
+        let free = cap.saturating_sub(running);
+        if free == 0 || free < cap / 2 {
             me.more.lock().expect("lock").insert(pid);
             return;
         }
