@@ -64,7 +64,8 @@ pub struct Runner {
     egress: Egress,
     /// A run's time limit, delays excluded.
     time_limit: Duration,
-    /// Projects whose last claim was full: a finishing run looks at them again.
+    /// Projects whose last claim was full, or that waited for free slots: a finishing run looks
+    /// at them again.
     more: Mutex<HashSet<Uuid>>,
     /// Runs executed at once.
     in_flight: usize,
