@@ -109,6 +109,22 @@ pub struct Config {
     /// of the machine to requests while runs queue up; more finishes bursts sooner.
     #[arg(long, env = "WORKFLOW_RUNS_IN_FLIGHT", default_value_t = 16)]
     pub workflow_runs_in_flight: usize,
+    /// Topics one realtime stream may subscribe to.
+    #[arg(long, env = "REALTIME_MAX_TOPICS", default_value_t = 20)]
+    pub realtime_max_topics: usize,
+    /// Realtime streams one app user may keep open on one worker.
+    #[arg(long, env = "REALTIME_MAX_CONNECTIONS_PER_USER", default_value_t = 10)]
+    pub realtime_max_connections_per_user: usize,
+    /// Realtime streams one worker keeps open at most (past it, 503).
+    #[arg(long, env = "REALTIME_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub realtime_max_connections: usize,
+    /// Events waiting for one realtime subscriber before it is disconnected as too slow (it may
+    /// resume with Last-Event-ID).
+    #[arg(long, env = "REALTIME_BUFFER", default_value_t = 512)]
+    pub realtime_buffer: usize,
+    /// Most events a realtime resume replays; a client further behind gets `event: reset`.
+    #[arg(long, env = "REALTIME_REPLAY_EVENTS", default_value_t = 10_000)]
+    pub realtime_replay_events: i64,
     /// File storage.
     #[command(flatten)]
     pub files: crate::files::Settings,

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod pool;
 pub mod query;
 pub mod ratelimit;
+pub mod realtime;
 pub mod registry;
 pub mod rules;
 pub mod watch;
@@ -67,6 +68,8 @@ pub struct Inner {
     pub webhooks: Arc<webhook::Engine>,
     /// Workflow runs.
     pub workflows: workflow::Runner,
+    /// Realtime streams.
+    pub realtime: Arc<realtime::Hub>,
     /// The file store.
     pub files: files::Files,
     synced: std::sync::atomic::AtomicBool,
@@ -90,6 +93,8 @@ pub struct Services {
     pub workflows: workflow::Settings,
     /// The file store.
     pub files: files::Files,
+    /// Realtime limits.
+    pub realtime: realtime::Limits,
 }
 
 impl Services {
@@ -128,6 +133,13 @@ impl Services {
             trusted_proxies: Egress::parse(&config.trusted_proxies).context("TRUSTED_PROXIES")?,
             webhooks,
             files: files::Files::open(&config.files)?,
+            realtime: realtime::Limits {
+                topics_per_connection: config.realtime_max_topics.max(1),
+                connections_per_user: config.realtime_max_connections_per_user.max(1),
+                connections: config.realtime_max_connections.max(1),
+                buffer: config.realtime_buffer.max(1),
+                replay: config.realtime_replay_events.max(0),
+            },
         })
     }
 }
@@ -142,12 +154,15 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// State over a pool, a registry and the outside services.
     pub fn new(db: db::Pool, registry: Arc<Registry>, services: Services) -> Self {
+        let realtime = realtime::Hub::new(db.clone(), registry.clone(), services.realtime);
         let webhooks = Arc::new(webhook::Engine::new(
             db.clone(),
             registry.clone(),
             services.webhooks,
+            realtime.clone(),
         ));
         let state = Self(Arc::new(Inner {
+            realtime,
             webhooks,
             workflows: workflow::Runner::new(services.workflows),
             db,
@@ -163,6 +178,7 @@ impl AppState {
             synced: false.into(),
         }));
         state.webhooks.attach(Arc::downgrade(&state.0));
+        state.realtime.attach(&state.webhooks);
         state
     }
 
@@ -260,11 +276,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         state.clone(),
         stop.subscribe(),
     )));
+    let hub = state.realtime.clone();
     let app = app(state, config.max_body_bytes);
     let mut on_stop = stop.subscribe();
     let server = tokio::spawn(async move {
         let signal = async move {
             let _ = on_stop.wait_for(|s| *s).await;
+            // Open streams would hold the graceful shutdown forever: end them (clients resume).
+            hub.close_all();
         };
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
         // Answers leave at once: no waiting for the peer's ACK of a previous write (Nagle).

@@ -9,6 +9,7 @@ pub mod pg;
 pub mod receiver;
 pub mod redis;
 pub mod s3;
+pub mod sse;
 
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -75,6 +76,8 @@ pub struct Options {
     pub webhook_retry_schedule: String,
     /// File storage; `None` is the local backend in a fresh temporary folder.
     pub files: Option<data_plane::files::Settings>,
+    /// Most events a realtime resume replays (`REALTIME_REPLAY_EVENTS`).
+    pub realtime_replay_events: i64,
 }
 
 impl Default for Options {
@@ -87,6 +90,7 @@ impl Default for Options {
             // Short, so retries show within a test.
             webhook_retry_schedule: "0s,300ms,300ms".into(),
             files: None,
+            realtime_replay_events: 10_000,
         }
     }
 }
@@ -157,6 +161,11 @@ impl TestEnv {
                 audit_purge_interval_secs: 1,
                 workflow_run_time_limit_secs: 3600,
                 workflow_runs_in_flight: 16,
+                realtime_max_topics: 20,
+                realtime_max_connections_per_user: 10,
+                realtime_max_connections: 10_000,
+                realtime_buffer: 512,
+                realtime_replay_events: options.realtime_replay_events,
                 files: options
                     .files
                     .clone()

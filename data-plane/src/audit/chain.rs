@@ -75,12 +75,21 @@ async fn lock_chain(tx: &mut db::Tx) -> Result<bool, sqlx::Error> {
     .await
 }
 
-/// Seals what is committed and unsealed in the project's log (up to a batch); returns how many.
-/// Does nothing when another worker is sealing this project.
-pub async fn seal(pool: &Pool, project: &Project) -> Result<usize, sqlx::Error> {
+/// What a seal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealed {
+    /// Another worker is sealing this project: try again shortly.
+    Busy,
+    /// This many events were sealed (up to [`BATCH`]).
+    Events(usize),
+}
+
+/// Seals what is committed and unsealed in the project's log (up to a batch). Does nothing when
+/// another worker is sealing this project.
+pub async fn seal(pool: &Pool, project: &Project) -> Result<Sealed, sqlx::Error> {
     let mut tx = db::begin(pool, project).await?;
     if !lock_chain(&mut tx).await? {
-        return Ok(0);
+        return Ok(Sealed::Busy);
     }
     let rows = sqlx::query(&format!(
         "SELECT {CONTENT}, \"seq\" FROM \"_audit_events\" WHERE \"chain_seq\" IS NULL
@@ -90,7 +99,7 @@ pub async fn seal(pool: &Pool, project: &Project) -> Result<usize, sqlx::Error> 
     .fetch_all(&mut *tx)
     .await?;
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Sealed::Events(0));
     }
     let (mut place, mut prev) = last_sealed(&mut tx).await?;
     let (mut seqs, mut places, mut prevs, mut hashes) = (vec![], vec![], vec![], vec![]);
@@ -115,7 +124,7 @@ pub async fn seal(pool: &Pool, project: &Project) -> Result<usize, sqlx::Error> 
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(rows.len())
+    Ok(Sealed::Events(rows.len()))
 }
 
 /// The place and hash of the chain's last sealed event (or of the anchor, or genesis).

@@ -244,7 +244,7 @@ fn admin(state: &AppState, project: &Project, token: &str) -> Result<Option<Call
 }
 
 /// The app-user principal of a live user.
-fn app_user(project: &Project, id: &str, seen: &Seen) -> Caller {
+pub fn app_user(project: &Project, id: &str, seen: &Seen) -> Caller {
     let roles = project
         .config
         .roles

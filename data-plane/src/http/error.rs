@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 429 with the seconds until the client may retry (`spec/rate-limits.md`).
     #[error("Rate limit exceeded. Try again in {0} seconds.")]
     RateLimited(u64),
+    /// 429 for a limit that is not a rate (open realtime streams), saying which.
+    #[error("{0}")]
+    TooMany(String),
     /// 502: an upstream (an OAuth provider) failed.
     #[error("{0}")]
     BadGateway(String),
@@ -131,6 +134,7 @@ impl ApiError {
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many"),
             Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -8,6 +8,7 @@ pub mod error;
 pub mod files;
 pub mod openapi;
 pub mod rbac;
+pub mod realtime;
 pub mod records;
 pub mod validate;
 pub mod views;
@@ -85,6 +86,7 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
             "/api/projects/{project_id}/files/{file_id}/signed-url",
             axum::routing::post(files::signed_url),
         )
+        .route("/api/projects/{project_id}/realtime", get(realtime::stream))
         .route("/api/projects/{project_id}/audit/events", get(audit::list))
         .route(
             "/api/projects/{project_id}/audit/events/export",

@@ -23,11 +23,14 @@
 //!   missed notification or a retry scheduled by a worker that died).
 //! - **Workflow runs** are claimed on the same wake-ups ([`crate::workflow`]).
 //! - **The audit chain** is sealed on the same wake-ups: looking at a project first seals its
-//!   newly committed audit events ([`crate::audit::chain`]).
+//!   newly committed audit events ([`crate::audit::chain`]), at most every [`SEAL_EVERY`]. A
+//!   seal that placed events wakes this worker's realtime feed of the project and, through
+//!   `NOTIFY backendify_sealed` from the announcer, the other workers' ([`crate::realtime`]).
 
 pub mod send;
 pub mod store;
 
+use crate::audit::chain::Sealed;
 use crate::db::{self, Pool};
 use crate::registry::{Project, Registry};
 use chrono::{DateTime, Utc};
@@ -46,6 +49,9 @@ use uuid::Uuid;
 
 /// The channel workers wake each other on; the payload is a project id.
 pub const CHANNEL: &str = "backendify_outbox";
+/// The channel a worker tells the others on that it sealed new audit events of a project (the
+/// payload): their realtime feeds read them ([`crate::realtime`]).
+pub const SEALED_CHANNEL: &str = "backendify_sealed";
 /// Deliveries one worker sends at once.
 pub const IN_FLIGHT: usize = 256;
 /// Deliveries of one webhook in flight at once, per worker.
@@ -63,8 +69,9 @@ const POSTPONE: Duration = Duration::from_secs(30);
 /// How often the idle sweep looks at one more project.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// How often a project's new audit events are sealed at most (wake-ups come with every commit;
-/// sealing a few events each time would cost far more than sealing them together).
-const SEAL_EVERY: Duration = Duration::from_millis(200);
+/// sealing a few events each time would cost far more than sealing them together). Realtime
+/// events leave when sealed, so this is most of their delay.
+const SEAL_EVERY: Duration = Duration::from_millis(50);
 
 /// The default retry schedule: the delay before each attempt.
 pub const DEFAULT_SCHEDULE: &str = "0s,5s,5m,30m,2h,5h,10h";
@@ -106,6 +113,10 @@ pub struct Engine {
     wake: Notify,
     /// Projects whose commits the other workers have not been told of yet.
     unannounced: Mutex<HashSet<Uuid>>,
+    /// Projects whose new sealed events the other workers have not been told of yet.
+    unannounced_seals: Mutex<HashSet<Uuid>>,
+    /// This worker's realtime streams.
+    realtime: Arc<crate::realtime::Hub>,
     announce: Notify,
     in_flight: Arc<Semaphore>,
     per_webhook: Mutex<HashMap<Uuid, usize>>,
@@ -136,8 +147,15 @@ pub struct Settings {
 
 impl Engine {
     /// An engine over the worker's pool and registry.
-    pub fn new(db: Pool, registry: Arc<Registry>, settings: Settings) -> Self {
+    pub fn new(
+        db: Pool,
+        registry: Arc<Registry>,
+        settings: Settings,
+        realtime: Arc<crate::realtime::Hub>,
+    ) -> Self {
         Self {
+            realtime,
+            unannounced_seals: Mutex::default(),
             db,
             registry,
             sender: settings.sender,
@@ -174,7 +192,14 @@ impl Engine {
     /// After a commit that wrote audit events but queued no delivery: seal them soon (no other
     /// worker needs telling).
     pub fn seal_soon(&self, project: Uuid) {
-        self.due_at(project, Instant::now() + Duration::from_millis(200));
+        self.due_at(project, Instant::now() + SEAL_EVERY);
+    }
+
+    /// Tells the other workers that new audit events of `project` were sealed here (their
+    /// realtime feeds read them).
+    pub fn announce_sealed(&self, project: Uuid) {
+        self.unannounced_seals.lock().expect("lock").insert(project);
+        self.announce.notify_one();
     }
 
     /// Looks at `project` no later than `at`.
@@ -278,11 +303,17 @@ impl Engine {
             // Sealed a moment ago: the events committed since are sealed together, soon.
             Some(at) => self.due_at(project_id, at),
             None => match crate::audit::chain::seal(&self.db, &project).await {
-                Ok(n) if n as i64 == crate::audit::chain::BATCH => {
-                    self.sealed.lock().expect("lock").remove(&project_id);
-                    self.due_at(project_id, Instant::now());
+                Ok(Sealed::Events(0)) => {}
+                Ok(Sealed::Events(n)) => {
+                    if n as i64 == crate::audit::chain::BATCH {
+                        self.sealed.lock().expect("lock").remove(&project_id);
+                        self.due_at(project_id, Instant::now());
+                    }
+                    self.realtime.sealed(project_id);
+                    self.announce_sealed(project_id);
                 }
-                Ok(_) => {}
+                // Another worker is sealing: what it did not see is sealed here shortly.
+                Ok(Sealed::Busy) => self.due_at(project_id, Instant::now() + SEAL_EVERY),
                 Err(e) => warn!(project.id = %project_id, "could not seal audit events: {e}"),
             },
         }
@@ -570,13 +601,17 @@ impl Engine {
                 _ = self.announce.notified() => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            let batch: Vec<String> = self
-                .unannounced
-                .lock()
-                .expect("lock")
-                .drain()
-                .map(|p| p.to_string())
-                .collect();
+            let mut channels: Vec<&str> = Vec::new();
+            let mut batch: Vec<String> = Vec::new();
+            for (set, channel) in [
+                (&self.unannounced, CHANNEL),
+                (&self.unannounced_seals, SEALED_CHANNEL),
+            ] {
+                for p in set.lock().expect("lock").drain() {
+                    channels.push(channel);
+                    batch.push(p.to_string());
+                }
+            }
             if batch.is_empty() {
                 continue;
             }
@@ -600,11 +635,13 @@ impl Engine {
                         .store(pid as u32, std::sync::atomic::Ordering::Relaxed);
                 }
             }
-            let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) p")
-                .bind(CHANNEL)
-                .bind(&batch)
-                .execute(c)
-                .await;
+            let sent = sqlx::query(
+                "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS x(c, p)",
+            )
+            .bind(&channels)
+            .bind(&batch)
+            .execute(c)
+            .await;
             if let Err(e) = sent {
                 // The lost wake-ups are caught by the other workers' sweep.
                 warn!("could not notify other workers of new webhook deliveries: {e}");
@@ -622,7 +659,7 @@ impl Engine {
         loop {
             let listener = async {
                 let mut l = PgListener::connect(&url).await?;
-                l.listen(CHANNEL).await?;
+                l.listen_all([CHANNEL, SEALED_CHANNEL]).await?;
                 Ok::<_, sqlx::Error>(l)
             };
             let connected = tokio::select! {
@@ -656,7 +693,11 @@ impl Engine {
                                 .load(std::sync::atomic::Ordering::Relaxed) => {}
                     Ok(Some(n)) => {
                         if let Ok(p) = Uuid::parse_str(n.payload()) {
-                            self.due_at(p, Instant::now());
+                            if n.channel() == SEALED_CHANNEL {
+                                self.realtime.sealed(p);
+                            } else {
+                                self.due_at(p, Instant::now());
+                            }
                         }
                     }
                     // Reconnected: anything may have been missed.
@@ -671,6 +712,9 @@ impl Engine {
     }
 
     fn look_at_all(&self) {
+        for p in self.realtime.projects() {
+            self.realtime.sealed(p);
+        }
         let now = Instant::now();
         for p in self.registry.snapshot().values() {
             self.due_at(p.config.project_id, now);
