@@ -118,10 +118,10 @@ pub struct Config {
     /// Realtime streams one worker keeps open at most (past it, 503).
     #[arg(long, env = "REALTIME_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub realtime_max_connections: usize,
-    /// Events waiting for one realtime subscriber before it is disconnected as too slow (it may
-    /// resume with Last-Event-ID).
-    #[arg(long, env = "REALTIME_BUFFER", default_value_t = 512)]
-    pub realtime_buffer: usize,
+    /// Bytes of events waiting for one realtime subscriber before it is disconnected as too
+    /// slow (it may resume with Last-Event-ID).
+    #[arg(long, env = "REALTIME_BUFFER_BYTES", default_value_t = 1 << 20)]
+    pub realtime_buffer_bytes: usize,
     /// Most events a realtime resume replays; a client further behind gets `event: reset`.
     #[arg(long, env = "REALTIME_REPLAY_EVENTS", default_value_t = 10_000)]
     pub realtime_replay_events: i64,

@@ -137,7 +137,7 @@ impl Services {
                 topics_per_connection: config.realtime_max_topics.max(1),
                 connections_per_user: config.realtime_max_connections_per_user.max(1),
                 connections: config.realtime_max_connections.max(1),
-                buffer: config.realtime_buffer.max(1),
+                buffer_bytes: config.realtime_buffer_bytes.max(1),
                 replay: config.realtime_replay_events.max(0),
             },
         })

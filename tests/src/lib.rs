@@ -164,7 +164,7 @@ impl TestEnv {
                 realtime_max_topics: 20,
                 realtime_max_connections_per_user: 10,
                 realtime_max_connections: 10_000,
-                realtime_buffer: 512,
+                realtime_buffer_bytes: 1 << 20,
                 realtime_replay_events: options.realtime_replay_events,
                 files: options
                     .files

@@ -8,17 +8,22 @@ use crate::realtime::topic::Topic;
 use crate::realtime::{Frame, Membership, Principal, Request};
 use crate::write::deny;
 use crate::AppState;
+use axum::body::Body;
 use axum::extract::{FromRequestParts, State};
-use axum::http::{header, HeaderValue};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use futures_util::Stream;
 use model::Action;
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
 
 /// How often an idle stream sends a keep-alive comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -95,25 +100,29 @@ pub async fn stream(
         topics.push((topic, planned));
     }
     let (principal, expires) = principal(&st, &ctx, &parts);
-    let (rx, membership) = st.realtime.subscribe(Request {
+    let (rx, queued, membership) = st.realtime.subscribe(Request {
         project: ctx.project.clone(),
         principal,
         expires,
         topics,
         last_event_id,
     })?;
-    let events = Frames {
+    let frames = Frames {
         rx,
+        queued,
         _membership: membership,
+        idle: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
         done: false,
     };
-    let mut res = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
-        .into_response();
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(res)
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response())
 }
 
 /// What is checked again while the stream is open, and when its token expires.
@@ -159,15 +168,18 @@ fn principal(
     }
 }
 
-/// The stream's frames as SSE events; it ends after a `Close`, or when the feed lets it go.
+/// The stream's frames as SSE text; a keep-alive comment after [`KEEP_ALIVE`] without one. It
+/// ends after a `Close`, or when the feed lets it go.
 struct Frames {
-    rx: mpsc::Receiver<Frame>,
+    rx: mpsc::UnboundedReceiver<Frame>,
+    queued: Arc<AtomicUsize>,
     _membership: Membership,
+    idle: Pin<Box<Sleep>>,
     done: bool,
 }
 
 impl Stream for Frames {
-    type Item = Result<Event, Infallible>;
+    type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.done {
@@ -176,26 +188,36 @@ impl Stream for Frames {
         let frame = match self.rx.poll_recv(cx) {
             Poll::Ready(Some(f)) => f,
             Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Pending => return Poll::Pending,
-        };
-        let event = match frame {
-            Frame::Event { id, name, data } => {
-                Event::default().id(id.to_string()).event(name).data(&*data)
+            Poll::Pending => {
+                if self.idle.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let next = Instant::now() + KEEP_ALIVE;
+                self.idle.as_mut().reset(next);
+                return Poll::Ready(Some(Ok(Bytes::from_static(b": keep-alive\n\n"))));
             }
-            Frame::Ready { id } => Event::default()
-                .retry(Duration::from_secs(2))
-                .comment(format!("ready {id}")),
-            Frame::Reset { id, reason } => Event::default()
-                .id(id.to_string())
-                .event("reset")
-                .data(serde_json::json!({ "reason": reason, "last_event_id": id }).to_string()),
+        };
+        let next = Instant::now() + KEEP_ALIVE;
+        self.idle.as_mut().reset(next);
+        let text = match frame {
+            Frame::Data(bytes) => {
+                self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                return Poll::Ready(Some(Ok(bytes)));
+            }
+            // The client retries after 2 s when the connection drops.
+            Frame::Ready { id } => format!("retry: 2000\n: ready {id}\n\n"),
+            Frame::Reset { id, reason } => format!(
+                "id: {id}\nevent: reset\ndata: {}\n\n",
+                serde_json::json!({ "reason": reason, "last_event_id": id })
+            ),
             Frame::Close { detail } => {
                 self.done = true;
-                Event::default()
-                    .event("error")
-                    .data(serde_json::json!({ "detail": detail }).to_string())
+                format!(
+                    "event: error\ndata: {}\n\n",
+                    serde_json::json!({ "detail": detail })
+                )
             }
         };
-        Poll::Ready(Some(Ok(event)))
+        Poll::Ready(Some(Ok(Bytes::from(text))))
     }
 }

@@ -10,12 +10,13 @@ use crate::http::context::Caller;
 use crate::policy;
 use crate::query::filter::Pred;
 use crate::registry::Project;
+use bytes::Bytes;
 use model::Action;
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -60,12 +61,15 @@ pub struct Feed {
     subs: Mutex<HashMap<u64, Arc<Sub>>>,
     joins: Mutex<Vec<(Arc<Sub>, Option<i64>)>>,
     wake: Notify,
+    /// Bytes a subscriber may have waiting.
+    buffer_bytes: usize,
 }
 
 impl Feed {
-    pub(super) fn new(project: Uuid) -> Self {
+    pub(super) fn new(project: Uuid, buffer_bytes: usize) -> Self {
         Self {
             project,
+            buffer_bytes,
             subs: Mutex::default(),
             joins: Mutex::default(),
             wake: Notify::new(),
@@ -102,7 +106,7 @@ impl Feed {
         let joins: Vec<(Arc<Sub>, Option<i64>)> =
             std::mem::take(&mut *self.joins.lock().expect("lock"));
         for (s, _) in joins {
-            let _ = s.tx.try_send(Frame::Close {
+            let _ = s.tx.send(Frame::Close {
                 detail: detail.to_owned(),
             });
         }
@@ -111,26 +115,28 @@ impl Feed {
 
     /// Ends a stream: tells it why (if its buffer has room) and lets it go.
     fn close(&self, sub: &Sub, detail: &str) {
-        let _ = sub.tx.try_send(Frame::Close {
+        let _ = sub.tx.send(Frame::Close {
             detail: detail.to_owned(),
         });
         self.subs.lock().expect("lock").remove(&sub.id);
     }
 
-    /// Sends a frame; a subscriber whose buffer is full is too slow and is let go.
+    /// Sends a frame; a subscriber with more than its buffer's worth of events not yet taken
+    /// by its connection is too slow and is let go (it may resume with `Last-Event-ID`).
     fn send(&self, sub: &Sub, frame: Frame) -> bool {
-        match sub.tx.try_send(frame) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                debug!(project.id = %self.project, "realtime subscriber too slow: disconnected");
+        if let Frame::Data(b) = &frame {
+            let queued = sub.queued.fetch_add(b.len(), Ordering::Relaxed) + b.len();
+            if queued > self.buffer_bytes {
+                debug!(project.id = %self.project, queued, "realtime subscriber too slow: disconnected");
                 self.subs.lock().expect("lock").remove(&sub.id);
-                false
-            }
-            Err(TrySendError::Closed(_)) => {
-                self.subs.lock().expect("lock").remove(&sub.id);
-                false
+                return false;
             }
         }
+        if sub.tx.send(frame).is_err() {
+            self.subs.lock().expect("lock").remove(&sub.id);
+            return false;
+        }
+        true
     }
 }
 
@@ -389,13 +395,13 @@ async fn deliver(
     if subs.is_empty() || events.is_empty() {
         return;
     }
-    let frames: Vec<Option<Frame>> = events.iter().map(|e| frame(project, e)).collect();
+    let encoded: Vec<Option<String>> = events.iter().map(|e| encode(project, e)).collect();
     // verdicts[s][e]
     let mut verdicts: Vec<Vec<Verdict>> = Vec::with_capacity(subs.len());
     for sub in subs {
         let st = sub.state.lock().expect("lock");
         let mut row = Vec::with_capacity(events.len());
-        for (e, f) in events.iter().zip(&frames) {
+        for (e, f) in events.iter().zip(&encoded) {
             row.push(if f.is_none() || e.seq <= st.after {
                 Verdict::No
             } else {
@@ -436,15 +442,30 @@ async fn deliver(
                 }
             }
         }
-        for (e, v) in verdicts[s].iter().enumerate() {
-            if matches!(v, Verdict::Yes) {
-                if let Some(f) = &frames[e] {
-                    if !feed.send(sub, f.clone()) {
-                        break;
-                    }
-                }
-            }
+    }
+    // One write per subscriber and batch; subscribers that get the same events share its bytes.
+    let mut shared: HashMap<Vec<usize>, Bytes> = HashMap::new();
+    for (s, sub) in subs.iter().enumerate() {
+        let yes: Vec<usize> = verdicts[s]
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| matches!(v, Verdict::Yes))
+            .map(|(e, _)| e)
+            .collect();
+        if yes.is_empty() {
+            continue;
         }
+        let bytes = shared
+            .entry(yes)
+            .or_insert_with_key(|yes| {
+                let mut text = String::new();
+                for e in yes {
+                    text.push_str(encoded[*e].as_deref().unwrap_or_default());
+                }
+                Bytes::from(text)
+            })
+            .clone();
+        feed.send(sub, Frame::Data(bytes));
     }
 }
 
@@ -479,8 +500,9 @@ impl Plan {
     }
 }
 
-/// An event's frame (`None` when its collection is gone from the config).
-fn frame(project: &Project, e: &Event) -> Option<Frame> {
+/// An event as the stream sends it (`None` when its collection is gone from the config):
+/// `id`, `event` and one line of JSON data.
+fn encode(project: &Project, e: &Event) -> Option<String> {
     let c = project.by_id.get(&e.collection)?;
     let name = match e.action.as_str() {
         "create" => "record.created",
@@ -494,9 +516,5 @@ fn frame(project: &Project, e: &Event) -> Option<Frame> {
         "event": name,
         "timestamp": e.at,
     });
-    Some(Frame::Event {
-        id: e.seq,
-        name,
-        data: data.to_string().into(),
-    })
+    Some(format!("id: {}\nevent: {name}\ndata: {data}\n\n", e.seq))
 }

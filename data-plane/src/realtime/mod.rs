@@ -29,6 +29,7 @@ use crate::db::Pool;
 use crate::http::context::Caller;
 use crate::http::error::ApiError;
 use crate::registry::{Project, Registry};
+use bytes::Bytes;
 use feed::Feed;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -46,8 +47,8 @@ pub struct Limits {
     pub connections_per_user: usize,
     /// Open streams per worker.
     pub connections: usize,
-    /// Events waiting for one subscriber before it is disconnected as too slow.
-    pub buffer: usize,
+    /// Bytes of events waiting for one subscriber before it is disconnected as too slow.
+    pub buffer_bytes: usize,
     /// Most events a resume replays; further behind, the client is told to reload.
     pub replay: i64,
 }
@@ -58,7 +59,7 @@ impl Default for Limits {
             topics_per_connection: 20,
             connections_per_user: 10,
             connections: 10_000,
-            buffer: 512,
+            buffer_bytes: 1 << 20,
             replay: 10_000,
         }
     }
@@ -67,15 +68,9 @@ impl Default for Limits {
 /// What a stream sends.
 #[derive(Debug, Clone)]
 pub enum Frame {
-    /// A record event (`event: record.created`, …).
-    Event {
-        /// Its place in the chain.
-        id: i64,
-        /// `record.created`, `record.updated` or `record.deleted`.
-        name: &'static str,
-        /// The JSON data.
-        data: Arc<str>,
-    },
+    /// Record events (`event: record.created`, …), encoded: one or more in a row, shared by
+    /// every subscriber that gets the same ones.
+    Data(Bytes),
     /// The subscription is live: events after `id` follow (a comment line).
     Ready {
         /// The place the stream continues after.
@@ -131,7 +126,9 @@ impl Principal {
 pub struct Sub {
     id: u64,
     topics: Vec<Topic>,
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::UnboundedSender<Frame>,
+    /// Bytes sent to it and not yet taken by its connection.
+    queued: Arc<AtomicUsize>,
     /// Unix seconds at which its token expires.
     expires: Option<i64>,
     state: Mutex<feed::SubState>,
@@ -237,8 +234,12 @@ impl Hub {
     }
 
     /// Opens a stream: its frames arrive on the receiver until it ends or the membership is
-    /// dropped.
-    pub fn subscribe(&self, req: Request) -> Result<(mpsc::Receiver<Frame>, Membership), ApiError> {
+    /// dropped. The stream lowers the counter by the bytes of each `Data` frame it takes.
+    #[allow(clippy::type_complexity)]
+    pub fn subscribe(
+        &self,
+        req: Request,
+    ) -> Result<(mpsc::UnboundedReceiver<Frame>, Arc<AtomicUsize>, Membership), ApiError> {
         let hub = self.me.upgrade().expect("the hub is alive while used");
         let pid = req.project.config.project_id;
         if self.open.fetch_add(1, Ordering::Relaxed) >= self.limits.connections {
@@ -271,7 +272,8 @@ impl Hub {
             sub: id,
             user,
         };
-        let (tx, rx) = mpsc::channel(self.limits.buffer.max(1));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let caller = req.principal.caller(&req.project);
         let plans = req
             .topics
@@ -282,6 +284,7 @@ impl Hub {
             id,
             topics: req.topics.into_iter().map(|(t, _)| t).collect(),
             tx,
+            queued: queued.clone(),
             expires: req.expires,
             state: Mutex::new(feed::SubState {
                 principal: req.principal,
@@ -295,7 +298,7 @@ impl Hub {
             match feeds.get(&pid) {
                 Some(f) => f.clone(),
                 None => {
-                    let f = Arc::new(Feed::new(pid));
+                    let f = Arc::new(Feed::new(pid, self.limits.buffer_bytes));
                     feeds.insert(pid, f.clone());
                     tokio::spawn(feed::run(f.clone(), hub.clone()));
                     f
@@ -303,7 +306,7 @@ impl Hub {
             }
         };
         feed.join(sub, req.last_event_id);
-        Ok((rx, membership))
+        Ok((rx, queued, membership))
     }
 
     /// New events of `project` were sealed (here or on another worker): its feed reads them.
