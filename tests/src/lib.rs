@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod bins;
 pub mod fake;
+pub mod oracle;
 pub mod pg;
 pub mod receiver;
 pub mod redis;
