@@ -12,10 +12,13 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// A topic and the test a record must pass to be in it.
+type Topic = (&'static str, fn(&Value) -> bool);
+
 /// Topics, with the test a record must pass (as a GET by an admin shows it). Text order is the
 /// database's collation (judged by the database, not in memory); these lowercase words sort
 /// the same in every one.
-const TOPICS: [(&str, fn(&Value) -> bool); 4] = [
+const TOPICS: [Topic; 4] = [
     ("items", |_| true),
     ("items?n__gte=2", |r| {
         r["n"].as_i64().is_some_and(|n| n >= 2)
