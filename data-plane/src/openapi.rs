@@ -59,12 +59,16 @@ pub fn document(project: &Project) -> Value {
     paths.extend(files::admin_paths(&base));
     paths.extend(files::workflow_paths(&base));
     schemas.extend(files::schemas());
+    let names: Vec<&str> = cfg.collections.iter().map(|c| c.name.as_str()).collect();
+    paths.extend(realtime::paths(&base, &names));
+    schemas.extend(realtime::schemas());
     tags.push(json!({ "name": "auth", "description": "App-user sign-up, sign-in and sessions." }));
     tags.push(json!({ "name": "app-users", "description": "Admins' management of app users and the roles they hold." }));
     tags.push(json!({ "name": "files", "description": "Stored files: upload, list, download, signed URLs." }));
     tags.push(json!({ "name": "webhooks", "description": "Deliveries of the project's webhooks (member admins)." }));
     tags.push(json!({ "name": "workflows", "description": "Runs of the project's workflows (member admins)." }));
     tags.push(json!({ "name": "audit", "description": "The audit log (member admins)." }));
+    tags.push(json!({ "name": "realtime", "description": "Record changes as they happen (Server-Sent Events)." }));
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -580,5 +584,6 @@ fn error_responses() -> Value {
 
 mod auth;
 mod files;
+mod realtime;
 #[cfg(test)]
 mod tests;
