@@ -79,6 +79,8 @@ pub struct Options {
     pub files: Option<data_plane::files::Settings>,
     /// Most events a realtime resume replays (`REALTIME_REPLAY_EVENTS`).
     pub realtime_replay_events: i64,
+    /// Bytes waiting for one realtime subscriber before it is let go (`REALTIME_BUFFER_BYTES`).
+    pub realtime_buffer_bytes: usize,
 }
 
 impl Default for Options {
@@ -92,6 +94,7 @@ impl Default for Options {
             webhook_retry_schedule: "0s,300ms,300ms".into(),
             files: None,
             realtime_replay_events: 10_000,
+            realtime_buffer_bytes: 1 << 20,
         }
     }
 }
@@ -165,7 +168,7 @@ impl TestEnv {
                 realtime_max_topics: 20,
                 realtime_max_connections_per_user: 10,
                 realtime_max_connections: 10_000,
-                realtime_buffer_bytes: 1 << 20,
+                realtime_buffer_bytes: options.realtime_buffer_bytes,
                 realtime_replay_events: options.realtime_replay_events,
                 files: options
                     .files

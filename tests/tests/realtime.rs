@@ -587,3 +587,70 @@ async fn bad_subscriptions_get_the_contract_s_errors() {
         .unwrap();
     assert_eq!(res.0, 404, "{res:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_subscriber_is_let_go_while_the_others_keep_up() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = TestEnv::start_with(Options {
+        realtime_buffer_bytes: 64 << 10,
+        ..Options::default()
+    })
+    .await;
+    let rt = Rt::start(&env).await;
+    env.field(&rt.admin, &rt.p, "posts", "body", "text").await;
+    // A reader that stops reading: a small receive window, and nothing read past `: ready`.
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = sock.connect(env.workers[0].http_addr).await.unwrap();
+    let head = format!(
+        "GET /api/projects/{}/realtime?subscribe=posts HTTP/1.1\r\nhost: localhost\r\nx-api-key: {}\r\naccept: text/event-stream\r\n\r\n",
+        rt.p, rt.key
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains(": ready") {
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(WAIT, stalled.read(&mut buf))
+            .await
+            .expect("the stalled stream starts")
+            .unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut healthy = rt
+        .open(
+            rt.stream(Some(0), "subscribe=posts")
+                .header("x-api-key", &rt.key),
+        )
+        .await;
+
+    // About 10 MB of events: more than the socket buffers (4 MB at most here) and the 64 KiB a subscriber may have
+    // waiting.
+    let body = "x".repeat(96 << 10);
+    for i in 0..100 {
+        rt.post(Some(1), json!({"title": format!("big {i}"), "body": body}))
+            .await;
+    }
+    let got = take(&mut healthy, 100).await;
+    let want: Vec<String> = (0..100).map(|i| format!("big {i}")).collect();
+    assert_eq!(titles(&got), want);
+
+    // The stalled stream was ended: reading it now gives what was already on its way, then the
+    // end of the body (the last chunk), far short of the 100 events.
+    let mut rest = Vec::new();
+    loop {
+        let mut buf = vec![0u8; 64 << 10];
+        match tokio::time::timeout(Duration::from_secs(2), stalled.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => rest.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&rest);
+    let events = text.matches("event: record.created").count();
+    assert!(events < 100, "the stalled reader got {events} events");
+    assert!(
+        text.ends_with("\r\n0\r\n\r\n"),
+        "the body ended: …{}",
+        &text[text.len().saturating_sub(200)..]
+    );
+}

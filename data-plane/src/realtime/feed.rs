@@ -125,10 +125,14 @@ impl Feed {
     /// by its connection is too slow and is let go (it may resume with `Last-Event-ID`).
     fn send(&self, sub: &Sub, frame: Frame) -> bool {
         if let Frame::Data(b) = &frame {
-            let queued = sub.queued.fetch_add(b.len(), Ordering::Relaxed) + b.len();
-            if queued > self.buffer_bytes {
-                debug!(project.id = %self.project, queued, "realtime subscriber too slow: disconnected");
-                self.subs.lock().expect("lock").remove(&sub.id);
+            // What it has not taken yet of earlier batches (one batch may be larger).
+            let waiting = sub.queued.fetch_add(b.len(), Ordering::Relaxed);
+            if waiting > self.buffer_bytes {
+                debug!(project.id = %self.project, waiting, "realtime subscriber too slow: disconnected");
+                self.close(
+                    sub,
+                    "Too far behind reading the stream; reconnect with Last-Event-ID to resume",
+                );
                 return false;
             }
         }
