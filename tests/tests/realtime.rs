@@ -624,8 +624,8 @@ async fn a_stalled_subscriber_is_let_go_while_the_others_keep_up() {
         )
         .await;
 
-    // About 10 MB of events: more than the socket buffers (4 MB at most here) and the 64 KiB a subscriber may have
-    // waiting.
+    // About 10 MB of events: more than the socket buffers (4 MB at most here) and the 64 KiB
+    // a subscriber may have waiting.
     let body = "x".repeat(96 << 10);
     for i in 0..100 {
         rt.post(Some(1), json!({"title": format!("big {i}"), "body": body}))
