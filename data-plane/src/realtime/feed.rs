@@ -179,6 +179,41 @@ async fn step(
 ) -> Result<(), sqlx::Error> {
     let joins: Vec<(Arc<Sub>, Option<i64>)> =
         std::mem::take(&mut *feed.joins.lock().expect("lock"));
+    let result = catch_up(feed, hub, project, cursor, &joins).await;
+    if let Err(e) = result {
+        // They join on the next try.
+        feed.joins.lock().expect("lock").extend(joins);
+        return Err(e);
+    }
+    let at = cursor.unwrap_or_default();
+    let mut joins = joins.into_iter();
+    while let Some((sub, last)) = joins.next() {
+        if let Err(e) = admit(feed, hub, project, sub.clone(), last, at).await {
+            // It and the rest join on the next try, from what it was sent already.
+            let sent = last.map(|_| sub.state.lock().expect("lock").after);
+            let mut queue = feed.joins.lock().expect("lock");
+            queue.push((sub, sent));
+            queue.extend(joins);
+            return Err(e);
+        }
+    }
+    if Instant::now() >= *recheck_at {
+        let subs: Vec<Arc<Sub>> = feed.subs.lock().expect("lock").values().cloned().collect();
+        refresh(feed, hub, project, &subs).await;
+        *recheck_at = Instant::now() + RECHECK;
+    }
+    Ok(())
+}
+
+/// Sends what was sealed since the cursor to the subscribers in, moving the cursor; seals
+/// first when subscribers are about to join.
+async fn catch_up(
+    feed: &Arc<Feed>,
+    hub: &Hub,
+    project: &Arc<Project>,
+    cursor: &mut Option<i64>,
+    joins: &[(Arc<Sub>, Option<i64>)],
+) -> Result<(), sqlx::Error> {
     if !joins.is_empty() {
         // A new stream starts after everything committed before it: seal that first.
         seal_now(hub, project).await;
@@ -199,14 +234,6 @@ async fn step(
         if page.rows < BATCH as usize {
             break;
         }
-    }
-    for (sub, last) in joins {
-        admit(feed, hub, project, sub, last, at).await?;
-    }
-    if Instant::now() >= *recheck_at {
-        let subs: Vec<Arc<Sub>> = feed.subs.lock().expect("lock").values().cloned().collect();
-        refresh(feed, hub, project, &subs).await;
-        *recheck_at = Instant::now() + RECHECK;
     }
     Ok(())
 }
@@ -276,6 +303,7 @@ async fn admit(
                     let Some(end) = page.last else { break };
                     deliver(feed, hub, project, std::slice::from_ref(&sub), &page.events).await;
                     from = end;
+                    set_after(end);
                 }
                 set_after(at);
             }

@@ -293,19 +293,18 @@ impl Hub {
                 after: i64::MAX,
             }),
         });
-        let feed = {
-            let mut feeds = self.feeds.lock().expect("lock");
-            match feeds.get(&pid) {
-                Some(f) => f.clone(),
-                None => {
-                    let f = Arc::new(Feed::new(pid, self.limits.buffer_bytes));
-                    feeds.insert(pid, f.clone());
-                    tokio::spawn(feed::run(f.clone(), hub.clone()));
-                    f
-                }
+        // Joined under the map's lock: a feed retires (under the same lock) only when idle.
+        let mut feeds = self.feeds.lock().expect("lock");
+        match feeds.get(&pid) {
+            Some(f) => f.join(sub, req.last_event_id),
+            None => {
+                let f = Arc::new(Feed::new(pid, self.limits.buffer_bytes));
+                f.join(sub, req.last_event_id);
+                feeds.insert(pid, f.clone());
+                tokio::spawn(feed::run(f, hub.clone()));
             }
-        };
-        feed.join(sub, req.last_event_id);
+        }
+        drop(feeds);
         Ok((rx, queued, membership))
     }
 
