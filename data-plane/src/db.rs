@@ -61,10 +61,26 @@ fn attempts(pool: &Pool) -> u32 {
 /// role switch travel as one simple-query message: one round trip. A connection found broken is
 /// closed and the next one tried.
 pub async fn begin(pool: &Pool, project: &Project) -> Result<Tx, sqlx::Error> {
+    begin_with(pool, project.begin_sql.clone()).await
+}
+
+/// [`begin`] for bookkeeping whose loss in a database crash only repeats work that is repeated
+/// safely anyway (a delivery's claim or its outcome: the delivery is then sent again, as at least
+/// once allows): its commit does not wait for the WAL flush (`synchronous_commit = off`), so it
+/// neither waits for nor adds to the flushes that writes wait for.
+pub async fn begin_relaxed(pool: &Pool, project: &Project) -> Result<Tx, sqlx::Error> {
+    begin_with(
+        pool,
+        format!("{}; SET LOCAL synchronous_commit TO off", project.begin_sql),
+    )
+    .await
+}
+
+async fn begin_with(pool: &Pool, sql: String) -> Result<Tx, sqlx::Error> {
     let mut left = attempts(pool);
     loop {
         left -= 1;
-        match pool.begin(project.begin_sql.clone().into()).await {
+        match pool.begin(sql.clone().into()).await {
             Ok(tx) => return Ok(tx),
             Err(BeginError(e, conn)) if is_broken(&e) && left > 0 => {
                 if let Some(conn) = conn {

@@ -332,8 +332,8 @@ impl Engine {
             self.due_at(project_id, Instant::now() + Duration::from_millis(200));
             return;
         }
-        // Each webhook of the project may take what its in-flight limit leaves; those at their
-        // limit are left out.
+        // Each webhook of the project may take what its in-flight limit leaves; those with more
+        // than half of it in flight are left out until half is back.
         let room: Vec<(Uuid, i32)> = {
             let per = self.per_webhook.lock().expect("lock");
             project
@@ -346,16 +346,17 @@ impl Engine {
                         PER_WEBHOOK - per.get(&w.id).copied().unwrap_or(0).min(PER_WEBHOOK),
                     )
                 })
-                .filter(|(_, left)| *left > 0)
+                // A webhook with more than half its limit in flight waits to claim a batch.
+                .filter(|(_, left)| *left >= PER_WEBHOOK / 2)
                 .map(|(w, left)| (w, left as i32))
                 .collect()
         };
         if room.is_empty() {
-            // Every webhook is at its limit: a finishing delivery wakes the dispatcher again.
+            // Every webhook is busy: a finishing delivery wakes the dispatcher again.
             return;
         }
         let claimed = async {
-            let mut tx = db::begin(&self.db, &project).await?;
+            let mut tx = db::begin_relaxed(&self.db, &project).await?;
             let lease = self.sender.timeout() + LEASE_MARGIN;
             let limit = free.min(CLAIM_BATCH) as i64;
             let out = store::claim(&mut tx, limit, &room, lease).await?;
@@ -392,15 +393,22 @@ impl Engine {
                 engine.deliver(&project, d).await;
                 drop(permit);
                 let mut per = engine.per_webhook.lock().expect("lock");
-                if let Some(n) = per.get_mut(&hook) {
-                    *n -= 1;
-                    if *n == 0 {
-                        per.remove(&hook);
+                let left = match per.get_mut(&hook) {
+                    Some(n) => {
+                        *n -= 1;
+                        *n
                     }
+                    None => 0,
+                };
+                if left == 0 {
+                    per.remove(&hook);
                 }
                 drop(per);
-                // Its webhook has room again: look at the project for more due deliveries.
-                engine.due_at(project.config.project_id, Instant::now());
+                // Its webhook has room for a claim again (half its limit, or idle): look at the
+                // project for more due deliveries. Claims come in batches, not one per delivery.
+                if left == PER_WEBHOOK / 2 || left == 0 {
+                    engine.due_at(project.config.project_id, Instant::now());
+                }
             });
         }
     }
@@ -463,14 +471,14 @@ impl Engine {
     }
 
     async fn abandon(&self, project: &Project, d: &Claimed, why: &str) -> Result<(), sqlx::Error> {
-        let mut tx = db::begin(&self.db, project).await?;
+        let mut tx = db::begin_relaxed(&self.db, project).await?;
         store::abandon(&mut tx, d, why).await?;
         tx.commit().await
     }
 
     async fn postpone(&self, project: &Project, d: &Claimed) -> Result<(), sqlx::Error> {
         debug!(project.id = %project.config.project_id, webhook.id = %d.webhook_id, "delivery of a webhook this worker does not know yet: later");
-        let mut tx = db::begin(&self.db, project).await?;
+        let mut tx = db::begin_relaxed(&self.db, project).await?;
         store::postpone(&mut tx, d, POSTPONE).await?;
         tx.commit().await
     }
@@ -524,7 +532,7 @@ impl Engine {
                 error,
             },
         };
-        let mut tx = db::begin(&self.db, project).await?;
+        let mut tx = db::begin_relaxed(&self.db, project).await?;
         let failures = store::finish(&mut tx, d, &outcome).await?;
         if disable.is_none() && failures >= DISABLE_AFTER {
             disable = Some(format!("{failures} deliveries in a row failed"));
@@ -568,7 +576,7 @@ impl Engine {
                     continue;
                 };
                 let recorded = async {
-                    let mut tx = db::begin(&self.db, &project).await?;
+                    let mut tx = db::begin_relaxed(&self.db, &project).await?;
                     store::finish_delivered(&mut tx, &done).await?;
                     tx.commit().await
                 }
