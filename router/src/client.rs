@@ -63,6 +63,11 @@ impl Upstream {
     pub fn authority(&self) -> &str {
         &self.authority
     }
+
+    /// The request target for `path_and_query` on this upstream (its prefix first).
+    pub fn target(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.prefix)
+    }
 }
 
 /// Why a request got no answer.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod console;
 pub mod proxy;
 pub mod routes;
+pub mod streams;
 pub mod upstreams;
 
 use anyhow::Context;
@@ -33,6 +34,7 @@ pub struct AppState(Arc<Inner>);
 /// What the state holds.
 pub struct Inner {
     client: client::Client,
+    streams: streams::Streams,
     upstreams: Arc<Upstreams>,
     control_plane: client::Upstream,
     console_dir: PathBuf,
@@ -116,6 +118,12 @@ async fn route(
         Target::NoSuchProject => return proxy::error(StatusCode::NOT_FOUND, "Project not found"),
         Target::NotFound => return proxy::error(StatusCode::NOT_FOUND, "Not Found"),
         Target::Worker(_) | Target::ControlPlane => {}
+    }
+    if matches!(target, Target::Worker(_)) && read && routes::is_stream(&path) {
+        return st
+            .streams
+            .to_worker(&st.upstreams, req, request_id, client_ip, st.timeout)
+            .await;
     }
     // Uploads (multipart, to a worker) stream and may be large; anything else is JSON and is
     // refused here when too long, before it travels.
@@ -266,6 +274,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .collect();
     let state = AppState(Arc::new(Inner {
         client: client::Client::default(),
+        streams: streams::Streams::default(),
         upstreams: upstreams.clone(),
         control_plane,
         console_dir: config.console_dir.clone(),

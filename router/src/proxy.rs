@@ -105,7 +105,7 @@ impl Outgoing {
 
 /// Drops hop-by-hop headers and sets the forwarding ones (request id, client address, the host
 /// the client addressed).
-fn forwarding_headers(
+pub(crate) fn forwarding_headers(
     parts: &mut axum::http::request::Parts,
     request_id: &HeaderValue,
     client_ip: &str,

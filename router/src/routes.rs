@@ -57,6 +57,14 @@ pub fn target(path: &str, read: bool, wants_html: bool) -> Target {
     Target::ControlPlane
 }
 
+/// A long-lived answer a worker streams (a realtime subscription): it travels over the workers'
+/// shared HTTP/2 connections ([`crate::streams`]).
+pub fn is_stream(path: &str) -> bool {
+    path.strip_prefix("/api/projects/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, rest)| rest == "realtime")
+}
+
 /// The data-plane routes under a project (segments after the project id).
 fn is_data_route(s: &[&str]) -> bool {
     matches!(
@@ -83,6 +91,15 @@ fn is_data_route(s: &[&str]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn realtime_subscriptions_are_streams() {
+        let id = "0b5e7b9e-5f4c-4a4e-9d7e-6a3b2c1d0e9f";
+        assert!(is_stream(&format!("/api/projects/{id}/realtime")));
+        assert!(!is_stream(&format!("/api/projects/{id}/realtime/x")));
+        assert!(!is_stream(&format!("/api/projects/{id}/data/realtime")));
+        assert!(!is_stream("/api/projects/realtime"));
+    }
 
     #[test]
     fn routes_by_the_design_table() {
