@@ -6,6 +6,7 @@ pub mod files;
 pub mod load;
 pub mod pgbench;
 pub mod procs;
+pub mod realtime;
 pub mod report;
 pub mod seed;
 pub mod stack;
@@ -37,6 +38,14 @@ pub struct Options {
     pub files_only: bool,
     /// Measure only creates with and without an active 3-step workflow.
     pub workflows_only: bool,
+    /// Measure only realtime delivery: many streams while creates run at a steady rate.
+    pub realtime_only: bool,
+    /// With `realtime_only`: streams to open (half on a filter topic).
+    pub realtime_subscribers: usize,
+    /// With `realtime_only`: creates per second.
+    pub realtime_rate: u32,
+    /// With `realtime_only`: how long creates run (20 s, or `--duration`).
+    pub realtime_duration: Duration,
     /// Measure only these request types (32 connections, then their pgbench floor), with the
     /// CPU each process spent on each.
     pub only: Vec<load::Kind>,
@@ -63,6 +72,14 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
                   request to a local receiver, record update), alternating --rounds times (at
                   least 2): the create ratio, runs completed per second, trigger-to-finish
                   p50/p99 (prints that table alone)
+  --realtime-only only realtime delivery: --realtime-subscribers Server-Sent Events streams
+                  through the router to the one worker (half on `posts`, half on a filter
+                  topic that every other create matches), idle worker memory per stream, then
+                  creates at --realtime-rate per second for 20 s (or --duration): events lost,
+                  duplicated or out of order, commit-to-arrival p50/p99/max (prints that table
+                  alone)
+  --realtime-subscribers N  streams of --realtime-only (default 2000)
+  --realtime-rate N         creates per second of --realtime-only (default 500)
   --only KINDS    only these request types (comma-separated: get, list, list-no-total, patch,
                   create) and their pgbench floor, with each process's CPU per request
                   (prints that table alone)
@@ -84,6 +101,10 @@ impl Options {
             webhooks_only: false,
             files_only: false,
             workflows_only: false,
+            realtime_only: false,
+            realtime_subscribers: 2000,
+            realtime_rate: 500,
+            realtime_duration: Duration::from_secs(20),
             only: Vec::new(),
             rounds: 1,
         };
@@ -110,14 +131,33 @@ impl Options {
                 "--quick" => {
                     o.warmup = Duration::from_secs(1);
                     o.duration = Duration::from_secs(3);
+                    o.realtime_duration = o.duration;
                 }
                 "--warmup" => o.warmup = secs("--warmup")?,
-                "--duration" => o.duration = secs("--duration")?,
+                "--duration" => {
+                    o.duration = secs("--duration")?;
+                    o.realtime_duration = o.duration;
+                }
                 "--write-docs" => o.write_docs = true,
                 "--policies-only" => o.policies_only = true,
                 "--webhooks-only" => o.webhooks_only = true,
                 "--files-only" => o.files_only = true,
                 "--workflows-only" => o.workflows_only = true,
+                "--realtime-only" => o.realtime_only = true,
+                "--realtime-subscribers" => {
+                    let v = args.next().ok_or("--realtime-subscribers needs a number")?;
+                    o.realtime_subscribers = v.parse().ok().filter(|n| *n > 0).ok_or(format!(
+                        "--realtime-subscribers: not a positive whole number: {v}"
+                    ))?;
+                }
+                "--realtime-rate" => {
+                    let v = args.next().ok_or("--realtime-rate needs a number")?;
+                    o.realtime_rate = v
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(format!("--realtime-rate: not a positive whole number: {v}"))?;
+                }
                 "--only" => {
                     let v = args.next().ok_or("--only needs request types")?;
                     for name in v.split(',').filter(|n| !n.is_empty()) {

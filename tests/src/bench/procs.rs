@@ -53,6 +53,11 @@ fn status_kib(pid: u32, key: &str) -> Option<u64> {
     kib_field(&text, key)
 }
 
+/// Resident memory of a process now (`VmRSS`), in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
 fn kib_field(text: &str, key: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with(key))?;
     line[key.len()..].split_whitespace().next()?.parse().ok()
