@@ -40,11 +40,11 @@ pub struct Options {
     pub workflows_only: bool,
     /// Measure only realtime delivery: many streams while creates run at a steady rate.
     pub realtime_only: bool,
-    /// With `realtime_only`: streams to open (half on a filter topic).
+    /// Realtime figures: streams to open (half on a filter topic).
     pub realtime_subscribers: usize,
-    /// With `realtime_only`: creates per second.
+    /// Realtime figures: creates per second.
     pub realtime_rate: u32,
-    /// With `realtime_only`: how long creates run (20 s, or `--duration`).
+    /// Realtime figures: how long creates run (20 s, or `--duration`).
     pub realtime_duration: Duration,
     /// Measure only these request types (32 connections, then their pgbench floor), with the
     /// CPU each process spent on each.
@@ -78,8 +78,8 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
                   creates at --realtime-rate per second for 20 s (or --duration): events lost,
                   duplicated or out of order, commit-to-arrival p50/p99/max (prints that table
                   alone)
-  --realtime-subscribers N  streams of --realtime-only (default 2000)
-  --realtime-rate N         creates per second of --realtime-only (default 500)
+  --realtime-subscribers N  realtime streams (default 2000)
+  --realtime-rate N         creates per second while they are open (default 500)
   --only KINDS    only these request types (comma-separated: get, list, list-no-total, patch,
                   create) and their pgbench floor, with each process's CPU per request
                   (prints that table alone)

@@ -365,6 +365,49 @@ async fn workflows(run: &mut Run) -> anyhow::Result<String> {
     Ok(figures.markdown(conns))
 }
 
+/// Realtime delivery to many streams while creates run at a steady rate
+/// ([`e2e::bench::realtime`]), as markdown.
+async fn realtime(run: &mut Run) -> anyhow::Result<String> {
+    let rows = run.opts.rows;
+    say("realtime: streams through the router while creates run at a steady rate");
+    seed::reset(&run.pool, &run.project, rows).await?;
+    let pid = |name| {
+        run.stack
+            .pids()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p)
+            .context("a stack process")
+    };
+    let pids = (pid("worker")?, pid("router")?);
+    let before = run.meter.cpu();
+    let figures = e2e::bench::realtime::measure(
+        run.stack.router_addr,
+        &run.project,
+        pids,
+        &run.meter,
+        &run.stack.log_dir,
+        e2e::bench::realtime::Settings {
+            subscribers: run.opts.realtime_subscribers,
+            rate: run.opts.realtime_rate,
+            duration: run.opts.realtime_duration,
+            first_id: rows + 1,
+        },
+    )
+    .await?;
+    add(&mut run.cpu_ours, before, run.meter.cpu());
+    run.stack.check_alive()?;
+    say(&format!(
+        "realtime: {} of {} events delivered, p99 {:.0} ms, worker {:.1} KiB per idle stream",
+        figures.delivered,
+        figures.expected,
+        figures.ms(0.99),
+        figures.worker_kib_per_sub()
+    ));
+    seed::reset(&run.pool, &run.project, rows).await?;
+    Ok(figures.markdown())
+}
+
 async fn files(run: &mut Run, work: &Path) -> anyhow::Result<String> {
     say("files: a 100 MiB upload and download, then 64 concurrent 100 KiB downloads");
     let pid = |name| {
@@ -500,6 +543,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let work = std::env::temp_dir().join(format!("backendify-bench-{}", std::process::id()));
     let write_docs = opts.write_docs;
+    {
+        // Each realtime stream holds a socket here and one in the router (inherited by the
+        // stack).
+        e2e::bench::realtime::raise_open_files(opts.realtime_subscribers as u64 * 2 + 1024)?;
+    }
     let mut run = setup(opts, &work).await?;
     if !run.opts.only.is_empty() {
         let md = only(&mut run).await?;
@@ -517,6 +565,13 @@ async fn main() -> anyhow::Result<()> {
     }
     if run.opts.workflows_only {
         let md = workflows(&mut run).await?;
+        run.stack.stop();
+        println!("Commit {}.\n\n{md}", commit());
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
+    if run.opts.realtime_only {
+        let md = realtime(&mut run).await?;
         run.stack.stop();
         println!("Commit {}.\n\n{md}", commit());
         let _ = std::fs::remove_dir_all(&work);
@@ -542,8 +597,9 @@ async fn main() -> anyhow::Result<()> {
     let hooks = webhooks(&mut run).await?;
     let flows = workflows(&mut run).await?;
     let files = files(&mut run, &work).await?;
+    let live = realtime(&mut run).await?;
     run.stack.stop();
-    let md = format!("{}\n{hooks}\n{flows}\n{files}", report.markdown());
+    let md = format!("{}\n{hooks}\n{flows}\n{files}\n{live}", report.markdown());
     println!("{md}");
     if write_docs {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
