@@ -304,6 +304,46 @@ async fn an_app_user_under_an_owner_policy_sees_only_their_rows() {
     assert_eq!(titles(&take(&mut b, 2).await), ["bob 0", "bob 2"]);
     assert!(a.event(QUIET).await.is_none());
     assert!(b.event(QUIET).await.is_none());
+
+    // A policy change applies to open streams at once: everyone may now read every post.
+    rt.policy(json!({"name": "all", "action": "read", "effect": "allow",
+        "allowed_principals": "app_user", "priority": 10}))
+        .await;
+    rt.write_as(
+        Some(0),
+        Who::Token(&bob),
+        "POST",
+        "/data/posts",
+        Some(json!({"title": "bob 4"})),
+    )
+    .await;
+    assert_eq!(titles(&take(&mut a, 1).await), ["bob 4"]);
+    assert_eq!(titles(&take(&mut b, 1).await), ["bob 4"]);
+
+    // An app user may keep at most 10 streams open on a worker (REALTIME_MAX_CONNECTIONS_PER_USER).
+    let mut more = Vec::new();
+    for _ in 0..9 {
+        more.push(
+            rt.open(rt.stream(Some(0), "subscribe=posts").bearer_auth(&bob))
+                .await,
+        );
+    }
+    let refused = Sse::open(rt.stream(Some(0), "subscribe=posts").bearer_auth(&bob))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.0, 429, "{refused:?}");
+    assert!(
+        refused.1["detail"].as_str().unwrap().contains("at most 10"),
+        "{refused:?}"
+    );
+    // One closes: room for another.
+    more.pop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    more.push(
+        rt.open(rt.stream(Some(0), "subscribe=posts").bearer_auth(&bob))
+            .await,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
