@@ -113,6 +113,9 @@ pub struct Change<'a> {
     pub actor: &'a Actor,
     /// Webhooks that want this event (see [`hooks`]).
     pub hooks: Vec<Uuid>,
+    /// The id of each webhook's delivery, in the order of `hooks` (made here, so that the worker
+    /// that commits can send them without looking for them).
+    pub deliveries: Vec<Uuid>,
     /// Workflows this event starts (see [`flows`]).
     pub flows: Vec<Uuid>,
     /// The depth of the runs it starts: 1 for a request's write, one more than the writing run's
@@ -168,7 +171,7 @@ pub fn push_events(
         .push_ident(&project.quoted_schema)
         .push(
             ".\"_webhook_deliveries\" (\"id\", \"webhook_id\", \"event_type\",
-        \"payload_json\") SELECT gen_random_uuid(), _h.id, ",
+        \"payload_json\") SELECT _h.did, _h.id, ",
         );
     qb.push_bind(kind.event())
         .push(", json_build_object('event', ")
@@ -190,7 +193,9 @@ pub fn push_events(
         .push_bind(actor.user_id())
         .push(")::text FROM _w, unnest(")
         .push_bind(hooks.to_vec())
-        .push("::uuid[]) AS _h(id))");
+        .push("::uuid[], ")
+        .push_bind(change.deliveries.to_vec())
+        .push("::uuid[]) AS _h(id, did))");
 }
 
 /// Appends `, _er AS (INSERT INTO "_workflow_runs" …)`: one pending run per workflow, with the

@@ -27,6 +27,9 @@ pub struct Writer<'a> {
     pub actor: Actor,
     /// The depth of the workflow runs its writes start (1 for a request; see [`Change::depth`]).
     pub depth: i16,
+    /// The webhook deliveries its writes queued: `(webhook, delivery)`, sent from this worker
+    /// once they commit ([`Writer::committed`]).
+    deliveries: std::sync::Mutex<Vec<(uuid::Uuid, uuid::Uuid)>>,
 }
 
 impl<'a> Writer<'a> {
@@ -36,16 +39,47 @@ impl<'a> Writer<'a> {
             ctx,
             actor: Actor::of(&ctx.caller, origin),
             depth: 1,
+            deliveries: Default::default(),
         }
     }
 
     fn change(&self, c: &Collection, kind: Kind) -> Change<'_> {
+        let hooks = events::hooks(&self.ctx.project, c, kind);
+        let deliveries: Vec<uuid::Uuid> = hooks.iter().map(|_| uuid::Uuid::new_v4()).collect();
+        self.deliveries
+            .lock()
+            .expect("lock")
+            .extend(hooks.iter().copied().zip(deliveries.iter().copied()));
         Change {
             project: &self.ctx.project,
             actor: &self.actor,
-            hooks: events::hooks(&self.ctx.project, c, kind),
+            hooks,
+            deliveries,
             flows: events::flows(&self.ctx.project, c, kind),
             depth: self.depth,
+        }
+    }
+
+    /// After the commit of this writer's writes: their webhook deliveries leave from here at once
+    /// (any worker sends them later should this one not), workflow runs are due, and the audit
+    /// chain has events to seal. Deliveries of writes that were rolled back are simply not found.
+    pub fn committed(&self, st: &AppState) {
+        let fresh = std::mem::take(&mut *self.deliveries.lock().expect("lock"));
+        let pid = self.ctx.project.config.project_id;
+        if !fresh.is_empty() {
+            st.webhooks.fresh(pid, fresh);
+        }
+        if self
+            .ctx
+            .project
+            .config
+            .workflows
+            .iter()
+            .any(|w| w.is_active)
+        {
+            st.webhooks.committed(pid);
+        } else {
+            st.webhooks.seal_soon(pid);
         }
     }
 
@@ -71,7 +105,7 @@ impl<'a> Writer<'a> {
             tx.commit().await?;
             record
         };
-        committed(st, ctx);
+        self.committed(st);
         Ok(record)
     }
 
@@ -92,7 +126,7 @@ impl<'a> Writer<'a> {
                 record
             }
         };
-        committed(st, self.ctx);
+        self.committed(st);
         Ok(record)
     }
 
@@ -106,7 +140,7 @@ impl<'a> Writer<'a> {
         let mut tx = db::begin(&st.db, &self.ctx.project).await?;
         self.delete_in(&mut tx, c, id).await?;
         tx.commit().await?;
-        committed(st, self.ctx);
+        self.committed(st);
         Ok(())
     }
 
@@ -197,18 +231,6 @@ impl<'a> Writer<'a> {
         let change = self.change(c, Kind::Deleted);
         db::delete(tx, c, id, &change).await?;
         Ok(())
-    }
-}
-
-/// After a commit of record writes in the project: deliveries are due now (and the other workers
-/// are told), and the audit chain has events to seal.
-pub fn committed(st: &AppState, ctx: &Ctx) {
-    let pid = ctx.project.config.project_id;
-    let config = &ctx.project.config;
-    if config.webhooks.iter().any(|w| w.is_active) || config.workflows.iter().any(|w| w.is_active) {
-        st.webhooks.committed(pid);
-    } else {
-        st.webhooks.seal_soon(pid);
     }
 }
 

@@ -13,7 +13,7 @@ use super::context::{ClientOrigin, Ctx, JsonObject};
 use super::error::ApiError;
 use super::records::{collection, json, record_id};
 use crate::db;
-use crate::write::{self, Writer};
+use crate::write::Writer;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -56,7 +56,7 @@ pub async fn batch(
         out.push_str(&result);
     }
     tx.commit().await?;
-    write::committed(&st, &ctx);
+    writer.committed(&st);
     out.push_str("]}");
     Ok(json(StatusCode::OK, out))
 }

@@ -7,6 +7,13 @@
 //!   through `NOTIFY backendify_outbox, '<project id>'`, sent by a separate task from its own
 //!   connection in batches, never inside the write's transaction (a `NOTIFY` there takes a
 //!   database-wide lock at commit and would serialise every write). Every worker `LISTEN`s.
+//! - **Fresh deliveries.** The worker that committed a write sends its deliveries itself: the
+//!   write's statement inserted them under ids the worker made ([`crate::events::Change`]), so
+//!   one claim by primary key takes all that gathered in a couple of milliseconds
+//!   ([`store::claim_ids`]), without walking the due index. That index starts with the dead
+//!   entries of rows delivered since the last vacuum, which a busy webhook leaves by the
+//!   thousand; walking them made claims cost more as the backlog churned. The index is walked
+//!   only for retries and for deliveries whose worker died (by the sweep, or when told).
 //! - **Claim.** A short transaction claims due rows (`FOR UPDATE SKIP LOCKED`), counts the
 //!   attempt and leases them for the attempt's time limit plus [`LEASE_MARGIN`]; the POST happens outside any transaction,
 //!   then a second short transaction records the outcome. A worker that dies mid-send leaves a
@@ -60,6 +67,11 @@ pub const PER_WEBHOOK: usize = 64;
 const CLAIM_BATCH: usize = 128;
 /// How long a delivered attempt may wait to be recorded together with others.
 const RECORD_EVERY: Duration = Duration::from_millis(5);
+/// Fresh deliveries (committed here, not yet sent) a worker keeps in memory at most; past it,
+/// they are claimed from the table like any due delivery.
+const MAX_FRESH: usize = 65_536;
+/// How long fresh deliveries gather before one claim takes them.
+const FRESH_EVERY: Duration = Duration::from_millis(2);
 /// Deliveries in a row that failed for good before a webhook is turned off.
 pub const DISABLE_AFTER: i32 = 20;
 /// How much longer than an attempt's time limit a claimed delivery stays reserved.
@@ -113,6 +125,9 @@ pub struct Engine {
     wake: Notify,
     /// Projects whose commits the other workers have not been told of yet.
     unannounced: Mutex<HashSet<Uuid>>,
+    /// Deliveries committed here and not yet sent: `(project, webhook, delivery)`.
+    fresh: Mutex<Vec<(Uuid, Uuid, Uuid)>>,
+    fresh_now: Notify,
     /// Projects whose new sealed events the other workers have not been told of yet.
     unannounced_seals: Mutex<HashSet<Uuid>>,
     /// This worker's realtime streams.
@@ -156,6 +171,8 @@ impl Engine {
         Self {
             realtime,
             unannounced_seals: Mutex::default(),
+            fresh: Mutex::default(),
+            fresh_now: Notify::new(),
             db,
             registry,
             sender: settings.sender,
@@ -187,6 +204,21 @@ impl Engine {
         self.due_at(project, Instant::now());
         self.unannounced.lock().expect("lock").insert(project);
         self.announce.notify_one();
+    }
+
+    /// After a commit here that queued these deliveries (`(webhook, delivery)`): this worker sends
+    /// them at once, claimed by id; no other worker needs telling (should this one die first,
+    /// they are due in the table, where any worker finds them).
+    pub fn fresh(&self, project: Uuid, deliveries: Vec<(Uuid, Uuid)>) {
+        let mut fresh = self.fresh.lock().expect("lock");
+        if fresh.len() + deliveries.len() > MAX_FRESH {
+            drop(fresh);
+            self.due_at(project, Instant::now());
+            return;
+        }
+        fresh.extend(deliveries.into_iter().map(|(h, d)| (project, h, d)));
+        drop(fresh);
+        self.fresh_now.notify_one();
     }
 
     /// After a commit that wrote audit events but queued no delivery: seal them soon (no other
@@ -226,6 +258,7 @@ impl Engine {
                     .announcer(database_url.to_owned(), stop.clone()),
             ),
             tokio::spawn(self.clone().recorder(stop.clone())),
+            tokio::spawn(self.clone().fresh_sender(stop.clone())),
             tokio::spawn(self.clone().listener(database_url.to_owned(), stop)),
         ]
     }
@@ -375,9 +408,14 @@ impl Engine {
         if let Some(next) = next {
             self.due_at(project_id, instant_of(next));
         }
+        self.start(&project, claimed);
+    }
+
+    /// Starts sending claimed deliveries, each in its own task, counted against the limits.
+    fn start(self: &Arc<Self>, project: &Arc<Project>, claimed: Vec<Claimed>) {
         for d in claimed {
             let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
-                // Cannot happen (only this task takes permits); the lease brings it back.
+                // The limits were checked before the claim; the lease brings it back.
                 break;
             };
             *self
@@ -404,12 +442,69 @@ impl Engine {
                     per.remove(&hook);
                 }
                 drop(per);
+                // Fresh deliveries held back by the limits may go now.
+                engine.fresh_now.notify_one();
                 // Its webhook has room for a claim again (half its limit, or idle): look at the
                 // project for more due deliveries. Claims come in batches, not one per delivery.
                 if left == PER_WEBHOOK / 2 || left == 0 {
                     engine.due_at(project.config.project_id, Instant::now());
                 }
             });
+        }
+    }
+
+    /// Sends the deliveries committed here as soon as the limits allow: one claim by id per
+    /// project for all that gathered in [`FRESH_EVERY`], then each in its own task.
+    async fn fresh_sender(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = self.fresh_now.notified() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            tokio::time::sleep(FRESH_EVERY).await;
+            // What the limits let go now, by project; the rest waits for a finishing delivery.
+            let mut by_project: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+            {
+                let mut fresh = self.fresh.lock().expect("lock");
+                if fresh.is_empty() {
+                    continue;
+                }
+                let per = self.per_webhook.lock().expect("lock");
+                let mut free = self.in_flight.available_permits();
+                let mut taken: HashMap<Uuid, usize> = HashMap::new();
+                fresh.retain(|(project, hook, id)| {
+                    let busy =
+                        per.get(hook).copied().unwrap_or(0) + taken.get(hook).copied().unwrap_or(0);
+                    if free == 0 || busy >= PER_WEBHOOK {
+                        return true;
+                    }
+                    free -= 1;
+                    *taken.entry(*hook).or_default() += 1;
+                    by_project.entry(*project).or_default().push(*id);
+                    false
+                });
+            }
+            for (pid, ids) in by_project {
+                let Some(project) = self.registry.get(&pid) else {
+                    continue;
+                };
+                let claimed = async {
+                    let mut tx = db::begin_relaxed(&self.db, &project).await?;
+                    let out = store::claim_ids(&mut tx, &ids, self.sender.timeout() + LEASE_MARGIN)
+                        .await?;
+                    tx.commit().await?;
+                    Ok::<_, sqlx::Error>(out)
+                }
+                .await;
+                match claimed {
+                    Ok(claimed) => self.start(&project, claimed),
+                    Err(e) => {
+                        // They are due in the table: the next look finds them.
+                        warn!(project.id = %pid, "could not claim fresh webhook deliveries: {e}");
+                        self.due_at(pid, Instant::now() + Duration::from_secs(1));
+                    }
+                }
+            }
         }
     }
 

@@ -109,6 +109,43 @@ pub async fn claim(
     Ok((claimed, next))
 }
 
+/// Claims these deliveries (by id) when they are due and nobody holds them: the committing
+/// worker's own fresh deliveries, found by primary key without walking the due index.
+pub async fn claim_ids(
+    tx: &mut Tx,
+    ids: &[Uuid],
+    lease: std::time::Duration,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let rows = sqlx::query(
+        "WITH due AS (
+            SELECT \"id\" FROM \"_webhook_deliveries\"
+            WHERE \"id\" = ANY($1) AND \"next_attempt_at\" <= clock_timestamp()
+            FOR UPDATE SKIP LOCKED)
+         UPDATE \"_webhook_deliveries\" d
+         SET \"attempts\" = d.\"attempts\" + 1, \"last_attempt_at\" = clock_timestamp(),
+             \"next_attempt_at\" = clock_timestamp() + make_interval(secs => $2)
+         FROM due WHERE d.\"id\" = due.\"id\"
+         RETURNING d.\"id\", d.\"webhook_id\", d.\"event_type\", d.\"payload_json\", d.\"attempts\",
+             EXISTS (SELECT 1 FROM \"_webhook_state\" s
+                     WHERE s.\"webhook_id\" = d.\"webhook_id\" AND s.\"disabled_reason\" IS NOT NULL)",
+    )
+    .bind(ids)
+    .bind(lease.as_secs_f64())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Claimed {
+            id: r.get(0),
+            webhook_id: r.get(1),
+            event_type: r.get(2),
+            payload: r.get(3),
+            attempts: r.get(4),
+            disabled: r.get(5),
+        })
+        .collect())
+}
+
 /// How an attempt ended, as recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

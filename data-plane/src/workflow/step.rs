@@ -575,7 +575,7 @@ impl StepRun<'_> {
                     .end_in(&mut tx, &input, Ok(Done::Output(output)), false)
                     .await?;
                 tx.commit().await?;
-                crate::write::committed(self.st, &ctx);
+                writer.committed(self.st);
                 Ok(ended)
             }
             Err(ApiError::Internal(e)) => {
