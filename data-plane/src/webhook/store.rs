@@ -83,17 +83,7 @@ pub async fn claim(
     .bind(&left)
     .fetch_all(&mut **tx)
     .await?;
-    let claimed = rows
-        .into_iter()
-        .map(|r| Claimed {
-            id: r.get(0),
-            webhook_id: r.get(1),
-            event_type: r.get(2),
-            payload: r.get(3),
-            attempts: r.get(4),
-            disabled: r.get(5),
-        })
-        .collect();
+    let claimed = rows.into_iter().map(to_claimed).collect();
     // Webhooks at their in-flight limit are not listed: a finishing delivery wakes the
     // dispatcher for them.
     let next: Option<DateTime<Utc>> = sqlx::query_scalar(
@@ -107,6 +97,18 @@ pub async fn claim(
     .fetch_one(&mut **tx)
     .await?;
     Ok((claimed, next))
+}
+
+/// A claimed row: the columns both claims return, in order.
+fn to_claimed(r: sqlx::postgres::PgRow) -> Claimed {
+    Claimed {
+        id: r.get(0),
+        webhook_id: r.get(1),
+        event_type: r.get(2),
+        payload: r.get(3),
+        attempts: r.get(4),
+        disabled: r.get(5),
+    }
 }
 
 /// Claims these deliveries (by id) when they are due and nobody holds them: the committing
@@ -133,17 +135,7 @@ pub async fn claim_ids(
     .bind(lease.as_secs_f64())
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Claimed {
-            id: r.get(0),
-            webhook_id: r.get(1),
-            event_type: r.get(2),
-            payload: r.get(3),
-            attempts: r.get(4),
-            disabled: r.get(5),
-        })
-        .collect())
+    Ok(rows.into_iter().map(to_claimed).collect())
 }
 
 /// How an attempt ended, as recorded.
