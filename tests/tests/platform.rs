@@ -584,6 +584,7 @@ async fn statements_run_as_their_projects_role_on_a_shared_connection() {
         project: p,
         actor: &actor,
         hooks: vec![],
+        deliveries: vec![],
         flows: vec![],
         depth: 1,
     };
