@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "workflows",
         include_str!("../../migrations/0011_workflows.sql"),
     ),
+    (
+        12,
+        "admin_api_tokens",
+        include_str!("../../migrations/0012_admin_api_tokens.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

@@ -2,6 +2,7 @@
 //! transaction; DDL for project schemas lives in `ddl`.
 
 pub mod admins;
+pub mod api_tokens;
 pub mod auth;
 pub mod catalog;
 pub mod ddl;

@@ -4,10 +4,11 @@
 use super::body::{normalize_email, Fields, JsonObject};
 use super::error::ApiError;
 use crate::db::admins::{self, Redeemed};
+use crate::db::api_tokens;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::Json;
 use model::jwt::{self, AdminClaims};
 use model::secret::{hash_password, random_token, token_hash, verify_password};
@@ -21,7 +22,34 @@ pub struct Admin {
     pub id: Uuid,
     /// Admin email.
     pub email: String,
+    /// The admin API token the call came with, and its limits (`None` for a signed-in admin's
+    /// access token).
+    pub token: Option<TokenScope>,
 }
+
+/// The limits of an admin API token.
+#[derive(Debug, Clone)]
+pub struct TokenScope {
+    /// The token's id.
+    pub id: Uuid,
+    /// The projects it may reach (`None`: all of its admin's).
+    pub projects: Option<Vec<Uuid>>,
+    /// Reads only.
+    pub read_only: bool,
+}
+
+impl Admin {
+    /// Whether the call may reach `project` (a token may be limited to some projects).
+    pub fn reaches(&self, project: Uuid) -> bool {
+        match self.token.as_ref().and_then(|t| t.projects.as_ref()) {
+            Some(list) => list.contains(&project),
+            None => true,
+        }
+    }
+}
+
+/// What admin API tokens start with (and access tokens never do).
+pub const API_TOKEN_PREFIX: &str = "bfy_";
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
@@ -36,6 +64,23 @@ impl FromRequestParts<AppState> for Admin {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
             .ok_or(ApiError::Unauthorized("Not authenticated"))?;
+        if token.starts_with(API_TOKEN_PREFIX) {
+            let grant = api_tokens::grant(&state.db, &token_hash(token))
+                .await?
+                .ok_or(ApiError::Unauthorized("Invalid token"))?;
+            if grant.read_only && !matches!(parts.method, Method::GET | Method::HEAD) {
+                return Err(ApiError::Forbidden("This API token is read-only"));
+            }
+            return Ok(Admin {
+                id: grant.admin_id,
+                email: grant.email,
+                token: Some(TokenScope {
+                    id: grant.id,
+                    projects: grant.project_ids,
+                    read_only: grant.read_only,
+                }),
+            });
+        }
         let claims: AdminClaims = jwt::verify(token, state.jwt_secret.as_bytes())
             .map_err(|_| ApiError::Unauthorized("Invalid token"))?;
         let not_found = ApiError::Unauthorized("User not found");
@@ -45,7 +90,11 @@ impl FromRequestParts<AppState> for Admin {
         let id =
             Uuid::parse_str(&claims.sub).map_err(|_| ApiError::Unauthorized("User not found"))?;
         let email = admins::email_by_id(&state.db, id).await?.ok_or(not_found)?;
-        Ok(Admin { id, email })
+        Ok(Admin {
+            id,
+            email,
+            token: None,
+        })
     }
 }
 

@@ -33,6 +33,10 @@ impl FromRequestParts<AppState> for Member {
             .get("project_id")
             .and_then(|p| Uuid::parse_str(p).ok())
             .ok_or(not_found)?;
+        if !admin.reaches(id) {
+            // A token limited to other projects sees this one as a non-member would.
+            return Err(ApiError::NotFound("Project not found".into()));
+        }
         let project = projects::get_for(&state.db, id, admin.id)
             .await?
             .ok_or(ApiError::NotFound("Project not found".into()))?;

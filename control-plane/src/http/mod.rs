@@ -3,6 +3,7 @@
 //! checks that it documents each path and method of it.
 
 pub mod api_keys;
+pub mod api_tokens;
 pub mod audit;
 pub mod auth;
 pub mod auth_settings;
@@ -79,6 +80,14 @@ pub fn routes() -> Vec<Route> {
         ("/api/auth/refresh".into(), post(auth::refresh)),
         ("/api/auth/logout".into(), post(auth::logout)),
         ("/api/me".into(), get(auth::me)),
+        (
+            "/api/auth/tokens".into(),
+            post(api_tokens::create).get(api_tokens::list),
+        ),
+        (
+            "/api/auth/tokens/{token_id}".into(),
+            axum::routing::delete(api_tokens::revoke),
+        ),
         (
             "/api/projects".into(),
             post(projects::create).get(projects::list),

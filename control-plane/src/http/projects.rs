@@ -26,6 +26,11 @@ pub async fn create(
     admin: Admin,
     body: JsonObject,
 ) -> Result<Pushed<(StatusCode, Json<Value>)>, ApiError> {
+    if admin.token.as_ref().is_some_and(|t| t.projects.is_some()) {
+        return Err(ApiError::Forbidden(
+            "This API token is limited to some projects and cannot create others",
+        ));
+    }
     let mut f = Fields::new(body);
     let name = f.string("name", 0, 255);
     f.finish()?;
@@ -135,7 +140,12 @@ pub async fn list(
     admin: Admin,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let list = projects::list_for(&state.db, admin.id).await?;
-    Ok(Json(list.iter().map(out).collect()))
+    Ok(Json(
+        list.iter()
+            .filter(|p| admin.reaches(p.id))
+            .map(out)
+            .collect(),
+    ))
 }
 
 /// `GET /api/projects/{project_id}`

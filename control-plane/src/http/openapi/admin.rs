@@ -86,7 +86,73 @@ fn auth() -> Vec<Op> {
             .ok(204, "Revoked (whatever it was).", Value::Null)
             .errors(&[422]),
         op("get", "/api/me", "auth", "The calling admin").ok(200, "The admin.", sref("Admin")),
+        op("post", "/api/auth/tokens", "auth", "Create an admin API token")
+            .about("A long-lived credential for automation, sent as `Authorization: Bearer bfy_…` on \
+                    every admin endpoint. `token` is in this answer only; only its SHA-256 digest \
+                    is kept. `project_ids` limits it to those projects (others answer 404, as to a \
+                    non-member); `read_only` allows only GET; `expires_in_days` (1–3650) ends it. \
+                    Made by a signed-in admin only (not with another API token).")
+            .body(object(
+                &[
+                    ("name", json!({ "type": "string", "minLength": 1, "maxLength": 255 })),
+                    ("project_ids", json!({ "type": ["array", "null"], "items": { "type": "string", "format": UUID } })),
+                    ("read_only", flag()),
+                    ("expires_in_days", json!({ "type": ["integer", "null"], "minimum": 1, "maximum": 3650 })),
+                ],
+                &["name"],
+            ))
+            .ok(201, "The token, with its secret (`token`) shown once.", token(true))
+            .errors(&[403, 404, 422]),
+        op("get", "/api/auth/tokens", "auth", "The admin's API tokens")
+            .about("Revoked and expired ones included (`status`), never the secret.")
+            .ok(200, "Tokens, oldest first.", json!({ "type": "array", "items": token(false) })),
+        op("delete", "/api/auth/tokens/{token_id}", "auth", "Revoke an admin API token")
+            .about("At once and for good (idempotent).")
+            .ok(204, "Revoked.", Value::Null)
+            .errors(&[404]),
     ]
+}
+
+/// An admin API token as listed, with its secret when just made.
+fn token(with_secret: bool) -> Value {
+    let uuid = json!({ "type": "string", "format": UUID });
+    let mut props = vec![
+        ("id", uuid.clone()),
+        ("name", json!({ "type": "string" })),
+        (
+            "prefix",
+            text("The token's first characters, to recognize it."),
+        ),
+        (
+            "project_ids",
+            json!({ "type": ["array", "null"], "items": uuid }),
+        ),
+        ("read_only", flag()),
+        (
+            "expires_at",
+            json!({ "type": ["string", "null"], "format": "date-time" }),
+        ),
+        (
+            "created_at",
+            json!({ "type": "string", "format": "date-time" }),
+        ),
+        (
+            "last_used_at",
+            json!({ "type": ["string", "null"], "format": "date-time" }),
+        ),
+        (
+            "revoked_at",
+            json!({ "type": ["string", "null"], "format": "date-time" }),
+        ),
+        (
+            "status",
+            json!({ "type": "string", "enum": ["active", "revoked", "expired"] }),
+        ),
+    ];
+    if with_secret {
+        props.push(("token", text("The token (`bfy_…`): shown once.")));
+    }
+    object(&props, &["id", "name", "prefix", "read_only", "status"])
 }
 
 fn projects() -> Vec<Op> {
