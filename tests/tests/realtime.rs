@@ -424,10 +424,27 @@ async fn a_resume_with_last_event_id_loses_nothing_and_a_long_absence_resets() {
     .await;
     let rt = Rt::start(&env).await;
     let key = |r: reqwest::RequestBuilder| r.header("x-api-key", rt.key.clone());
+    // A stream that saw no event yet still gave an id to resume from (with its `: ready`).
+    let mut quiet = Sse::open(key(rt.stream(Some(0), "subscribe=posts")))
+        .await
+        .unwrap();
+    let ready = quiet.next(WAIT).await.unwrap();
+    let start = ready.id.clone().expect("the ready block carries an id");
+    assert!(
+        ready.event.is_empty() && ready.comments[0].starts_with("ready"),
+        "{ready:?}"
+    );
+    drop(quiet);
     let mut s = rt.open(key(rt.stream(Some(0), "subscribe=posts"))).await;
     for t in ["one", "two"] {
         rt.post(None, json!({"title": t})).await;
     }
+    let mut again =
+        Sse::open(key(rt.stream(Some(1), "subscribe=posts")).header("last-event-id", &start))
+            .await
+            .unwrap();
+    assert_eq!(titles(&take(&mut again, 2).await), ["one", "two"]);
+    drop(again);
     let seen = take(&mut s, 2).await;
     let last = seen[1].id.clone().unwrap();
     drop(s);

@@ -204,8 +204,9 @@ impl Stream for Frames {
                 self.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
                 return Poll::Ready(Some(Ok(bytes)));
             }
-            // The client retries after 2 s when the connection drops.
-            Frame::Ready { id } => format!("retry: 2000\n: ready {id}\n\n"),
+            // The id (without data, so no event) is where a browser resumes from should the
+            // connection drop before any event came; it retries after 2 s.
+            Frame::Ready { id } => format!("id: {id}\nretry: 2000\n: ready {id}\n\n"),
             Frame::Reset { id, reason } => format!(
                 "id: {id}\nevent: reset\ndata: {}\n\n",
                 serde_json::json!({ "reason": reason, "last_event_id": id })
