@@ -9,7 +9,8 @@ pub(super) fn paths(base: &str, collections: &[&str]) -> Vec<(String, Value)> {
         `id: <event id>` (rising, the same on every worker), `event: record.created|record.updated|record.deleted` \
         and `data:` a `RealtimeEvent`. An event is sent only when the caller could read the record now, as a GET \
         would (policies, roles, owner conditions; hidden fields never appear), and the record matches one of the \
-        topics. A block `id: <id>` with the comment `: ready <id>` (no event) says the subscription is live and sets the resume point; `: keep-alive` comes every 15 s. \
+        topics. A block `id: <id>` with the comment `: ready <id>` (no event) says the subscription is live \
+        and sets the resume point; `: keep-alive` comes every 15 s. \
         Reconnecting with `Last-Event-ID` replays what was missed (up to the worker's replay window, 10,000 events \
         by default); further behind, `event: reset` (data `{\"reason\", \"last_event_id\"}`) says to reload and \
         the stream goes on from there. `event: error` (data `{\"detail\"}`) ends a stream whose session was \
