@@ -367,9 +367,11 @@ impl Engine {
         }
         // Each webhook of the project may take what its in-flight limit leaves; those with more
         // than half of it in flight are left out until half is back.
+        // The room is reserved before the claim (fresh deliveries are claimed meanwhile), and
+        // what the claim did not fill is given back after it.
         let room: Vec<(Uuid, i32)> = {
-            let per = self.per_webhook.lock().expect("lock");
-            project
+            let mut per = self.per_webhook.lock().expect("lock");
+            let room: Vec<(Uuid, i32)> = project
                 .config
                 .webhooks
                 .iter()
@@ -382,7 +384,11 @@ impl Engine {
                 // A webhook with more than half its limit in flight waits to claim a batch.
                 .filter(|(_, left)| *left >= PER_WEBHOOK / 2)
                 .map(|(w, left)| (w, left as i32))
-                .collect()
+                .collect();
+            for (w, left) in &room {
+                *per.entry(*w).or_default() += *left as usize;
+            }
+            room
         };
         if room.is_empty() {
             // Every webhook is busy: a finishing delivery wakes the dispatcher again.
@@ -397,9 +403,11 @@ impl Engine {
             Ok::<_, sqlx::Error>(out)
         }
         .await;
+        let reserved: Vec<(Uuid, usize)> = room.iter().map(|(w, n)| (*w, *n as usize)).collect();
         let (claimed, next) = match claimed {
             Ok(c) => c,
             Err(e) => {
+                self.unreserve(&reserved, &[]);
                 warn!(project.id = %project_id, "could not claim webhook deliveries: {e}");
                 self.due_at(project_id, Instant::now() + Duration::from_secs(5));
                 return;
@@ -408,22 +416,36 @@ impl Engine {
         if let Some(next) = next {
             self.due_at(project_id, instant_of(next));
         }
+        self.unreserve(&reserved, &claimed);
         self.start(&project, claimed);
     }
 
-    /// Starts sending claimed deliveries, each in its own task, counted against the limits.
+    /// Gives back the reserved in-flight slots (per webhook) that these claimed deliveries do
+    /// not take.
+    fn unreserve(&self, reserved: &[(Uuid, usize)], claimed: &[Claimed]) {
+        let mut per = self.per_webhook.lock().expect("lock");
+        for (hook, n) in reserved {
+            let used = claimed.iter().filter(|d| d.webhook_id == *hook).count();
+            let back = n.saturating_sub(used);
+            if let Some(count) = per.get_mut(hook) {
+                *count = count.saturating_sub(back);
+                if *count == 0 {
+                    per.remove(hook);
+                }
+            }
+        }
+    }
+
+    /// Starts sending claimed deliveries, each in its own task. Their webhooks' in-flight slots
+    /// were reserved before the claim.
     fn start(self: &Arc<Self>, project: &Arc<Project>, claimed: Vec<Claimed>) {
         for d in claimed {
             let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
-                // The limits were checked before the claim; the lease brings it back.
-                break;
+                // The worker's limit was checked before the claim but another claim came first:
+                // the delivery's lease brings it back; its slot is given back now.
+                self.unreserve(&[(d.webhook_id, 1)], &[]);
+                continue;
             };
-            *self
-                .per_webhook
-                .lock()
-                .expect("lock")
-                .entry(d.webhook_id)
-                .or_default() += 1;
             let engine = self.clone();
             let project = project.clone();
             tokio::spawn(async move {
@@ -463,29 +485,35 @@ impl Engine {
             }
             tokio::time::sleep(FRESH_EVERY).await;
             // What the limits let go now, by project; the rest waits for a finishing delivery.
-            let mut by_project: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+            let mut by_project: HashMap<Uuid, Vec<(Uuid, Uuid)>> = HashMap::new();
             {
                 let mut fresh = self.fresh.lock().expect("lock");
                 if fresh.is_empty() {
                     continue;
                 }
-                let per = self.per_webhook.lock().expect("lock");
+                // Slots are reserved here, under the same lock the limits are read with.
+                let mut per = self.per_webhook.lock().expect("lock");
                 let mut free = self.in_flight.available_permits();
-                let mut taken: HashMap<Uuid, usize> = HashMap::new();
                 fresh.retain(|(project, hook, id)| {
-                    let busy =
-                        per.get(hook).copied().unwrap_or(0) + taken.get(hook).copied().unwrap_or(0);
+                    let busy = per.get(hook).copied().unwrap_or(0);
                     if free == 0 || busy >= PER_WEBHOOK {
                         return true;
                     }
                     free -= 1;
-                    *taken.entry(*hook).or_default() += 1;
-                    by_project.entry(*project).or_default().push(*id);
+                    *per.entry(*hook).or_default() += 1;
+                    by_project.entry(*project).or_default().push((*hook, *id));
                     false
                 });
             }
-            for (pid, ids) in by_project {
+            for (pid, taken) in by_project {
+                let mut reserved: HashMap<Uuid, usize> = HashMap::new();
+                for (hook, _) in &taken {
+                    *reserved.entry(*hook).or_default() += 1;
+                }
+                let reserved: Vec<(Uuid, usize)> = reserved.into_iter().collect();
+                let ids: Vec<Uuid> = taken.iter().map(|(_, id)| *id).collect();
                 let Some(project) = self.registry.get(&pid) else {
+                    self.unreserve(&reserved, &[]);
                     continue;
                 };
                 let claimed = async {
@@ -497,8 +525,13 @@ impl Engine {
                 }
                 .await;
                 match claimed {
-                    Ok(claimed) => self.start(&project, claimed),
+                    Ok(claimed) => {
+                        // Rolled back or taken elsewhere: not sent from here.
+                        self.unreserve(&reserved, &claimed);
+                        self.start(&project, claimed);
+                    }
                     Err(e) => {
+                        self.unreserve(&reserved, &[]);
                         // They are due in the table: the next look finds them.
                         warn!(project.id = %pid, "could not claim fresh webhook deliveries: {e}");
                         self.due_at(pid, Instant::now() + Duration::from_secs(1));
