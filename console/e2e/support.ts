@@ -44,7 +44,15 @@ export async function projectId(request: APIRequestContext, name: string): Promi
 export async function expectAccessible(page: Page): Promise<void> {
   const res = await new AxeBuilder({ page }).analyze();
   const bad = res.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`)).toEqual([]);
+  expect(
+    bad.map(
+      (v) =>
+        `${v.id}: ${v.help} (${v.nodes
+          .slice(0, 3)
+          .map((n) => `${n.target.join(" ")}: ${n.html.slice(0, 200)}`)
+          .join(", ")})`,
+    ),
+  ).toEqual([]);
 }
 
 const SHOTS = resolve(import.meta.dirname, "../../docs/console");

@@ -74,7 +74,7 @@ export function Code({ text, label }: { text: string; label: string }) {
 
 export function Skeleton({ rows = 3 }: { rows?: number }) {
   return (
-    <div className="skeleton" aria-busy="true" aria-label="Loading">
+    <div className="skeleton" role="status" aria-busy="true" aria-label="Loading">
       {Array.from({ length: rows }, (_, i) => <div key={i} className="sk-line" />)}
     </div>
   );
