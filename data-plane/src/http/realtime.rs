@@ -99,7 +99,7 @@ pub async fn stream(
         }
         topics.push((topic, planned));
     }
-    let (principal, expires) = principal(&st, &ctx, &parts);
+    let (principal, expires) = principal(&st, &ctx, &parts).await?;
     let (rx, queued, membership) = st.realtime.subscribe(Request {
         project: ctx.project.clone(),
         principal,
@@ -126,11 +126,11 @@ pub async fn stream(
 }
 
 /// What is checked again while the stream is open, and when its token expires.
-fn principal(
+async fn principal(
     st: &AppState,
     ctx: &Ctx,
     parts: &axum::http::request::Parts,
-) -> (Principal, Option<i64>) {
+) -> Result<(Principal, Option<i64>), ApiError> {
     let token = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -141,31 +141,33 @@ fn principal(
     let expires = token
         .and_then(model::jwt::peek)
         .and_then(|(_, claims)| claims.get("exp").and_then(serde_json::Value::as_i64));
-    match &ctx.caller {
+    Ok(match &ctx.caller {
         Caller::Admin(id) => (Principal::Admin(*id), expires),
         Caller::ApiKey(id) => (Principal::ApiKey(*id), None),
         Caller::Anonymous => (Principal::Anonymous, None),
         Caller::AppUser(u) => {
-            let session =
-                token.and_then(|t| crate::auth::tokens::verify(&ctx.project.config, t).ok());
-            let seen = session.as_ref().and_then(|t| {
-                st.principals
-                    .get(ctx.project.config.project_id, t.session_id, &t.user_id)
-            });
-            match (session, seen) {
-                (Some(t), Some(seen)) => (
-                    Principal::AppUser {
-                        id: u.id.clone(),
-                        session: t.session_id,
-                        seen,
-                    },
-                    expires,
-                ),
-                // Cannot happen (the caller was just resolved from this token); nobody then.
-                _ => (Principal::Anonymous, None),
-            }
+            let gone = || ApiError::Unauthorized("Invalid token");
+            let t = token
+                .and_then(|t| crate::auth::tokens::verify(&ctx.project.config, t).ok())
+                .ok_or_else(gone)?;
+            let pid = ctx.project.config.project_id;
+            // As the caller was just resolved (read again if the memory of it is gone already).
+            let seen = match st.principals.get(pid, t.session_id, &t.user_id) {
+                Some(seen) => seen,
+                None => crate::db::live_principal(&st.db, &ctx.project, &t.user_id, t.session_id)
+                    .await?
+                    .ok_or_else(gone)?,
+            };
+            (
+                Principal::AppUser {
+                    id: u.id.clone(),
+                    session: t.session_id,
+                    seen,
+                },
+                expires,
+            )
         }
-    }
+    })
 }
 
 /// The stream's frames as SSE text; a keep-alive comment after [`KEEP_ALIVE`] without one. It
