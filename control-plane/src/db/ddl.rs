@@ -68,7 +68,7 @@ pub fn create_users_table(schema: &str) -> String {
 
 /// Version of [`create_auth_tables`]; `control.projects.auth_tables_version` records what each
 /// project has.
-pub const AUTH_TABLES_VERSION: i32 = 7;
+pub const AUTH_TABLES_VERSION: i32 = 8;
 
 /// The tables app-user auth keeps beside `_users` in a project's schema (names start with `_`,
 /// which no collection name can): sessions (one per login; a refresh-token family), their
@@ -304,6 +304,22 @@ pub fn create_auth_tables(schema: &str) -> Vec<String> {
                 \"workflow_id\" uuid PRIMARY KEY,
                 \"last_due\" timestamptz NOT NULL
             )"
+        ),
+        // Version 8: the outbox tables churn (every delivery and run is updated after it is
+        // written, every audit event once when sealed) and only grow, so autovacuum's default
+        // (20 % of the table dead) comes ever later, and claims step over more dead index
+        // entries meanwhile: vacuum them after a fixed number of dead rows instead.
+        format!(
+            "ALTER TABLE {s}.\"_webhook_deliveries\" SET (autovacuum_vacuum_scale_factor = 0,
+                autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0)"
+        ),
+        format!(
+            "ALTER TABLE {s}.\"_workflow_runs\" SET (autovacuum_vacuum_scale_factor = 0,
+                autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0)"
+        ),
+        format!(
+            "ALTER TABLE {s}.\"_audit_events\" SET (autovacuum_vacuum_scale_factor = 0,
+                autovacuum_vacuum_threshold = 20000, autovacuum_vacuum_cost_delay = 0)"
         ),
     ]
 }
