@@ -1,7 +1,8 @@
-//! Backendify control plane: admin users, projects and their catalogs, the admin REST API, and
-//! `ConfigService`, through which every worker and router learns compiled project configs and
+//! Backendify control plane: admin users, projects and their catalogs, the admin REST API and the
+//! gRPC admin API on its port, and `ConfigService`, through which every worker and router learns compiled project configs and
 //! placements.
 
+pub mod admin_rpc;
 pub mod changes;
 pub mod compile;
 pub mod config;
@@ -96,7 +97,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (http_addr, grpc_addr) = (http.local_addr()?, grpc.local_addr()?);
     let (stop, _) = watch::channel(false);
 
-    let app = app(state, config.max_body_bytes);
+    let rest = app(state.clone(), config.max_body_bytes);
+    let app = rest.clone().merge(admin_rpc::routes(state, rest));
     let mut on_stop = stop.subscribe();
     let http_task = tokio::spawn(async move {
         let signal = async move {

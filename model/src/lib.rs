@@ -1,6 +1,6 @@
 //! Types both planes share and nothing else: the compiled project config that travels from the
 //! control plane to workers, JWT signing and claims, password and token hashing, request-field
-//! checks, SQL identifier quoting, validation-rule patterns and date formats, and the contract's
+//! checks, which side serves a route, SQL identifier quoting, validation-rule patterns and date formats, and the contract's
 //! error-body builders. No I/O lives here.
 
 pub mod access;
@@ -9,6 +9,7 @@ pub mod error_body;
 pub mod fields;
 pub mod files;
 pub mod jwt;
+pub mod routes;
 pub mod rule_syntax;
 pub mod secret;
 pub mod sql;

@@ -1,10 +1,13 @@
-//! The gRPC contract between the control plane, workers and routers: `ConfigService`.
+//! The gRPC contracts: `ConfigService` between the control plane, workers and routers, and the
+//! public `AdminService` (its client; the control plane serves it from the descriptor set).
 //!
-//! Generated from `proto/config.proto`; these types stop at the gRPC handlers. [`cluster`] holds
-//! the credential every call carries; [`service`] what each service process shares (logs, when to
-//! stop).
+//! Generated from `proto/config.proto` and `proto/backendify/admin/v1/admin.proto`; these types
+//! stop at the gRPC handlers. [`cluster`] holds the credential every call carries; [`service`]
+//! what each service process shares (logs, when to stop); [`json`] turns protobuf `Struct`s into
+//! JSON and back.
 
 pub mod cluster;
+pub mod json;
 pub mod service;
 
 /// `backendify.config.v1`: config and placement distribution.
@@ -13,6 +16,17 @@ pub mod config {
     tonic::include_proto!("backendify.config.v1");
 }
 
+/// `backendify.admin.v1`: the public admin API (`AdminService`), a client and the descriptors.
+#[allow(missing_docs, clippy::all)]
+pub mod admin {
+    tonic::include_proto!("backendify.admin.v1");
+
+    /// The encoded `FileDescriptorSet` of `admin.proto` and everything it imports: the control
+    /// plane serves the API and its reflection from it.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("admin_descriptor");
+}
+
+pub use admin::admin_service_client::AdminServiceClient;
 pub use config::config_service_client::ConfigServiceClient;
 pub use config::config_service_server::{ConfigService, ConfigServiceServer};
 

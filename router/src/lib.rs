@@ -102,6 +102,12 @@ async fn route(
             .body(Body::from(r#"{"ok":true}"#))
             .expect("static response");
     }
+    if routes::is_grpc(req.headers()) {
+        return st
+            .streams
+            .to_control_plane(&st.control_plane, req, request_id, client_ip, st.timeout)
+            .await;
+    }
     let wants_html = req
         .headers()
         .get(header::ACCEPT)

@@ -3,6 +3,7 @@
 //! `/console/`; everything else goes to the control plane, which also serves the API documentation
 //! (`/docs`, `/openapi.json`) and answers the contract's JSON 404 for any path it does not know.
 
+use model::routes::is_data_route;
 use uuid::Uuid;
 
 /// Where the console lives.
@@ -65,27 +66,13 @@ pub fn is_stream(path: &str) -> bool {
         .is_some_and(|(_, rest)| rest == "realtime")
 }
 
-/// The data-plane routes under a project (segments after the project id).
-fn is_data_route(s: &[&str]) -> bool {
-    matches!(
-        s,
-        ["data", _, ..]
-            | ["auth", _, ..]
-            | ["files", ..]
-            | ["audit", "events" | "verify"]
-            | ["audit", "events", "export"]
-            | ["views", _, "execute"]
-            | ["validations", "collections", _, "validate"]
-            | ["settings", "auth", "users", ..]
-            | ["rbac", "users", _, ..]
-            | ["webhooks", _, "deliveries"]
-            | ["webhooks", _, "test"]
-            | ["webhooks", _, "deliveries", _, "retry"]
-            | ["workflows", _, "runs", ..]
-            | ["workflows", _, "run"]
-            | ["openapi.json"]
-            | ["realtime", ..]
-    )
+/// A gRPC call (the admin API, its health and reflection): it goes to the control plane over
+/// HTTP/2, whatever its path.
+pub fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/grpc"))
 }
 
 #[cfg(test)]

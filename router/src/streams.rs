@@ -1,5 +1,5 @@
-//! Long-lived answers (realtime streams) to workers over HTTP/2: many streams share one
-//! connection, so an idle subscriber costs each side an HTTP/2 stream, not a connection with its
+//! Long-lived answers (realtime streams) to workers, and gRPC calls to the control plane, over
+//! HTTP/2: many streams share one connection, so an idle subscriber costs each side an HTTP/2 stream, not a connection with its
 //! own buffers. Up to [`STREAMS_PER_CONN`] streams ride one connection (workers accept 200);
 //! more open another. A connection's window is large so that one stalled reader, whose stream
 //! window fills, never holds up the others.
@@ -155,6 +155,78 @@ impl Streams {
         }
         error(StatusCode::BAD_GATEWAY, "Upstream unavailable")
     }
+
+    /// Passes a gRPC call (the admin API) to the control plane: body, answer and trailers
+    /// stream through. A control plane that cannot be reached is `UNAVAILABLE` in gRPC's terms.
+    pub async fn to_control_plane(
+        &self,
+        to: &Upstream,
+        req: Request<Body>,
+        request_id: &HeaderValue,
+        client_ip: &str,
+        timeout: Duration,
+    ) -> Response<Body> {
+        let (mut parts, body) = req.into_parts();
+        forwarding_headers(&mut parts, request_id, client_ip);
+        parts.headers.remove(header::HOST);
+        // The one hop-by-hop header gRPC needs: it says the client reads trailers.
+        parts
+            .headers
+            .insert(header::TE, HeaderValue::from_static("trailers"));
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let (mut sender, open) = match self.conn(to.authority()).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(upstream = to.authority(), "control plane unreachable: {e}");
+                return grpc_error(14, "Control plane unavailable");
+            }
+        };
+        let mut out = Request::builder()
+            .method(parts.method)
+            .uri(format!("http://{}{}", to.authority(), to.target(&target)))
+            .body(body)
+            .expect("a valid request");
+        *out.headers_mut() = parts.headers;
+        let sent = tokio::time::timeout(timeout, async {
+            sender.ready().await?;
+            sender.send_request(out).await
+        })
+        .await;
+        match sent {
+            Ok(Ok(res)) => {
+                let (head, body) = res.into_parts();
+                let body = Counted {
+                    body: body.map_err(axum::Error::new).boxed_unsync(),
+                    open,
+                };
+                Response::from_parts(head, Body::new(body))
+            }
+            Ok(Err(e)) => {
+                open.fetch_sub(1, Ordering::Relaxed);
+                tracing::warn!(upstream = to.authority(), "gRPC call failed: {e}");
+                grpc_error(14, "Control plane unavailable")
+            }
+            Err(_) => {
+                open.fetch_sub(1, Ordering::Relaxed);
+                grpc_error(4, "The control plane did not answer in time")
+            }
+        }
+    }
+}
+
+/// A gRPC error said by the router itself (a "trailers-only" answer).
+fn grpc_error(code: u8, message: &'static str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/grpc")
+        .header("grpc-status", code.to_string())
+        .header("grpc-message", message)
+        .body(Body::empty())
+        .expect("static response")
 }
 
 /// A stream's body; its connection counts it open until it is dropped.
