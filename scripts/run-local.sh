@@ -395,6 +395,8 @@ cat <<EOF
 
   Console              $ROUTER_URL/console/
   Public + admin API   $ROUTER_URL/api/...   (everything goes through the router)
+  gRPC admin API       $ROUTER_URL   (HTTP/2, backendify.admin.v1.AdminService, with reflection)
+  CLI                  $(show "$BIN_DIR")/backendify --url $ROUTER_URL login --email <you>
   Service info, docs   $ROUTER_URL/   $ROUTER_URL/docs
   Control plane        http://$CONTROL_HTTP  (HTTP)   http://$CONTROL_GRPC  (gRPC ConfigService)
   Workers              $(for e in "${WORKERS[@]}"; do printf 'http://%s (%s)  ' "${e##*=}" "${e%%=*}"; done)

@@ -2,6 +2,7 @@
 //! release binaries as separate processes over a private Postgres, a Rust load generator, the same
 //! work run by `pgbench`, and the resources each process used. `src/bin/bench.rs` runs the steps.
 
+pub mod admin;
 pub mod files;
 pub mod load;
 pub mod pgbench;
@@ -36,6 +37,8 @@ pub struct Options {
     pub webhooks_only: bool,
     /// Measure only the file transfers.
     pub files_only: bool,
+    /// Measure only the admin API: two reads over gRPC and over REST.
+    pub admin_only: bool,
     /// Measure only creates with and without an active 3-step workflow.
     pub workflows_only: bool,
     /// Measure only realtime delivery: many streams while creates run at a steady rate.
@@ -65,6 +68,9 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
   --webhooks-only only creates without and with one active webhook to a local receiver
                   (alternating --rounds times), commit-to-delivery latency, every event
                   delivered (prints that table alone)
+  --admin-only    only the admin API: GetProject and ListCollections over gRPC through the
+                  router against the same reads over REST, 32 concurrent callers,
+                  alternating --rounds times (prints that table alone)
   --files-only    only the file figures: a 100 MiB upload and download through the router
                   (throughput next to cp, memory growth of router and worker) and 64
                   concurrent 100 KiB downloads (prints that table alone)
@@ -100,6 +106,7 @@ impl Options {
             policies_only: false,
             webhooks_only: false,
             files_only: false,
+            admin_only: false,
             workflows_only: false,
             realtime_only: false,
             realtime_subscribers: 2000,
@@ -142,6 +149,7 @@ impl Options {
                 "--policies-only" => o.policies_only = true,
                 "--webhooks-only" => o.webhooks_only = true,
                 "--files-only" => o.files_only = true,
+                "--admin-only" => o.admin_only = true,
                 "--workflows-only" => o.workflows_only = true,
                 "--realtime-only" => o.realtime_only = true,
                 "--realtime-subscribers" => {

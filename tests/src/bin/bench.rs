@@ -367,6 +367,31 @@ async fn workflows(run: &mut Run) -> anyhow::Result<String> {
 
 /// Realtime delivery to many streams while creates run at a steady rate
 /// ([`e2e::bench::realtime`]), as markdown.
+/// `GetProject` and `ListCollections` over gRPC and over REST ([`e2e::bench::admin`]).
+async fn admin(run: &mut Run) -> anyhow::Result<String> {
+    say("admin API: two reads over gRPC and over REST, alternating");
+    let target = e2e::bench::admin::Target {
+        addr: run.stack.router_addr,
+        project: run.project.id.clone(),
+        token: run.project.token.clone(),
+    };
+    let conns = run.opts.connections;
+    let before = run.meter.cpu();
+    let figures = e2e::bench::admin::measure(
+        &target,
+        conns,
+        (run.opts.warmup, run.opts.duration),
+        run.opts.rounds.max(3),
+    )
+    .await?;
+    add(&mut run.cpu_ours, before, run.meter.cpu());
+    run.stack.check_alive()?;
+    for (read, f) in &figures {
+        say(&format!("admin API: {read:?} gRPC/REST {:.2}", f.ratio()));
+    }
+    Ok(e2e::bench::admin::markdown(conns, &figures))
+}
+
 async fn realtime(run: &mut Run) -> anyhow::Result<String> {
     let rows = run.opts.rows;
     say("realtime: streams through the router while creates run at a steady rate");
@@ -577,6 +602,13 @@ async fn main() -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&work);
         return Ok(());
     }
+    if run.opts.admin_only {
+        let md = admin(&mut run).await?;
+        run.stack.stop();
+        println!("Commit {}.\n\n{md}", commit());
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     if run.opts.files_only {
         let md = files(&mut run, &work).await?;
         run.stack.stop();
@@ -598,8 +630,12 @@ async fn main() -> anyhow::Result<()> {
     let flows = workflows(&mut run).await?;
     let files = files(&mut run, &work).await?;
     let live = realtime(&mut run).await?;
+    let admin = admin(&mut run).await?;
     run.stack.stop();
-    let md = format!("{}\n{hooks}\n{flows}\n{files}\n{live}", report.markdown());
+    let md = format!(
+        "{}\n{hooks}\n{flows}\n{files}\n{live}\n{admin}",
+        report.markdown()
+    );
     println!("{md}");
     if write_docs {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
