@@ -110,7 +110,9 @@ mod tests {
         assert_eq!(load(&path).unwrap(), Saved::default());
         let saved = Saved {
             url: Some("http://127.0.0.1:8000".into()),
-            token: Some("t".into()),
+            token: Some("bfy_t".into()),
+            token_id: Some("id".into()),
+            refresh_token: Some("r".into()),
         };
         save(&path, &saved).unwrap();
         assert_eq!(load(&path).unwrap(), saved);
