@@ -46,8 +46,19 @@ pub struct RestCall {
     pub target: String,
     /// The JSON body, if the route takes one.
     pub body: Option<Value>,
-    /// The page asked for: (offset, size).
-    pub page: Option<(usize, usize)>,
+    /// The page asked for, when the call pages.
+    pub page: Option<Page>,
+}
+
+/// A page of a list call.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// Items before it.
+    pub offset: usize,
+    /// Items in it at most.
+    pub size: usize,
+    /// The REST route pages itself (`limit`/`offset`), so the answer is the page already.
+    pub by_rest: bool,
 }
 
 fn json_of(msg: &DynamicMessage, skip_defaults: bool) -> Result<Value, Status> {
@@ -131,6 +142,12 @@ pub fn request(b: &Binding, msg: &DynamicMessage) -> Result<RestCall, Status> {
             }
         }
     }
+    let page = page(msg)?;
+    if let Some(p) = page.filter(|p| p.by_rest) {
+        query.append_pair("limit", &p.size.to_string());
+        query.append_pair("offset", &p.offset.to_string());
+        any = true;
+    }
     if any {
         path.push('?');
         path.push_str(&query.finish());
@@ -139,7 +156,7 @@ pub fn request(b: &Binding, msg: &DynamicMessage) -> Result<RestCall, Status> {
         verb: b.verb.clone(),
         target: path,
         body,
-        page: page(msg)?,
+        page,
     })
 }
 
@@ -219,10 +236,17 @@ fn query_values(field: &FieldDescriptor, v: &PValue) -> Result<Vec<String>, Stat
     }
 }
 
-/// The page a list call asks for, when its request can page.
-fn page(msg: &DynamicMessage) -> Result<Option<(usize, usize)>, Status> {
+/// The page a list call asks for, when its request can page. A request that also has the REST
+/// route's own `limit` and `offset` pages through them, unless it sets them itself (then it gets
+/// exactly that slice and no `next_page_token`).
+fn page(msg: &DynamicMessage) -> Result<Option<Page>, Status> {
     let d = msg.descriptor();
     if d.get_field_by_name(PAGE_SIZE).is_none() {
+        return Ok(None);
+    }
+    let native = ["limit", "offset"].map(|f| d.get_field_by_name(f));
+    let by_rest = native.iter().all(Option::is_some);
+    if by_rest && native.iter().flatten().any(|f| msg.has_field(f)) {
         return Ok(None);
     }
     let size = msg
@@ -251,7 +275,11 @@ fn page(msg: &DynamicMessage) -> Result<Option<(usize, usize)>, Status> {
             .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
             .ok_or_else(|| invalid("page_token is not one this API gave"))?
     };
-    Ok(Some((offset, size)))
+    Ok(Some(Page {
+        offset,
+        size,
+        by_rest,
+    }))
 }
 
 /// Whether answers that the response message lacks a field for are refused (tests and debug
@@ -276,8 +304,8 @@ pub fn response(b: &Binding, call: &RestCall, body: &Bytes) -> Result<DynamicMes
         Some(f) => Value::Object(Map::from_iter([(f.clone(), json)])),
         None => json,
     };
-    if let Some((offset, size)) = call.page {
-        cut_page(&output, b.response_body.as_deref(), &mut json, offset, size);
+    if let Some(page) = call.page {
+        cut_page(&output, b.response_body.as_deref(), &mut json, page);
     }
     decode(&output, json, b.method.name())
 }
@@ -303,14 +331,14 @@ fn decode(output: &MessageDescriptor, json: Value, rpc: &str) -> Result<DynamicM
     }
 }
 
-/// Keeps `size` items from `offset` of the list field, and says where the next page starts.
-fn cut_page(
-    output: &MessageDescriptor,
-    items: Option<&str>,
-    json: &mut Value,
-    offset: usize,
-    size: usize,
-) {
+/// Keeps the page's items of the list field (unless REST paged already), and says where the next
+/// page starts: while REST's `total` says more exist, or, without a total, after a full page.
+fn cut_page(output: &MessageDescriptor, items: Option<&str>, json: &mut Value, page: Page) {
+    let Page {
+        offset,
+        size,
+        by_rest,
+    } = page;
     if output.get_field_by_name(NEXT_PAGE_TOKEN).is_none() {
         return;
     }
@@ -323,14 +351,22 @@ fn cut_page(
     let Some(Value::Object(o)) = Some(json) else {
         return;
     };
+    let total = o.get("total").and_then(Value::as_u64);
     let Some(Value::Array(list)) = field.and_then(|f| o.get_mut(&f)) else {
         return;
     };
-    let total = list.len();
-    let end = offset.saturating_add(size).min(total);
-    let page: Vec<Value> = list.drain(offset.min(total)..end).collect();
-    *list = page;
-    if end < total {
+    let (end, more) = if by_rest {
+        let end = offset + list.len();
+        let more = total.map_or(list.len() >= size, |t| (end as u64) < t);
+        (end, more && !list.is_empty())
+    } else {
+        let total = list.len();
+        let end = offset.saturating_add(size).min(total);
+        let page: Vec<Value> = list.drain(offset.min(total)..end).collect();
+        *list = page;
+        (end, end < total)
+    };
+    if more {
         let token = URL_SAFE_NO_PAD.encode(format!("o:{end}"));
         o.insert(NEXT_PAGE_TOKEN.into(), Value::String(token));
     }
