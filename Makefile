@@ -1,12 +1,13 @@
 # Backendify: common tasks. Run `make` for the list.
 
 .DEFAULT_GOAL := help
-.PHONY: help run test build fmt lint clean-data bench-schema bench
+.PHONY: help run test check-deploy build fmt lint clean-data bench-schema bench
 
 help:
 	@echo "Backendify make targets:"
 	@echo "  make run         build everything, start Postgres, control plane, 2 workers, router (Ctrl-C stops all)"
 	@echo "  make test        run every test (tests start their own Postgres)"
+	@echo "  make check-deploy  check deploy/ offline: Dockerfiles, compose, Kubernetes overlays (schemas)"
 	@echo "  make build       cargo build --workspace (debug)"
 	@echo "  make fmt         cargo fmt --all"
 	@echo "  make lint        cargo clippy --workspace --all-targets"
@@ -20,6 +21,9 @@ run:
 
 test:
 	scripts/test.sh
+
+check-deploy:
+	scripts/check-deploy.sh
 
 build:
 	cargo build --workspace

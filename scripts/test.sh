@@ -13,6 +13,7 @@ say() { printf '[backendify] %s\n' "$*"; }
 
 started=$SECONDS
 "$ROOT/scripts/deps.sh" >/dev/null
+"$ROOT/scripts/check-deploy.sh" # deploy/: Dockerfiles, compose, Kubernetes overlays (offline)
 cargo_bin="${CARGO_HOME:-${HOME:-}/.cargo}/bin"
 [[ -d "$cargo_bin" ]] && PATH="$cargo_bin:$PATH"
 
