@@ -192,20 +192,26 @@ fn body_field(msg: &DynamicMessage, f: &str) -> Result<Value, Status> {
     if mask.is_empty() {
         return json_of(inner, true);
     }
+    // A masked field takes the value it has, its default included (`false`, `""`: AIP's "set it
+    // to that"), or `null` when it has none; inside it, unset fields stay out, so REST applies
+    // its own defaults there.
+    let set = json_of(inner, true)?;
     let full = json_of(inner, false)?;
     let mut out = Map::new();
     for path in &mask {
         let top = path.split('.').next().unwrap_or_default();
-        if inner.descriptor().get_field_by_name(top).is_none() {
+        let Some(field) = inner.descriptor().get_field_by_name(top) else {
             return Err(invalid(format!(
                 "update_mask names {path}, which {} does not have",
                 inner.descriptor().name()
             )));
-        }
-        out.insert(
-            top.to_owned(),
-            full.get(top).cloned().unwrap_or(Value::Null),
-        );
+        };
+        let value = match set.get(top) {
+            Some(v) => v.clone(),
+            None if matches!(field.kind(), Kind::Message(_)) && !field.is_list() => Value::Null,
+            None => full.get(top).cloned().unwrap_or(Value::Null),
+        };
+        out.insert(top.to_owned(), value);
     }
     Ok(Value::Object(out))
 }
