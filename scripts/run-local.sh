@@ -94,6 +94,11 @@ internal_addr CONTROL_HTTP_ADDR "control-plane HTTP"
 internal_addr CONTROL_GRPC_ADDR "control-plane gRPC"
 internal_addr WORKER_1_ADDR worker-1
 internal_addr WORKER_2_ADDR worker-2
+# Each process serves /metrics on a loopback port of its own.
+internal_addr CONTROL_METRICS_ADDR "control-plane metrics"
+internal_addr WORKER_1_METRICS_ADDR "worker-1 metrics"
+internal_addr WORKER_2_METRICS_ADDR "worker-2 metrics"
+internal_addr ROUTER_METRICS_ADDR "router metrics"
 # The managed Postgres: PG_PORT as given (checked), else 54329 when free, else a free port. A
 # cluster of this DATA_DIR left running keeps its own port (read below).
 pg_running() { [[ -f "$PG_DIR/postmaster.pid" ]] && kill -0 "$(head -n 1 "$PG_DIR/postmaster.pid")" 2>/dev/null; }
@@ -110,6 +115,7 @@ fi
 CONTROL_HTTP="$CONTROL_HTTP_ADDR"
 CONTROL_GRPC="$CONTROL_GRPC_ADDR"
 WORKERS=("worker-1=$WORKER_1_ADDR" "worker-2=$WORKER_2_ADDR")
+declare -A METRICS=([control-plane]="$CONTROL_METRICS_ADDR" [worker-1]="$WORKER_1_METRICS_ADDR" [worker-2]="$WORKER_2_METRICS_ADDR" [router]="$ROUTER_METRICS_ADDR")
 
 # The URL to reach a listen address from this machine (0.0.0.0 / [::] become loopback).
 local_url() {
@@ -369,20 +375,20 @@ wait_http() { # name url pid seconds
 }
 
 say "starting the control plane on $CONTROL_HTTP (gRPC $CONTROL_GRPC)"
-start control-plane control-plane
+start control-plane control-plane METRICS_ADDR="${METRICS[control-plane]}"
 PIDS_CONTROL=$STARTED_PID
 wait_http control-plane "http://$CONTROL_HTTP/health" "$PIDS_CONTROL" 60
 
 for entry in "${WORKERS[@]}"; do
     id="${entry%%=*}" addr="${entry##*=}"
     say "starting $id on $addr"
-    start "$id" data-plane WORKER_ADDR="$addr" WORKER_ID="$id"
+    start "$id" data-plane WORKER_ADDR="$addr" WORKER_ID="$id" METRICS_ADDR="${METRICS[$id]}"
     PIDS_WORKERS="$PIDS_WORKERS $id=$STARTED_PID"
     wait_http "$id" "http://$addr/health" "$STARTED_PID" 60
 done
 
 say "starting the router on $ROUTER_ADDR"
-start router router
+start router router METRICS_ADDR="${METRICS[router]}"
 PIDS_ROUTER=$STARTED_PID
 wait_http router "$ROUTER_URL/health" "$PIDS_ROUTER" 60
 
@@ -400,6 +406,8 @@ cat <<EOF
   Service info, docs   $ROUTER_URL/   $ROUTER_URL/docs
   Control plane        http://$CONTROL_HTTP  (HTTP)   http://$CONTROL_GRPC  (gRPC ConfigService)
   Workers              $(for e in "${WORKERS[@]}"; do printf 'http://%s (%s)  ' "${e##*=}" "${e%%=*}"; done)
+  Metrics              $(for n in control-plane worker-1 worker-2 router; do printf 'http://%s/metrics (%s)  ' "${METRICS[$n]}" "$n"; done)
+  Ready                $ROUTER_URL/ready   (each process also answers /health and /ready)
   Postgres             $shown_db
   Stored files         $(if [[ "${FILES_BACKEND:-local}" == s3 ]]; then printf 'S3 bucket %s at %s' "${S3_BUCKET:-backendify}" "${S3_ENDPOINT:-AWS}"; else show "$FILES_DIR"; fi)
   Logs                 $(show "$LOG_DIR")/   (Postgres: $(show "$PG_LOG"))

@@ -60,4 +60,7 @@ pub struct Config {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+    /// `/metrics` (`METRICS_ADDR`, `METRICS_PROJECTS`).
+    #[command(flatten)]
+    pub metrics: proto::metrics::Options,
 }

@@ -170,6 +170,11 @@ impl Hub {
         }
     }
 
+    /// How many project configs the hub holds.
+    pub fn config_count(&self) -> usize {
+        self.state.lock().expect("hub lock").configs.len()
+    }
+
     /// The placement table, for routers.
     pub fn placements(&self) -> watch::Receiver<Vec<Worker>> {
         self.placements.subscribe()

@@ -10,6 +10,7 @@ pub mod db;
 pub mod grpc;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod names;
 pub mod secrets;
 pub mod state;
@@ -35,6 +36,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// Where `ConfigService` listens.
     pub grpc_addr: SocketAddr,
+    /// Where `/metrics` listens, when it does.
+    pub metrics_addr: Option<SocketAddr>,
     hub: Arc<Hub>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -98,7 +101,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (stop, _) = watch::channel(false);
 
     let rest = app(state.clone(), config.max_body_bytes);
-    let app = rest.clone().merge(admin_rpc::routes(state, rest));
+    let db = state.db.clone();
+    let app = rest
+        .clone()
+        .merge(admin_rpc::routes(state, rest))
+        .layer(axum::middleware::from_fn(proto::metrics::track));
     let mut on_stop = stop.subscribe();
     let http_task = tokio::spawn(async move {
         let signal = async move {
@@ -132,13 +139,27 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             tracing::error!("config gRPC server failed: {e}");
         }
     });
+    let scrape_hub = hub.clone();
+    let metrics = proto::metrics::start(
+        &config.metrics,
+        Arc::new(move || metrics::refresh(&db, &scrape_hub)),
+        stop.subscribe(),
+    )
+    .await
+    .context("start the metrics listener")?;
+    let mut tasks = vec![http_task, grpc_task];
+    let metrics_addr = metrics.map(|(addr, task)| {
+        tasks.push(task);
+        addr
+    });
     info!(http.addr = %http_addr, grpc.addr = %grpc_addr, "control plane listening on http://{http_addr} (gRPC {grpc_addr})");
     Ok(Running {
         http_addr,
         grpc_addr,
+        metrics_addr,
         hub,
         stop,
-        tasks: vec![http_task, grpc_task],
+        tasks,
     })
 }
 

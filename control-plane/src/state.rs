@@ -70,11 +70,17 @@ impl AppState {
             return Ok(Vec::new());
         };
         let version = config.version;
+        let started = std::time::Instant::now();
         self.publish_config(&config);
         let lagging = self
             .hub
             .wait_applied(project, version, self.ack_timeout)
             .await;
+        let m = crate::metrics::get();
+        m.push.observe(started.elapsed().as_secs_f64());
+        if !lagging.is_empty() {
+            m.lagging.inc();
+        }
         if lagging.is_empty() {
             info!(project.id = %project, config.version = version, "pushed config v{version}");
         } else {

@@ -128,4 +128,7 @@ pub struct Config {
     /// File storage.
     #[command(flatten)]
     pub files: crate::files::Settings,
+    /// `/metrics` (`METRICS_ADDR`, `METRICS_PROJECTS`).
+    #[command(flatten)]
+    pub metrics: proto::metrics::Options,
 }

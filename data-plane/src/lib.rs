@@ -9,6 +9,7 @@ pub mod db;
 pub mod events;
 pub mod files;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod outbound;
 pub mod policy;
@@ -201,6 +202,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// Its id.
     pub worker_id: String,
+    /// Where `/metrics` listens, when it does.
+    pub metrics_addr: Option<SocketAddr>,
     stop: signal::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -277,6 +280,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         stop.subscribe(),
     )));
     let hub = state.realtime.clone();
+    let scrape = state.clone();
+    let metrics = proto::metrics::start(
+        &config.metrics,
+        Arc::new(move || metrics::refresh(&scrape)),
+        stop.subscribe(),
+    )
+    .await
+    .context("start the metrics listener")?;
+    let metrics_addr = metrics.map(|(addr, task)| {
+        tasks.push(task);
+        addr
+    });
     let app = app(state, config.max_body_bytes);
     let mut on_stop = stop.subscribe();
     let server = tokio::spawn(async move {
@@ -301,6 +316,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     Ok(Running {
         http_addr,
         worker_id,
+        metrics_addr,
         stop,
         tasks: {
             tasks.extend([watcher, server]);

@@ -71,6 +71,12 @@ impl Pool {
         self.0.max
     }
 
+    /// Connections in use and idle ones kept open, for metrics.
+    pub fn usage(&self) -> (usize, usize) {
+        let in_use = (self.0.max as usize).saturating_sub(self.0.permits.available_permits());
+        (in_use, self.0.idle.lock().expect("pool lock").len())
+    }
+
     /// A connection: an idle one, else a new one while fewer than `max` are open.
     pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
         let permit = tokio::time::timeout(WAIT, self.0.permits.clone().acquire_owned())

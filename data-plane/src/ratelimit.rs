@@ -166,8 +166,13 @@ impl RateLimiter {
     /// first key over its limit refuses (and that refused request is not recorded for it).
     /// Keys are namespaced as `<project>:<bucket>:<key>` (spec Recommended: per project).
     pub async fn check(&self, bucket: Bucket, project: Uuid, keys: &[&str]) -> Result<(), Limited> {
-        self.check_rule(bucket.name(), bucket.rule(), project, keys, Now::Real)
-            .await
+        let verdict = self
+            .check_rule(bucket.name(), bucket.rule(), project, keys, Now::Real)
+            .await;
+        if verdict.is_err() {
+            crate::metrics::get().refused.inc();
+        }
+        verdict
     }
 
     async fn check_rule(

@@ -3,11 +3,12 @@
 //!
 //! Generated from `proto/config.proto` and `proto/backendify/admin/v1/admin.proto`; these types
 //! stop at the gRPC handlers. [`cluster`] holds the credential every call carries; [`service`]
-//! what each service process shares (logs, when to stop); [`json`] turns protobuf `Struct`s into
+//! what each service process shares (logs, when to stop); [`metrics`] what each reports; [`json`] turns protobuf `Struct`s into
 //! JSON and back.
 
 pub mod cluster;
 pub mod json;
+pub mod metrics;
 pub mod service;
 
 /// `backendify.config.v1`: config and placement distribution.

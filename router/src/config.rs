@@ -64,4 +64,7 @@ pub struct Config {
     /// How long an upstream may take to answer, in seconds.
     #[arg(long, env = "UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
     pub upstream_timeout_secs: u64,
+    /// `/metrics` (`METRICS_ADDR`, `METRICS_PROJECTS`).
+    #[command(flatten)]
+    pub metrics: proto::metrics::Options,
 }

@@ -55,7 +55,10 @@ impl Cors {
 
 /// The router's single handler: every path comes here.
 pub fn app(state: AppState) -> axum::Router {
-    axum::Router::new().fallback(handle).with_state(state)
+    axum::Router::new()
+        .fallback(handle)
+        .layer(axum::middleware::from_fn(proto::metrics::track))
+        .with_state(state)
 }
 
 async fn handle(
@@ -100,6 +103,22 @@ async fn route(
         return Response::builder()
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(r#"{"ok":true}"#))
+            .expect("static response");
+    }
+    // Ready once it knows a worker to send data routes to.
+    if path == "/ready" {
+        let (status, body) = if !st.upstreams.is_empty() {
+            (StatusCode::OK, r#"{"ready":true}"#)
+        } else {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"ready":false,"detail":"no worker is known yet"}"#,
+            )
+        };
+        return Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
             .expect("static response");
     }
     if routes::is_grpc(req.headers()) {
@@ -231,6 +250,8 @@ fn decorate(
 pub struct Running {
     /// The public address.
     pub addr: SocketAddr,
+    /// Where `/metrics` listens, when it does.
+    pub metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     upstreams: Arc<Upstreams>,
@@ -313,11 +334,28 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             tracing::error!("router server failed: {e}");
         }
     });
+    let known = upstreams.clone();
+    let workers = proto::metrics::registry().gauge("router_workers", "Workers the router knows");
+    let metrics = proto::metrics::start(
+        &config.metrics,
+        Arc::new(move || {
+            workers.set(known.len() as i64);
+        }),
+        stop.subscribe(),
+    )
+    .await
+    .context("start the metrics listener")?;
+    let mut tasks = vec![placements, server];
+    let metrics_addr = metrics.map(|(addr, task)| {
+        tasks.push(task);
+        addr
+    });
     info!(http.addr = %addr, "router listening on http://{addr}");
     Ok(Running {
         addr,
+        metrics_addr,
         stop,
-        tasks: vec![placements, server],
+        tasks,
         upstreams,
     })
 }

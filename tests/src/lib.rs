@@ -99,6 +99,14 @@ impl Default for Options {
     }
 }
 
+/// Every process serves `/metrics` on a port of its own, per-project counts on.
+fn metrics() -> proto::metrics::Options {
+    proto::metrics::Options {
+        metrics_addr: Some(LOCAL.parse().unwrap()),
+        metrics_projects: 10,
+    }
+}
+
 impl TestEnv {
     /// Starts everything over a fresh database and waits until the router knows both workers.
     pub async fn start() -> Self {
@@ -123,6 +131,7 @@ impl TestEnv {
             config_ack_timeout_ms: 5000,
             db_max_connections: 5,
             max_body_bytes: 1 << 20,
+            metrics: metrics(),
         };
         let cp = control_plane::start(cp_config.clone())
             .await
@@ -174,6 +183,7 @@ impl TestEnv {
                     .files
                     .clone()
                     .unwrap_or_else(|| data_plane::files::Settings::local(&files_dir)),
+                metrics: metrics(),
             };
             workers.push(data_plane::start(config).await.expect("start worker"));
         }
@@ -191,6 +201,7 @@ impl TestEnv {
             max_json_body_bytes: 1 << 20,
             upstream_timeout_secs: 30,
             threads: 1,
+            metrics: metrics(),
         })
         .await
         .expect("start router");
@@ -211,9 +222,33 @@ impl TestEnv {
         env
     }
 
+    /// The `/metrics` URLs: control plane, each worker, router.
+    pub fn metrics_urls(&self) -> Vec<(String, String)> {
+        let url = |a: Option<SocketAddr>| format!("http://{}/metrics", a.expect("metrics on"));
+        let mut out = Vec::new();
+        if let Some(cp) = &self.control_plane {
+            out.push(("control-plane".to_owned(), url(cp.metrics_addr)));
+        }
+        for w in &self.workers {
+            out.push((w.worker_id.clone(), url(w.metrics_addr)));
+        }
+        out.push(("router".to_owned(), url(self.router.metrics_addr)));
+        out
+    }
+
     /// The router's address.
     pub fn router_addr(&self) -> SocketAddr {
         self.router.addr
+    }
+
+    /// The control plane's HTTP address.
+    pub fn control_plane_http(&self) -> SocketAddr {
+        self.cp_config.http_addr
+    }
+
+    /// The workers' HTTP addresses.
+    pub fn worker_addrs(&self) -> Vec<SocketAddr> {
+        self.workers.iter().map(|w| w.http_addr).collect()
     }
 
     /// The control plane's gRPC `ConfigService` URL (workers and the router watch there).

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 /// Routes that are not part of the admin API proper (the service's own pages), and the two
 /// spellings of a view named `operators`, which `UpdateView`/`DeleteView` reach through
 /// `{view_name}`.
-const NOT_RPCS: [(&str, &str); 6] = [
+const NOT_RPCS: [(&str, &str); 7] = [
     ("GET", "/health"),
+    ("GET", "/ready"),
     ("GET", "/"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),

@@ -65,6 +65,7 @@ pub fn routes() -> Vec<Route> {
             "/health".into(),
             get(|| async { Json(json!({ "ok": true })) }),
         ),
+        ("/ready".into(), get(ready)),
         (
             "/".into(),
             get(|| async {
@@ -134,6 +135,26 @@ pub fn routes() -> Vec<Route> {
     routes.extend(webhook_routes(p));
     routes.extend(workflow_routes(p));
     routes
+}
+
+/// `GET /ready`: 200 while the control database answers, else 503 with the reason.
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(&state.db),
+    )
+    .await;
+    match probe {
+        Ok(Ok(_)) => Json(json!({ "ready": true })).into_response(),
+        _ => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "detail": "the control database does not answer" })),
+        )
+            .into_response(),
+    }
 }
 
 fn access_routes(p: &str) -> Vec<Route> {

@@ -73,10 +73,16 @@ async fn on_hasher<T: Send + 'static>(
     f: impl FnOnce(&mut Scratch) -> T + Send + 'static,
 ) -> anyhow::Result<T> {
     let (tx, rx) = tokio::sync::oneshot::channel();
+    let queue = &crate::metrics::get().hashing_queue;
+    queue.inc();
     hashers()
         .try_send(Box::new(move |scratch: &mut Scratch| {
+            crate::metrics::get().hashing_queue.dec();
             let _ = tx.send(f(scratch));
         }))
+        .inspect_err(|_| {
+            queue.dec();
+        })
         .map_err(|e| match e {
             mpsc::TrySendError::Full(_) => anyhow::Error::new(Busy),
             mpsc::TrySendError::Disconnected(_) => {

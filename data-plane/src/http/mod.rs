@@ -27,6 +27,7 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
     let data = "/api/projects/{project_id}/data/{collection}";
     Router::new()
         .route("/health", get(|| async { Json(json!({ "ok": true })) }))
+        .route("/ready", get(ready))
         .route(
             "/api/projects/{project_id}/data/_batch",
             axum::routing::post(batch::batch),
@@ -126,8 +127,40 @@ pub fn app(state: AppState, body_limit: usize) -> Router {
         })
         .layer(axum::middleware::from_fn(error::log_internal))
         .layer(axum::middleware::from_fn(count_in_flight))
+        .layer(axum::middleware::from_fn(proto::metrics::track))
         .layer(axum::Extension(BodyLimit(body_limit)))
         .with_state(state)
+}
+
+/// `GET /ready`: 200 once the worker has the control plane's configs and its database answers;
+/// else 503 with the reason (load balancers and Kubernetes send traffic only when ready).
+async fn ready(
+    axum::extract::State(st): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let not = |detail: &str| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "detail": detail })),
+        )
+            .into_response()
+    };
+    if !st.synced() {
+        return not("no configs from the control plane yet");
+    }
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        let mut conn = st.db.acquire().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await
+    })
+    .await;
+    match probe {
+        Ok(Ok(_)) => Json(json!({ "ready": true })).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!("readiness: the database did not answer: {e}");
+            not("the database does not answer")
+        }
+        Err(_) => not("the database did not answer in time"),
+    }
 }
 
 /// Requests this process is answering now: background work (workflow runs) yields while many are.

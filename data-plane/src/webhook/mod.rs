@@ -637,6 +637,7 @@ impl Engine {
                     .or_default()
                     .push(done);
                 self.record_now.notify_one();
+                crate::metrics::outcome(&crate::metrics::get().deliveries, "delivered");
                 return Ok(());
             }
             Verdict::Gone { body } => {
@@ -660,6 +661,17 @@ impl Engine {
                 error,
             },
         };
+        let kind = match (&disable, &outcome) {
+            (Some(_), _) => "gone",
+            (
+                None,
+                Outcome::Failed {
+                    retry_at: Some(_), ..
+                },
+            ) => "retrying",
+            _ => "failed",
+        };
+        crate::metrics::outcome(&crate::metrics::get().deliveries, kind);
         let mut tx = db::begin_relaxed(&self.db, project).await?;
         let failures = store::finish(&mut tx, d, &outcome).await?;
         if disable.is_none() && failures >= DISABLE_AFTER {

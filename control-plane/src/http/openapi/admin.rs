@@ -31,6 +31,11 @@ fn meta() -> Vec<Op> {
         op("get", "/health", "meta", "Liveness")
             .public()
             .ok(200, "Alive.", object(&[("ok", json!({ "type": "boolean" }))], &["ok"])),
+        op("get", "/ready", "meta", "Readiness")
+            .public()
+            .about("503 with `{\"ready\": false, \"detail\"}` while the control database does not answer.")
+            .ok(200, "Ready for traffic.", object(&[("ready", json!({ "type": "boolean" }))], &["ready"]))
+            .raw_ok(503, json!({ "description": "Not ready: the control database does not answer." })),
         op("get", "/openapi.json", "meta", "This document")
             .public()
             .ok(200, "The admin API as OpenAPI 3.1.", json!({ "type": "object" })),

@@ -25,6 +25,7 @@ fn offline_app() -> axum::Router {
         config_ack_timeout_ms: 100,
         db_max_connections: 1,
         max_body_bytes: 1 << 20,
+        metrics: Default::default(),
     };
     let pool = sqlx::postgres::PgPoolOptions::new()
         .acquire_timeout(std::time::Duration::from_millis(200))
