@@ -318,12 +318,12 @@ pub fn response(b: &Binding, call: &RestCall, body: &Bytes) -> Result<DynamicMes
 
 fn decode(output: &MessageDescriptor, json: Value, rpc: &str) -> Result<DynamicMessage, Status> {
     let strict = DeserializeOptions::new().deny_unknown_fields(true);
-    match DynamicMessage::deserialize_with_options(output.clone(), json.clone(), &strict) {
+    match DynamicMessage::deserialize_with_options(output.clone(), &json, &strict) {
         Ok(m) => Ok(m),
         Err(e) if !STRICT => {
             tracing::warn!(rpc, "the answer has what {} lacks: {e}", output.name());
             let lenient = DeserializeOptions::new().deny_unknown_fields(false);
-            DynamicMessage::deserialize_with_options(output.clone(), json, &lenient).map_err(|e| {
+            DynamicMessage::deserialize_with_options(output.clone(), &json, &lenient).map_err(|e| {
                 Status::internal(format!("the answer does not fit {}: {e}", output.name()))
             })
         }

@@ -7,6 +7,7 @@
 //! tasks' streams spread over a few HTTP/2 connections.
 
 use super::load::{median, percentile};
+use super::procs::Meter;
 use proto::admin::{GetProjectRequest, ListCollectionsRequest};
 use proto::AdminServiceClient;
 use std::fmt::Write as _;
@@ -50,6 +51,9 @@ pub struct Sample {
     pub p99: Duration,
     /// Calls that failed.
     pub errors: u64,
+    /// CPU microseconds per answered call during the measured window: router, control plane,
+    /// Postgres, this load generator.
+    pub cpu_us: [f64; 4],
 }
 
 /// Every round of one read.
@@ -156,7 +160,18 @@ async fn grpc_loop(
     (lat, errors)
 }
 
-fn sample(results: Vec<(Vec<u32>, u64)>, secs: f64) -> Sample {
+/// CPU seconds of router, control plane, Postgres and this process over the measured window,
+/// which starts `warm` after `start` and lasts `run`.
+async fn window_cpu(meter: &Meter, start: Instant, warm: Duration, run: Duration) -> [f64; 4] {
+    tokio::time::sleep_until((start + warm).into()).await;
+    let before = meter.cpu();
+    tokio::time::sleep_until((start + warm + run).into()).await;
+    let after = meter.cpu();
+    // Meter order: router, worker, control plane, postgres, load generator, pgbench.
+    [0, 2, 3, 4].map(|i| after[i] - before[i])
+}
+
+fn sample(results: Vec<(Vec<u32>, u64)>, secs: f64, cpu: [f64; 4]) -> Sample {
     let mut all: Vec<u32> = Vec::new();
     let mut errors = 0;
     for (lat, e) in results {
@@ -164,7 +179,9 @@ fn sample(results: Vec<(Vec<u32>, u64)>, secs: f64) -> Sample {
         errors += e;
     }
     all.sort_unstable();
+    let calls = all.len().max(1) as f64;
     Sample {
+        cpu_us: cpu.map(|c| c * 1e6 / calls),
         rps: all.len() as f64 / secs,
         p50: percentile(&all, 0.50),
         p99: percentile(&all, 0.99),
@@ -173,7 +190,14 @@ fn sample(results: Vec<(Vec<u32>, u64)>, secs: f64) -> Sample {
 }
 
 /// One REST measurement of `read` with `tasks` concurrent callers.
-pub async fn rest(t: &Target, read: Read, tasks: usize, warm: Duration, run: Duration) -> Sample {
+pub async fn rest(
+    t: &Target,
+    meter: &Meter,
+    read: Read,
+    tasks: usize,
+    warm: Duration,
+    run: Duration,
+) -> Sample {
     let url = match read {
         Read::GetProject => format!("http://{}/api/projects/{}", t.addr, t.project),
         Read::ListCollections => format!(
@@ -199,16 +223,18 @@ pub async fn rest(t: &Target, read: Read, tasks: usize, warm: Duration, run: Dur
             ))
         })
         .collect();
+    let cpu = window_cpu(meter, start, warm, run).await;
     let mut results = Vec::new();
     for h in handles {
         results.push(h.await.expect("a REST task"));
     }
-    sample(results, run.as_secs_f64())
+    sample(results, run.as_secs_f64(), cpu)
 }
 
 /// One gRPC measurement of `read` with `tasks` concurrent streams.
 pub async fn grpc(
     t: &Target,
+    meter: &Meter,
     read: Read,
     tasks: usize,
     warm: Duration,
@@ -234,16 +260,18 @@ pub async fn grpc(
             ))
         })
         .collect();
+    let cpu = window_cpu(meter, start, warm, run).await;
     let mut results = Vec::new();
     for h in handles {
         results.push(h.await.expect("a gRPC task"));
     }
-    Ok(sample(results, run.as_secs_f64()))
+    Ok(sample(results, run.as_secs_f64(), cpu))
 }
 
 /// Both reads, REST and gRPC alternating, `rounds` times each.
 pub async fn measure(
     t: &Target,
+    meter: &Meter,
     tasks: usize,
     (warm, run): (Duration, Duration),
     rounds: usize,
@@ -252,8 +280,8 @@ pub async fn measure(
     for read in Read::ALL {
         let mut f = Figures::default();
         for _ in 0..rounds {
-            f.rest.push(rest(t, read, tasks, warm, run).await);
-            f.grpc.push(grpc(t, read, tasks, warm, run).await?);
+            f.rest.push(rest(t, meter, read, tasks, warm, run).await);
+            f.grpc.push(grpc(t, meter, read, tasks, warm, run).await?);
         }
         out.push((read, f));
     }
@@ -309,5 +337,25 @@ pub fn markdown(tasks: usize, figures: &[(Read, Figures)]) -> String {
         })
         .collect();
     let _ = writeln!(s, "\nRounds (req/s): {}.", rounds.join(" — "));
+    let _ = writeln!(
+        s,
+        "\nCPU per call in the median round (µs): router / control plane / Postgres / load generator.\n"
+    );
+    let _ = writeln!(s, "| read | REST | gRPC |\n| --- | ---: | ---: |");
+    for (read, f) in figures {
+        let mid = |v: &[Sample]| {
+            let mut v = v.to_vec();
+            v.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+            v[v.len() / 2].clone()
+        };
+        let cpu = |x: &Sample| {
+            x.cpu_us
+                .iter()
+                .map(|c| format!("{c:.0}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        let _ = writeln!(s, "| {} | {} | {} |", read.name(), cpu(&mid(&f.rest)), cpu(&mid(&f.grpc)));
+    }
     s
 }

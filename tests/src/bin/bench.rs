@@ -379,6 +379,7 @@ async fn admin(run: &mut Run) -> anyhow::Result<String> {
     let before = run.meter.cpu();
     let figures = e2e::bench::admin::measure(
         &target,
+        &run.meter,
         conns,
         (run.opts.warmup, run.opts.duration),
         run.opts.rounds.max(3),
