@@ -236,31 +236,67 @@ pub async fn start(
     }
 }
 
-/// Middleware that counts every answer by route class ([`model::routes::class`]) and status,
-/// with its latency (to the head of the answer), and by project when asked.
+/// The longest request id taken from a caller; a longer one is replaced.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Middleware in front of every binary's routes. It gives the request an id (the caller's
+/// `X-Request-Id`, which the router passes on, else a new one, set on the request for what runs
+/// after), runs it inside a span holding that id and the project id (so every log line of the
+/// request carries them: `LOG_FORMAT=json` writes span fields on each line), and counts the
+/// answer by route class ([`model::routes::class`]) and status, with its latency to the head of
+/// the answer, and by project when asked.
 pub async fn track(
-    req: axum::extract::Request,
+    mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let path = req.uri().path();
+    use tracing::Instrument;
     let grpc = req
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .is_some_and(|c| c.as_bytes().starts_with(b"application/grpc"));
+    let path = req.uri().path();
     let class = if grpc {
         "grpc"
     } else {
         model::routes::class(path)
     };
     let m = registry();
-    if let Some(p) = model::routes::project_of(path) {
+    let project = model::routes::project_of(path).map(str::to_owned);
+    if let Some(p) = &project {
         m.http.observe_project(p);
     }
+    let id = match req
+        .headers()
+        .get("x-request-id")
+        .filter(|v| v.len() <= MAX_REQUEST_ID && v.to_str().is_ok())
+    {
+        Some(id) => id.clone(),
+        None => {
+            let id = new_request_id();
+            req.headers_mut().insert("x-request-id", id.clone());
+            id
+        }
+    };
+    let span = tracing::info_span!(
+        "request",
+        request_id = id.to_str().unwrap_or_default(),
+        project_id = project.as_deref().unwrap_or_default(),
+        method = %req.method(),
+        class,
+    );
     let started = std::time::Instant::now();
-    let res = next.run(req).await;
+    let res = next.run(req).instrument(span).await;
     m.http
         .observe(class, res.status().as_u16(), started.elapsed());
     res
+}
+
+/// A random (v4) UUID from the thread's generator (`Uuid::new_v4` asks the kernel each time).
+pub fn new_request_id() -> axum::http::HeaderValue {
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut buf = uuid::Uuid::encode_buffer();
+    axum::http::HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf))
+        .expect("a uuid is a header value")
 }
 
 /// Something to run before each scrape (reading pool sizes and other levels).

@@ -66,12 +66,12 @@ async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response<Body> {
+    // `proto::metrics::track` has set it (the caller's, or a new one).
     let request_id = req
         .headers()
         .get("x-request-id")
-        .filter(|v| v.len() <= 128)
         .cloned()
-        .unwrap_or_else(new_request_id);
+        .unwrap_or_else(proto::metrics::new_request_id);
     let origin = req.headers().get(header::ORIGIN).cloned();
     let path = req.uri().path().to_owned();
     let preflight = req.method() == Method::OPTIONS
@@ -83,13 +83,6 @@ async fn handle(
     };
     decorate(&st.0, &mut res, &path, &request_id, origin.as_ref());
     res
-}
-
-/// A random (v4) UUID from the thread's generator: `Uuid::new_v4` asks the kernel each time.
-fn new_request_id() -> HeaderValue {
-    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-    let mut buf = uuid::Uuid::encode_buffer();
-    HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf)).expect("uuid header")
 }
 
 async fn route(

@@ -134,6 +134,17 @@ fn start_cluster() -> Cluster {
     );
 
     let port = free_port();
+    spawn_server(&dir, port);
+    Cluster { port, dir }
+}
+
+/// Starts the cluster in `dir` on `port` and waits until it accepts connections. The server is
+/// the child of a thread that never ends, and gets SIGQUIT when this process dies.
+fn spawn_server(dir: &Path, port: u16) {
+    let bin = bin_dir();
+    let user = run_as();
+    let data = dir.join("data");
+    let dir = dir.to_path_buf();
     let mut postgres = Command::new(bin.join("postgres"));
     postgres
         .arg("-D")
@@ -151,9 +162,13 @@ fn start_cluster() -> Cluster {
     ] {
         postgres.args(["-c", setting]);
     }
-    postgres
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("postgres.log")).unwrap());
+    postgres.stdout(Stdio::null()).stderr(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("postgres.log"))
+            .unwrap(),
+    );
     if let Some((uid, gid)) = user {
         postgres.uid(uid).gid(gid);
     }
@@ -182,7 +197,6 @@ fn start_cluster() -> Cluster {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Cluster { port, dir }
 }
 
 /// The URL of the cluster's `postgres` database.
@@ -196,6 +210,38 @@ pub fn postmaster_pid() -> Option<u32> {
     let c = CLUSTER.get_or_init(start_cluster);
     let pid = std::fs::read_to_string(c.dir.join("data/postmaster.pid")).ok()?;
     pid.lines().next()?.trim().parse().ok()
+}
+
+/// Stops this process's cluster (a fast shutdown: open sessions are cut), keeps it down for
+/// `down`, then starts it again on the same port and returns once it accepts connections. Every
+/// test of the process loses the database meanwhile: use it in a test binary of its own.
+pub async fn restart(down: Duration) {
+    let c = CLUSTER.get().expect("the cluster was started");
+    let pid = postmaster_pid().expect("a running postmaster");
+    // SAFETY: kill has no memory preconditions; the pid is our own cluster's postmaster.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGINT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
+        assert!(Instant::now() < deadline, "postgres did not stop");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(down).await;
+    let (dir, port) = (c.dir.clone(), c.port);
+    tokio::task::spawn_blocking(move || spawn_server(&dir, port))
+        .await
+        .expect("restart postgres");
+}
+
+/// Whether `pid` has exited but is not reaped yet.
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 /// Creates an empty database for one test; returns its URL.

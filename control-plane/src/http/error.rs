@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 422 with the validation list.
     #[error("validation failed")]
     Validation(Vec<Value>),
+    /// 503 with `Retry-After`: the control database cannot be reached right now.
+    #[error("The database is unavailable; try again shortly")]
+    Unavailable,
     /// 500; the cause is logged, never shown.
     #[error("Internal Server Error")]
     Internal(#[source] anyhow::Error),
@@ -54,8 +57,24 @@ impl From<Vec<Value>> for ApiError {
     }
 }
 
+/// Logs that the database is unreachable, at most once a second (every request says so while
+/// it is down).
+fn warn_unavailable(e: &dyn std::fmt::Display) {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
+        tracing::warn!("database unavailable: {e}");
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if model::sql::unavailable(&e) {
+            warn_unavailable(&e);
+            return Self::Unavailable;
+        }
         let code = e.as_database_error().and_then(|d| d.code());
         match code.as_deref() {
             // Text Postgres cannot store (a NUL character) or mis-encoded input.
@@ -73,7 +92,20 @@ pub struct InternalCause(pub Arc<anyhow::Error>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self {
+        // A database error that reached here inside another error is still a 503.
+        let this = match self {
+            Self::Internal(cause)
+                if cause.chain().any(|e| {
+                    e.downcast_ref::<sqlx::Error>()
+                        .is_some_and(model::sql::unavailable)
+                }) =>
+            {
+                warn_unavailable(&format!("{cause:#}"));
+                Self::Unavailable
+            }
+            other => other,
+        };
+        let (status, code) = match &this {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -81,14 +113,19 @@ impl IntoResponse for ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
-        let body = match &self {
+        let body = match &this {
             Self::Validation(items) => json!({ "detail": items, "code": code }),
             other => json!({ "detail": other.to_string(), "code": code }),
         };
         let mut res = (status, Json(body)).into_response();
-        if let Self::Internal(cause) = self {
+        if matches!(this, Self::Unavailable) {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, 1.into());
+        }
+        if let Self::Internal(cause) = this {
             res.extensions_mut().insert(InternalCause(Arc::new(cause)));
         }
         res

@@ -61,8 +61,27 @@ impl From<Vec<Value>> for ApiError {
     }
 }
 
+/// What a request that found the database unreachable is told (503, with `Retry-After`).
+pub const DB_UNAVAILABLE: &str = "The database is unavailable; try again shortly";
+
+/// Logs that the database is unreachable, at most once a second (every request says so while
+/// it is down).
+fn warn_unavailable(e: &dyn std::fmt::Display) {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
+        tracing::warn!("database unavailable: {e}");
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        if model::sql::unavailable(&e) {
+            warn_unavailable(&e);
+            return Self::Unavailable(DB_UNAVAILABLE);
+        }
         let Some(db) = e.as_database_error() else {
             return Self::Internal(e.into());
         };
@@ -154,19 +173,37 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_code();
-        let mut body = json!({ "detail": self.detail(), "code": code });
-        if let Self::InBatch(i, _) = &self {
+        // A database error that reached here inside another error is still a 503.
+        let this = match self {
+            Self::Internal(cause)
+                if cause.chain().any(|e| {
+                    e.downcast_ref::<sqlx::Error>()
+                        .is_some_and(model::sql::unavailable)
+                }) =>
+            {
+                warn_unavailable(&format!("{cause:#}"));
+                Self::Unavailable(DB_UNAVAILABLE)
+            }
+            other => other,
+        };
+        let (status, code) = this.status_code();
+        let mut body = json!({ "detail": this.detail(), "code": code });
+        if let Self::InBatch(i, _) = &this {
             body["operation"] = json!(i);
         }
         let mut res = (status, Json(body)).into_response();
-        if let Self::RateLimited(secs) = &self {
+        if let Self::RateLimited(secs) = &this {
             let h = res.headers_mut();
             h.insert("x-ratelimit-remaining", 0.into());
             h.insert("x-ratelimit-reset", (*secs).into());
             h.insert(axum::http::header::RETRY_AFTER, (*secs).into());
         }
-        let cause = match self {
+        if matches!(this, Self::Unavailable(_)) {
+            // A moment: the database comes back, or a config arrives.
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, 1.into());
+        }
+        let cause = match this {
             Self::Internal(cause) => Some(cause),
             Self::InBatch(_, inner) => match *inner {
                 Self::Internal(cause) => Some(cause),

@@ -355,7 +355,13 @@ pub fn markdown(tasks: usize, figures: &[(Read, Figures)]) -> String {
                 .collect::<Vec<_>>()
                 .join(" / ")
         };
-        let _ = writeln!(s, "| {} | {} | {} |", read.name(), cpu(&mid(&f.rest)), cpu(&mid(&f.grpc)));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            read.name(),
+            cpu(&mid(&f.rest)),
+            cpu(&mid(&f.grpc))
+        );
     }
     s
 }
