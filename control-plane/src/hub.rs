@@ -15,6 +15,9 @@ struct WorkerEntry {
     http_addr: String,
     cell: String,
     acked: HashMap<Uuid, u64>,
+    /// It acknowledged its first snapshot: only then do routers send it requests (before, it
+    /// would answer 503 "still loading" to every project).
+    ready: bool,
 }
 
 #[derive(Default)]
@@ -85,6 +88,7 @@ impl Hub {
             http_addr: http_addr.to_owned(),
             cell: cell.to_owned(),
             acked: HashMap::new(),
+            ready: false,
         };
         st.workers.insert(id.to_owned(), entry);
         self.changed(&st);
@@ -100,14 +104,20 @@ impl Hub {
         }
     }
 
-    /// Records what a worker applied.
+    /// Records what a worker applied. Its first acknowledgement (of the snapshot) places it.
     pub fn ack(&self, id: &str, applied: impl IntoIterator<Item = (Uuid, u64)>) {
         let mut st = self.state.lock().expect("hub lock");
+        let mut placed = false;
         if let Some(w) = st.workers.get_mut(id) {
             for (project, version) in applied {
                 let v = w.acked.entry(project).or_default();
                 *v = (*v).max(version);
             }
+            placed = !w.ready;
+            w.ready = true;
+        }
+        if placed {
+            self.changed(&st);
         }
         drop(st);
         self.progress.send_modify(|n| *n += 1);
@@ -117,6 +127,7 @@ impl Hub {
         let mut workers: Vec<Worker> = st
             .workers
             .iter()
+            .filter(|(_, w)| w.ready)
             .map(|(id, w)| Worker {
                 id: id.clone(),
                 http_addr: w.http_addr.clone(),
@@ -213,9 +224,12 @@ mod tests {
             .wait_applied(p, 5, Duration::from_millis(10))
             .await
             .is_empty());
-        // An older connection's end does not unregister the newer one.
+        // An older connection's end does not unregister the newer one, which is placed once it
+        // acknowledged its snapshot.
         let newer = hub.register("w1", "127.0.0.1:1", "default");
         hub.unregister("w1", conn);
+        assert!(hub.placements().borrow().is_empty());
+        hub.ack("w1", []);
         assert_eq!(hub.placements().borrow().len(), 1);
         hub.unregister("w1", newer);
         assert!(hub.placements().borrow().is_empty());
@@ -225,9 +239,19 @@ mod tests {
     fn shutting_down_keeps_the_last_placement_table() {
         let hub = Hub::default();
         let conn = hub.register("w1", "127.0.0.1:1", "default");
+        hub.ack("w1", []);
         hub.shut_down();
         hub.unregister("w1", conn);
         assert_eq!(hub.placements().borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_worker_is_placed_only_once_it_applied_its_snapshot() {
+        let hub = Hub::default();
+        hub.register("w1", "127.0.0.1:1", "default");
+        assert!(hub.placements().borrow().is_empty(), "not before its snapshot");
+        hub.ack("w1", [(Uuid::new_v4(), 1)]);
+        assert_eq!(hub.placements().borrow()[0].http_addr, "127.0.0.1:1");
     }
 
     #[test]

@@ -256,6 +256,11 @@ impl Running {
         self.upstreams.len()
     }
 
+    /// The addresses of the workers the router currently knows.
+    pub fn worker_addrs(&self) -> Vec<String> {
+        self.upstreams.candidates()
+    }
+
     /// Stops serving; in-flight requests finish (bounded).
     pub async fn shutdown(self) {
         self.stop.send_replace(true);

@@ -27,6 +27,7 @@ pub struct TestEnv {
     control_plane: Option<control_plane::Running>,
     /// The workers.
     pub workers: Vec<data_plane::Running>,
+    worker_configs: Vec<data_plane::Config>,
     /// The local file store's folder (removed at shutdown).
     pub files_dir: std::path::PathBuf,
     router: router::Running,
@@ -144,6 +145,7 @@ impl TestEnv {
         };
         let grpc = format!("http://{}", cp.grpc_addr);
         let mut workers = Vec::new();
+        let mut worker_configs = Vec::new();
         for i in 0..2 {
             let config = data_plane::Config {
                 database_url: db_url.clone(),
@@ -185,6 +187,7 @@ impl TestEnv {
                     .unwrap_or_else(|| data_plane::files::Settings::local(&files_dir)),
                 metrics: metrics(),
             };
+            worker_configs.push(config.clone());
             workers.push(data_plane::start(config).await.expect("start worker"));
         }
         // A small stand-in for the built console (the real one needs `npm run build`).
@@ -212,6 +215,7 @@ impl TestEnv {
             cp_config,
             control_plane: Some(cp),
             workers,
+            worker_configs,
             files_dir,
             router,
         };
@@ -220,6 +224,24 @@ impl TestEnv {
         })
         .await;
         env
+    }
+
+    /// Restarts worker `i` as a rolling update does: stops it (it finishes what it is answering,
+    /// as on SIGTERM), then starts it again under the same id on a new port, and waits until the
+    /// router knows it.
+    pub async fn restart_worker(&mut self, i: usize) {
+        let old = self.workers.remove(i);
+        old.shutdown().await;
+        let new = data_plane::start(self.worker_configs[i].clone())
+            .await
+            .expect("restart worker");
+        let addr = new.http_addr.to_string();
+        self.workers.insert(i, new);
+        let router = &self.router;
+        wait_for("the router to learn the restarted worker", || {
+            router.worker_addrs().contains(&addr)
+        })
+        .await;
     }
 
     /// The `/metrics` URLs: control plane, each worker, router.
