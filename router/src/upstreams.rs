@@ -58,6 +58,11 @@ impl Upstreams {
         self.workers.store(Arc::new(workers));
     }
 
+    /// The workers known, in table order.
+    pub fn all(&self) -> Vec<String> {
+        self.workers.load().as_ref().clone()
+    }
+
     /// How many workers are known.
     pub fn len(&self) -> usize {
         self.workers.load().len()
@@ -92,6 +97,12 @@ pub async fn watch_placements(
     }
 }
 
+/// How long after (re)connecting the router keeps workers that the control plane's table does
+/// not list yet: a control plane that just started knows no worker until each has reconnected
+/// and applied its snapshot (a second or two), and forgetting them meanwhile would fail every
+/// data request.
+const RECONNECT_GRACE: Duration = Duration::from_secs(10);
+
 async fn follow(
     url: &str,
     token: &ClusterToken,
@@ -105,14 +116,32 @@ async fn follow(
         })
         .await?
         .into_inner();
-    while let Some(p) = stream.message().await? {
-        let workers: Vec<String> = p.workers.into_iter().map(|w| w.http_addr).collect();
-        info!(
-            workers = workers.len(),
-            "placement table: {} workers",
-            workers.len()
-        );
-        upstreams.set(workers);
+    let known = upstreams.all();
+    let grace = tokio::time::sleep(RECONNECT_GRACE);
+    tokio::pin!(grace);
+    let mut in_grace = !known.is_empty();
+    let mut latest: Option<Vec<String>> = None;
+    loop {
+        tokio::select! {
+            p = stream.message() => {
+                let Some(p) = p? else { return Ok(()) };
+                let workers: Vec<String> = p.workers.into_iter().map(|w| w.http_addr).collect();
+                info!(workers = workers.len(), "placement table: {} workers", workers.len());
+                if in_grace {
+                    let mut merged = workers.clone();
+                    merged.extend(known.iter().filter(|w| !workers.contains(w)).cloned());
+                    upstreams.set(merged);
+                    latest = Some(workers);
+                } else {
+                    upstreams.set(workers);
+                }
+            }
+            _ = &mut grace, if in_grace => {
+                in_grace = false;
+                if let Some(workers) = latest.take() {
+                    upstreams.set(workers);
+                }
+            }
+        }
     }
-    Ok(())
 }

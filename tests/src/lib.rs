@@ -244,6 +244,11 @@ impl TestEnv {
         .await;
     }
 
+    /// How many workers the router knows.
+    pub fn router_workers(&self) -> usize {
+        self.router.workers()
+    }
+
     /// The `/metrics` URLs: control plane, each worker, router.
     pub fn metrics_urls(&self) -> Vec<(String, String)> {
         let url = |a: Option<SocketAddr>| format!("http://{}/metrics", a.expect("metrics on"));

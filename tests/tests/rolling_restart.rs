@@ -122,3 +122,49 @@ async fn restarting_each_worker_in_turn_fails_no_read_and_loses_no_write() {
     }
     env.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_the_control_plane_fails_no_data_request() {
+    let mut env = TestEnv::start().await;
+    let t = env.admin("ops@example.com").await;
+    let p = env.project(&t, "Steady").await;
+    env.collection(&t, &p, "posts").await;
+    env.field(&t, &p, "posts", "title", "text").await;
+    let url = format!("{}/api/projects/{p}/data/posts", env.base);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (stop, t) = (stop.clone(), t.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                match http.get(&url).bearer_auth(&t).send().await {
+                    Ok(r) if r.status() == 200 => ok += 1,
+                    Ok(r) => failed.push(format!(
+                        "{}: {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    )),
+                    Err(e) => failed.push(e.to_string()),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    env.stop_control_plane().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    env.restart_control_plane().await;
+    // Through the workers' reconnection and past the router's grace period.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (ok, failed) = load.await.unwrap();
+    assert!(failed.is_empty(), "data requests failed: {failed:?}");
+    assert!(ok > 100, "{ok} reads");
+    assert_eq!(
+        env.router_workers(),
+        2,
+        "the router knows both workers again"
+    );
+    env.shutdown().await;
+}
