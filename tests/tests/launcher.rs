@@ -190,7 +190,8 @@ fn two_runs_side_by_side_then_sigkill_and_sigterm_leave_nothing_behind() {
         (text.join().unwrap(), json.join().unwrap())
     });
     let (text_ports, json_ports) = (text.ports(), json.ports());
-    assert_eq!(text_ports.len(), 6, "{}", text.output());
+    // Router, control plane (HTTP, gRPC), two workers, Postgres, and four metrics listeners.
+    assert_eq!(text_ports.len(), 10, "{}", text.output());
     assert!(
         text_ports.is_disjoint(&json_ports),
         "{text_ports:?} {json_ports:?}"
@@ -200,6 +201,23 @@ fn two_runs_side_by_side_then_sigkill_and_sigterm_leave_nothing_behind() {
         assert!(info.starts_with("HTTP/1.1 200"), "{info}");
         assert!(info.contains("\"name\""), "{info}");
         assert!(get(l.router_port, "/console/").contains("<base href=\"/console/\">"));
+        assert!(get(l.router_port, "/ready").starts_with("HTTP/1.1 200"));
+        // Every process's metrics, as the banner lists them.
+        let out = l.output();
+        let line = out
+            .lines()
+            .find(|line| line.trim_start().starts_with("Metrics"))
+            .expect("the banner lists the metrics URLs");
+        let ports: Vec<u16> = line
+            .split("127.0.0.1:")
+            .skip(1)
+            .filter_map(|s| s.split('/').next()?.parse().ok())
+            .collect();
+        assert_eq!(ports.len(), 4, "{line}");
+        for port in ports {
+            let metrics = get(port, "/metrics");
+            assert!(metrics.contains("backendify_http_requests"), "{metrics}");
+        }
     }
 
     // Log files: no terminal colour codes; with LOG_FORMAT=json, one JSON object per line.
