@@ -352,10 +352,18 @@ export FILES_DIR="${FILES_DIR:-$DATA_DIR/files}"
 # Starts a binary in the background, in its own session so that a Ctrl-C in the terminal reaches
 # only this script, which then stops the services in order. BACKENDIFY_PARENT_PID makes the
 # service stop by itself once this script is gone, however it ended. Sets STARTED_PID.
+APPEND_LOG=0
 start() { # name binary [VAR=value ...]
-    local name="$1" bin="$2"
+    local name="$1" bin="$2" log="$LOG_DIR/$1.log"
     shift 2
-    env "$@" BACKENDIFY_PARENT_PID=$$ setsid "$BIN_DIR/$bin" >"$LOG_DIR/$name.log" 2>&1 </dev/null &
+    if (( APPEND_LOG )) && [[ "${LOG_FORMAT:-text}" == json ]]; then
+        :
+    elif (( APPEND_LOG )); then
+        printf '\n[backendify] --- %s restarted at %s ---\n' "$name" "$(date -u +%FT%TZ)" >>"$log"
+    else
+        : >"$log"
+    fi
+    env "$@" BACKENDIFY_PARENT_PID=$$ setsid "$BIN_DIR/$bin" >>"$log" 2>&1 </dev/null &
     STARTED_PID=$!
 }
 
@@ -421,14 +429,47 @@ cat <<EOF
 [backendify] Press Ctrl-C to stop everything.
 EOF
 
-# Stay in the foreground until a signal arrives or a service dies.
+# Stay in the foreground until a signal arrives. A service that dies is started again, and the
+# others keep serving meanwhile: after 1 s, doubling up to 30 s while it keeps dying within a
+# minute of its start. Its log keeps what it said before (the new run is appended).
+declare -A BACKOFF=() STARTED_AT=()
+now() { date +%s; }
+for name in control-plane worker-1 worker-2 router; do STARTED_AT[$name]=$(now); done
+restart_service() { # name
+    local name="$1" entry addr
+    APPEND_LOG=1
+    case "$name" in
+        control-plane)
+            start control-plane control-plane METRICS_ADDR="${METRICS[control-plane]}"
+            PIDS_CONTROL=$STARTED_PID ;;
+        router)
+            start router router METRICS_ADDR="${METRICS[router]}"
+            PIDS_ROUTER=$STARTED_PID ;;
+        *)
+            for entry in "${WORKERS[@]}"; do [[ "${entry%%=*}" == "$name" ]] && addr="${entry##*=}"; done
+            start "$name" data-plane WORKER_ADDR="$addr" WORKER_ID="$name" METRICS_ADDR="${METRICS[$name]}"
+            local pids="" e
+            for e in $PIDS_WORKERS; do
+                if [[ "${e%%=*}" == "$name" ]]; then pids="$pids $name=$STARTED_PID"; else pids="$pids $e"; fi
+            done
+            PIDS_WORKERS="$pids" ;;
+    esac
+    APPEND_LOG=0
+    STARTED_AT[$name]=$(now)
+}
 set +e
 while :; do
     wait -n
     for entry in "control-plane=$PIDS_CONTROL" $PIDS_WORKERS "router=$PIDS_ROUTER"; do
-        if ! kill -0 "${entry##*=}" 2>/dev/null; then
-            set -e
-            die "${entry%%=*} stopped unexpectedly (log: $(show "$LOG_DIR")/${entry%%=*}.log); stopping the rest"
-        fi
+        name="${entry%%=*}"
+        kill -0 "${entry##*=}" 2>/dev/null && continue
+        delay="${BACKOFF[$name]:-1}"
+        # A run that lasted a minute was healthy: start over from 1 s.
+        (( $(now) - ${STARTED_AT[$name]} >= 60 )) && delay=1
+        say "$name stopped unexpectedly (log: $(show "$LOG_DIR")/$name.log); restarting it in ${delay}s, the rest keeps serving"
+        sleep "$delay"
+        BACKOFF[$name]=$(( delay * 2 > 30 ? 30 : delay * 2 ))
+        restart_service "$name"
+        say "$name restarted (pid $STARTED_PID)"
     done
 done

@@ -1,8 +1,8 @@
 //! `make run`'s launcher (scripts/run-local.sh), run for real over the debug binaries
 //! (`SKIP_BUILD=1`, `BIN_DIR`): two runs side by side on their own ports and data folders, log
 //! files without colour codes (and JSON lines with `LOG_FORMAT=json`), nothing left behind after
-//! SIGKILL of the launcher, SIGTERM stopping everything within 10 s, and a taken port named
-//! before anything starts.
+//! SIGKILL of the launcher, SIGTERM stopping everything within 10 s, a taken port named before
+//! anything starts, and a service that dies started again while the rest keeps serving.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -308,4 +308,70 @@ fn a_taken_router_port_is_named_before_anything_starts() {
     );
     assert!(!dir.join("pg").exists(), "nothing started");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn sigkill(pid: u32) {
+    let killed = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    assert!(killed.success(), "kill -KILL {pid}");
+}
+
+/// The launcher's child processes running `binary`.
+fn children_running(l: &Launch, binary: &str) -> Vec<u32> {
+    let me = l.child.id();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| stat(pid).is_some_and(|(state, ppid)| ppid == me && state != 'Z'))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                String::from_utf8_lossy(&c)
+                    .split('\0')
+                    .next()
+                    .is_some_and(|b| b.ends_with(binary))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_service_that_dies_is_started_again_and_the_rest_keeps_serving() {
+    let l = Launch::start("restart", &[]);
+    let workers = children_running(&l, "/data-plane");
+    assert_eq!(workers.len(), 2, "{}", l.output());
+    sigkill(workers[0]);
+    wait_until("the launcher to notice", Duration::from_secs(10), || {
+        l.output().contains("stopped unexpectedly") && l.output().contains("restarted (pid")
+    });
+    wait_until("two workers again", Duration::from_secs(20), || {
+        let now = children_running(&l, "/data-plane");
+        now.len() == 2 && !now.contains(&workers[0])
+    });
+    // The control plane too: meanwhile the router and workers keep serving.
+    let cp = children_running(&l, "/control-plane");
+    assert_eq!(cp.len(), 1);
+    sigkill(cp[0]);
+    wait_until("the control plane back", Duration::from_secs(30), || {
+        children_running(&l, "/control-plane")
+            .iter()
+            .any(|p| *p != cp[0])
+            && get(l.router_port, "/api/me").starts_with("HTTP/1.1 401")
+    });
+    wait_until("the router ready", Duration::from_secs(20), || {
+        get(l.router_port, "/ready").starts_with("HTTP/1.1 200")
+    });
+    let out = l.output();
+    assert!(out.contains("control-plane stopped unexpectedly"), "{out}");
+    // The log keeps what the dead worker said, with the restart marked.
+    let logs = l.log_files();
+    let died = logs
+        .iter()
+        .find(|(_, log)| log.contains("restarted at"))
+        .expect("a marked log");
+    assert!(
+        died.1.matches("worker listening").count()
+            + died.1.matches("control plane listening").count()
+            >= 2,
+        "{}",
+        died.1
+    );
 }
