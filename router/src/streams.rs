@@ -109,7 +109,7 @@ impl Streams {
             let Some(to) = Upstream::parse(&addr) else {
                 continue;
             };
-            let (mut sender, open) = match self.conn(to.authority()).await {
+            let (sender, open) = match self.conn(to.authority()).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(upstream = to.authority(), "worker unreachable: {e}");
@@ -123,29 +123,17 @@ impl Streams {
                 .body(Body::empty())
                 .expect("a valid request");
             *out.headers_mut() = parts.headers.clone();
-            let sent = tokio::time::timeout(timeout, async {
-                sender.ready().await?;
-                sender.send_request(out).await
-            })
-            .await;
-            match sent {
-                Ok(Ok(res)) => {
+            match exchange(sender, open, out, timeout).await {
+                Ok(res) => {
                     upstreams.mark_up(&addr);
-                    let (head, body) = res.into_parts();
-                    let body = Counted {
-                        body: body.map_err(axum::Error::new).boxed_unsync(),
-                        open,
-                    };
-                    return Response::from_parts(head, Body::new(body));
+                    return res;
                 }
-                Ok(Err(e)) => {
-                    open.fetch_sub(1, Ordering::Relaxed);
+                Err(Some(e)) => {
                     // Nothing was answered: a subscription is safe to open elsewhere.
                     tracing::warn!(upstream = to.authority(), "stream request failed: {e}");
                     upstreams.mark_down(&addr);
                 }
-                Err(_) => {
-                    open.fetch_sub(1, Ordering::Relaxed);
+                Err(None) => {
                     return error(
                         StatusCode::GATEWAY_TIMEOUT,
                         "Upstream did not answer in time",
@@ -178,7 +166,7 @@ impl Streams {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
-        let (mut sender, open) = match self.conn(to.authority()).await {
+        let (sender, open) = match self.conn(to.authority()).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(upstream = to.authority(), "control plane unreachable: {e}");
@@ -191,29 +179,47 @@ impl Streams {
             .body(body)
             .expect("a valid request");
         *out.headers_mut() = parts.headers;
-        let sent = tokio::time::timeout(timeout, async {
-            sender.ready().await?;
-            sender.send_request(out).await
-        })
-        .await;
-        match sent {
-            Ok(Ok(res)) => {
-                let (head, body) = res.into_parts();
-                let body = Counted {
-                    body: body.map_err(axum::Error::new).boxed_unsync(),
-                    open,
-                };
-                Response::from_parts(head, Body::new(body))
-            }
-            Ok(Err(e)) => {
-                open.fetch_sub(1, Ordering::Relaxed);
+        match exchange(sender, open, out, timeout).await {
+            Ok(res) => res,
+            Err(Some(e)) => {
                 tracing::warn!(upstream = to.authority(), "gRPC call failed: {e}");
                 grpc_error(14, "Control plane unavailable")
             }
-            Err(_) => {
-                open.fetch_sub(1, Ordering::Relaxed);
-                grpc_error(4, "The control plane did not answer in time")
-            }
+            Err(None) => grpc_error(4, "The control plane did not answer in time"),
+        }
+    }
+}
+
+/// Sends `out` on a stream of `sender`'s connection, whose count `open` already includes it:
+/// the answer's body keeps it counted until dropped; a failure uncounts it at once. `Err(None)`:
+/// no answer within `timeout`.
+async fn exchange(
+    mut sender: SendRequest<Body>,
+    open: Arc<AtomicUsize>,
+    out: Request<Body>,
+    timeout: Duration,
+) -> Result<Response<Body>, Option<hyper::Error>> {
+    let sent = tokio::time::timeout(timeout, async {
+        sender.ready().await?;
+        sender.send_request(out).await
+    })
+    .await;
+    match sent {
+        Ok(Ok(res)) => {
+            let (head, body) = res.into_parts();
+            let body = Counted {
+                body: body.map_err(axum::Error::new).boxed_unsync(),
+                open,
+            };
+            Ok(Response::from_parts(head, Body::new(body)))
+        }
+        Ok(Err(e)) => {
+            open.fetch_sub(1, Ordering::Relaxed);
+            Err(Some(e))
+        }
+        Err(_) => {
+            open.fetch_sub(1, Ordering::Relaxed);
+            Err(None)
         }
     }
 }
