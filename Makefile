@@ -1,7 +1,7 @@
 # Backendify: common tasks. Run `make` for the list.
 
 .DEFAULT_GOAL := help
-.PHONY: help run test check-deploy build fmt lint clean-data bench-schema bench
+.PHONY: help run test check-deploy build fmt lint clean-data bench-schema bench bench-scale
 
 help:
 	@echo "Backendify make targets:"
@@ -13,6 +13,8 @@ help:
 	@echo "  make lint        cargo clippy --workspace --all-targets"
 	@echo "  make clean-data  delete .data (local Postgres cluster, logs); stop make run first"
 	@echo "  make bench-schema  schema scale benchmark: 300 collections x 20 fields, add-field-to-ack time"
+	@echo "  make bench-scale   10,000 projects x 5 collections on two workers: memory per idle project,"
+	@echo "                   config push p50/p99; SCALE_ARGS=\"--projects 1000\" for a shorter run"
 	@echo "  make bench       data-API workload (get, list, create, patch) vs pgbench on the same SQL;"
 	@echo "                   BENCH_ARGS=\"--quick\" for a short run, \"--write-docs\" updates docs/benchmarks.md"
 
@@ -44,6 +46,9 @@ clean-data:
 
 bench-schema:
 	scripts/deps.sh >/dev/null && cargo run --release -p e2e --bin schema_bench
+
+bench-scale:
+	scripts/deps.sh >/dev/null && cargo run --release -p e2e --bin scale_bench -- $(SCALE_ARGS)
 
 # The release binaries run as separate processes, so they are built first.
 bench:

@@ -30,6 +30,8 @@ pub struct Stack {
     /// Where each process writes its log.
     pub log_dir: PathBuf,
     procs: Vec<Proc>,
+    /// What another worker needs: the control plane's gRPC URL and the cluster token.
+    join: (String, String),
 }
 
 fn local() -> SocketAddr {
@@ -65,10 +67,12 @@ impl Stack {
             db_url: db_url.clone(),
             log_dir: log_dir.to_path_buf(),
             procs: Vec::new(),
+            join: (String::new(), String::new()),
         };
         let secret = uuid::Uuid::new_v4().simple().to_string();
         let grpc_url = format!("http://{cp_grpc}");
         let cluster_token = uuid::Uuid::new_v4().simple().to_string();
+        stack.join = (grpc_url.clone(), cluster_token.clone());
         stack.spawn(
             &bins,
             "control-plane",
@@ -123,6 +127,28 @@ impl Stack {
         )?;
         stack.wait_health("router", router).await?;
         Ok(stack)
+    }
+
+    /// Starts one more worker, `name` (its id too), and waits for its `/health`.
+    pub async fn add_worker(&mut self, name: &'static str) -> anyhow::Result<()> {
+        let bins = bin_dir()?;
+        let addr = local();
+        let (grpc_url, token) = self.join.clone();
+        self.spawn(
+            &bins,
+            name,
+            "data-plane",
+            &[
+                ("DATABASE_URL", self.db_url.clone()),
+                ("WORKER_ADDR", addr.to_string()),
+                ("CONTROL_PLANE_GRPC_URL", grpc_url),
+                ("WORKER_ID", name.into()),
+                ("CLUSTER_TOKEN", token),
+                ("EGRESS_ALLOW", "loopback".into()),
+                ("FILES_DIR", self.log_dir.join("files").display().to_string()),
+            ],
+        )?;
+        self.wait_health(name, addr).await
     }
 
     fn spawn(
