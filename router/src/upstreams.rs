@@ -18,6 +18,8 @@ const QUARANTINE: Duration = Duration::from_secs(3);
 #[derive(Default)]
 pub struct Upstreams {
     workers: ArcSwap<Vec<String>>,
+    /// A placement table arrived from the control plane at least once.
+    heard: std::sync::atomic::AtomicBool,
     next: AtomicUsize,
     down: Mutex<HashMap<String, Instant>>,
 }
@@ -56,6 +58,12 @@ impl Upstreams {
 
     fn set(&self, workers: Vec<String>) {
         self.workers.store(Arc::new(workers));
+        self.heard.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the control plane has told the router its workers at least once.
+    pub fn heard(&self) -> bool {
+        self.heard.load(Ordering::Relaxed)
     }
 
     /// The workers known, in table order.
@@ -74,6 +82,73 @@ impl Upstreams {
     }
 }
 
+/// How long after (re)connecting the router keeps workers that the control plane's table does
+/// not list yet: a control plane that just started knows no worker until each has reconnected
+/// and applied its snapshot (a second or two), and forgetting them meanwhile would fail every
+/// data request.
+const RECONNECT_GRACE: Duration = Duration::from_secs(10);
+
+/// What the router believes across reconnections.
+#[derive(Default)]
+struct Tables {
+    /// The last table a control plane sent outside a grace period: its true list of workers.
+    stable: Vec<String>,
+    /// When the grace period that began with the first reconnection after a loss ends.
+    grace_until: Option<tokio::time::Instant>,
+    /// A grace period was given since the last stable table: the next one waits for a new
+    /// stable table (a control plane that keeps dropping does not get one grace per drop).
+    grace_spent: bool,
+    /// The newest table received during the grace period.
+    latest: Option<Vec<String>>,
+}
+
+impl Tables {
+    fn in_grace(&self) -> bool {
+        self.grace_until
+            .is_some_and(|t| tokio::time::Instant::now() < t)
+    }
+
+    /// A table arrived: during the grace period the stable workers it lacks are kept beside it;
+    /// after it, it is the table.
+    fn received(&mut self, upstreams: &Upstreams, workers: Vec<String>) {
+        if self.in_grace() {
+            let mut merged = workers.clone();
+            merged.extend(self.stable.iter().filter(|w| !workers.contains(w)).cloned());
+            upstreams.set(merged);
+            self.latest = Some(workers);
+        } else {
+            upstreams.set(workers.clone());
+            self.stable = workers;
+            self.grace_until = None;
+            self.grace_spent = false;
+            self.latest = None;
+        }
+    }
+
+    /// A connection to the control plane opened: the first one after a loss, with workers
+    /// known, starts the grace period (once per stable table).
+    fn connected(&mut self) {
+        let now = tokio::time::Instant::now();
+        if self.grace_until.is_some_and(|t| t <= now) {
+            self.grace_until = None;
+        }
+        if self.grace_until.is_none() && !self.grace_spent && !self.stable.is_empty() {
+            self.grace_until = Some(now + RECONNECT_GRACE);
+            self.grace_spent = true;
+        }
+    }
+
+    /// The grace period is over: the newest table stands alone.
+    fn end_grace(&mut self, upstreams: &Upstreams) {
+        self.grace_until = None;
+        if let Some(workers) = self.latest.take() {
+            upstreams.set(workers.clone());
+            self.stable = workers;
+            self.grace_spent = false;
+        }
+    }
+}
+
 /// Follows the placement stream until `stop`; keeps the last table while the control plane is away.
 pub async fn watch_placements(
     url: String,
@@ -82,9 +157,10 @@ pub async fn watch_placements(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
+    let mut tables = Tables::default();
     loop {
         tokio::select! {
-            res = follow(&url, &token, &upstreams) => if let Err(e) = res {
+            res = follow(&url, &token, &upstreams, &mut tables) => if let Err(e) = res {
                 warn!(workers = upstreams.len(), "placement stream failed ({e}); keeping the last table, retrying in {backoff:?}");
             },
             _ = stop.wait_for(|s| *s) => return,
@@ -97,16 +173,11 @@ pub async fn watch_placements(
     }
 }
 
-/// How long after (re)connecting the router keeps workers that the control plane's table does
-/// not list yet: a control plane that just started knows no worker until each has reconnected
-/// and applied its snapshot (a second or two), and forgetting them meanwhile would fail every
-/// data request.
-const RECONNECT_GRACE: Duration = Duration::from_secs(10);
-
 async fn follow(
     url: &str,
     token: &ClusterToken,
     upstreams: &Upstreams,
+    tables: &mut Tables,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let channel = proto::connect(url).await?;
     let mut client = ConfigServiceClient::with_interceptor(channel, token.clone());
@@ -116,32 +187,68 @@ async fn follow(
         })
         .await?
         .into_inner();
-    let known = upstreams.all();
-    let grace = tokio::time::sleep(RECONNECT_GRACE);
-    tokio::pin!(grace);
-    let mut in_grace = !known.is_empty();
-    let mut latest: Option<Vec<String>> = None;
+    tables.connected();
     loop {
+        let grace = tables.grace_until;
         tokio::select! {
             p = stream.message() => {
                 let Some(p) = p? else { return Ok(()) };
                 let workers: Vec<String> = p.workers.into_iter().map(|w| w.http_addr).collect();
                 info!(workers = workers.len(), "placement table: {} workers", workers.len());
-                if in_grace {
-                    let mut merged = workers.clone();
-                    merged.extend(known.iter().filter(|w| !workers.contains(w)).cloned());
-                    upstreams.set(merged);
-                    latest = Some(workers);
-                } else {
-                    upstreams.set(workers);
-                }
+                tables.received(upstreams, workers);
             }
-            _ = &mut grace, if in_grace => {
-                in_grace = false;
-                if let Some(workers) = latest.take() {
-                    upstreams.set(workers);
-                }
+            _ = tokio::time::sleep_until(grace.unwrap_or_else(tokio::time::Instant::now)), if grace.is_some() => {
+                tables.end_grace(upstreams);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(u: &Upstreams) -> Vec<String> {
+        let mut t = u.all();
+        t.sort();
+        t
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_control_plane_does_not_make_the_router_forget_its_workers_for_a_while() {
+        let u = Upstreams::default();
+        let mut t = Tables::default();
+        t.connected();
+        t.received(&u, vec!["a".into(), "b".into()]);
+        assert_eq!(table(&u), ["a", "b"]);
+        // A restarted control plane knows only `a` so far: `b` is kept during the grace period.
+        t.connected();
+        t.received(&u, vec!["a".into()]);
+        assert_eq!(table(&u), ["a", "b"]);
+        // Dropping and coming back within the period does not extend it.
+        tokio::time::advance(Duration::from_secs(6)).await;
+        t.connected();
+        t.received(&u, vec!["a".into()]);
+        assert_eq!(table(&u), ["a", "b"]);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(!t.in_grace());
+        t.end_grace(&u);
+        assert_eq!(table(&u), ["a"], "b was removed for real");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_control_plane_that_keeps_dropping_gets_one_grace_period() {
+        let u = Upstreams::default();
+        let mut t = Tables::default();
+        t.connected();
+        t.received(&u, vec!["a".into(), "b".into()]);
+        t.connected();
+        t.received(&u, vec!["a".into()]);
+        // The stream drops and the period runs out while away; the next connection gets none.
+        tokio::time::advance(Duration::from_secs(11)).await;
+        t.connected();
+        assert!(!t.in_grace());
+        t.received(&u, vec!["a".into()]);
+        assert_eq!(table(&u), ["a"]);
     }
 }
