@@ -41,7 +41,7 @@ impl proto::ConfigService for ConfigGrpc {
         let hub = self.0.clone();
         let (tx, rx) = mpsc::channel(64);
         let (mut changes, snap) = hub.subscribe();
-        let conn = hub.register(&req.worker_id, &req.http_addr, &req.cell);
+        let conn = hub.register(&req.worker_id, &req.http_addr, &req.cell, req.serving);
         info!(worker.id = %req.worker_id, worker.addr = %req.http_addr, "worker connected");
         let mut shutdown = hub.shutdown_signal();
         tokio::spawn(async move {

@@ -78,8 +78,10 @@ impl Hub {
         (rx, snapshot)
     }
 
-    /// Registers a worker's open stream; returns the connection number that unregisters it.
-    pub fn register(&self, id: &str, http_addr: &str, cell: &str) -> u64 {
+    /// Registers a worker's open stream; returns the connection number that unregisters it. A
+    /// worker that says it is `serving` (it reconnected with its configs) is placed at once;
+    /// a starting one once it acknowledged its snapshot.
+    pub fn register(&self, id: &str, http_addr: &str, cell: &str, serving: bool) -> u64 {
         let mut st = self.state.lock().expect("hub lock");
         st.next_conn += 1;
         let conn = st.next_conn;
@@ -88,7 +90,7 @@ impl Hub {
             http_addr: http_addr.to_owned(),
             cell: cell.to_owned(),
             acked: HashMap::new(),
-            ready: false,
+            ready: serving,
         };
         st.workers.insert(id.to_owned(), entry);
         self.changed(&st);
@@ -214,7 +216,7 @@ mod tests {
             .wait_applied(p, 5, Duration::from_millis(10))
             .await
             .is_empty());
-        let conn = hub.register("w1", "127.0.0.1:1", "default");
+        let conn = hub.register("w1", "127.0.0.1:1", "default", false);
         assert_eq!(
             hub.wait_applied(p, 5, Duration::from_millis(10)).await,
             vec!["w1".to_string()]
@@ -226,7 +228,7 @@ mod tests {
             .is_empty());
         // An older connection's end does not unregister the newer one, which is placed once it
         // acknowledged its snapshot.
-        let newer = hub.register("w1", "127.0.0.1:1", "default");
+        let newer = hub.register("w1", "127.0.0.1:1", "default", false);
         hub.unregister("w1", conn);
         assert!(hub.placements().borrow().is_empty());
         hub.ack("w1", []);
@@ -238,7 +240,7 @@ mod tests {
     #[test]
     fn shutting_down_keeps_the_last_placement_table() {
         let hub = Hub::default();
-        let conn = hub.register("w1", "127.0.0.1:1", "default");
+        let conn = hub.register("w1", "127.0.0.1:1", "default", false);
         hub.ack("w1", []);
         hub.shut_down();
         hub.unregister("w1", conn);
@@ -248,10 +250,20 @@ mod tests {
     #[test]
     fn a_worker_is_placed_only_once_it_applied_its_snapshot() {
         let hub = Hub::default();
-        hub.register("w1", "127.0.0.1:1", "default");
-        assert!(hub.placements().borrow().is_empty(), "not before its snapshot");
+        hub.register("w1", "127.0.0.1:1", "default", false);
+        assert!(
+            hub.placements().borrow().is_empty(),
+            "not before its snapshot"
+        );
         hub.ack("w1", [(Uuid::new_v4(), 1)]);
         assert_eq!(hub.placements().borrow()[0].http_addr, "127.0.0.1:1");
+    }
+
+    #[test]
+    fn a_worker_that_reconnects_with_its_configs_stays_placed() {
+        let hub = Hub::default();
+        hub.register("w1", "127.0.0.1:1", "default", true);
+        assert_eq!(hub.placements().borrow().len(), 1);
     }
 
     #[test]

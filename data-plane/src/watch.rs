@@ -75,6 +75,7 @@ async fn watch_once(
         worker_id: me.worker_id.clone(),
         http_addr: me.http_addr.clone(),
         cell: me.cell.clone(),
+        serving: !registry.is_empty(),
     };
     let mut stream = client.watch(req).await?.into_inner();
     info!(worker.id = %me.worker_id, "watching configs at {url}");

@@ -13,6 +13,7 @@ fn watch_request(token: Option<&str>) -> Request<WatchRequest> {
         worker_id: "intruder".into(),
         http_addr: "127.0.0.1:9".into(),
         cell: "default".into(),
+        serving: false,
     });
     if let Some(t) = token {
         let v: MetadataValue<_> = format!("Bearer {t}").parse().unwrap();
