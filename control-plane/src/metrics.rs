@@ -37,7 +37,10 @@ pub fn get() -> &'static Metrics {
                 "config_push_lagging",
                 "Config pushes that returned with some worker still behind (CONFIG_ACK_TIMEOUT_MS)",
             ),
-            workers: r.gauge("config_workers", "Workers connected to ConfigService that applied their snapshot (placed)"),
+            workers: r.gauge(
+                "config_workers",
+                "Workers connected to ConfigService that applied their snapshot (placed)",
+            ),
             configs: r.gauge("config_projects", "Project configs the control plane holds"),
             pool: r.pool(
                 "control_db_pool_connections",

@@ -98,14 +98,15 @@ async fn route(
             .body(Body::from(r#"{"ok":true}"#))
             .expect("static response");
     }
-    // Ready once it knows a worker to send data routes to.
+    // Ready once the control plane has told it its workers (even none: the console and the
+    // admin API still work, and an operator needs them most when no worker runs).
     if path == "/ready" {
-        let (status, body) = if !st.upstreams.is_empty() {
+        let (status, body) = if st.upstreams.heard() {
             (StatusCode::OK, r#"{"ready":true}"#)
         } else {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                r#"{"ready":false,"detail":"no worker is known yet"}"#,
+                r#"{"ready":false,"detail":"the control plane has not been reached yet"}"#,
             )
         };
         return Response::builder()
@@ -114,7 +115,7 @@ async fn route(
             .body(Body::from(body))
             .expect("static response");
     }
-    if routes::is_grpc(req.headers()) {
+    if routes::is_grpc(&path, req.headers()) {
         return st
             .streams
             .to_control_plane(&st.control_plane, req, request_id, client_ip, st.timeout)

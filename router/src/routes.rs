@@ -66,13 +66,14 @@ pub fn is_stream(path: &str) -> bool {
         .is_some_and(|(_, rest)| rest == "realtime")
 }
 
-/// A gRPC call (the admin API, its health and reflection): it goes to the control plane over
-/// HTTP/2, whatever its path.
-pub fn is_grpc(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|c| c.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/grpc"))
+/// A gRPC call of a service the control plane serves (the admin API, health, reflection): it
+/// goes there over HTTP/2. Other paths with a gRPC content type are routed as usual.
+pub fn is_grpc(path: &str, headers: &http::HeaderMap) -> bool {
+    (path.starts_with("/backendify.admin.") || path.starts_with("/grpc."))
+        && headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|c| c.to_str().ok())
+            .is_some_and(|c| c == "application/grpc" || c.starts_with("application/grpc+"))
 }
 
 #[cfg(test)]

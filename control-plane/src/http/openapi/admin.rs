@@ -33,9 +33,8 @@ fn meta() -> Vec<Op> {
             .ok(200, "Alive.", object(&[("ok", json!({ "type": "boolean" }))], &["ok"])),
         op("get", "/ready", "meta", "Readiness")
             .public()
-            .about("503 with `{\"ready\": false, \"detail\"}` while the control database does not answer.")
-            .ok(200, "Ready for traffic.", object(&[("ready", json!({ "type": "boolean" }))], &["ready"]))
-            .raw_ok(503, json!({ "description": "Not ready: the control database does not answer." })),
+            .about("Ready once serving; `database` says whether the control database answers (its absence does not make the control plane unready: its routes answer 503 meanwhile).")
+            .ok(200, "Ready for traffic.", object(&[("ready", json!({ "type": "boolean" })), ("database", json!({ "type": "string", "enum": ["ok", "unavailable"] }))], &["ready", "database"])),
         op("get", "/openapi.json", "meta", "This document")
             .public()
             .ok(200, "The admin API as OpenAPI 3.1.", json!({ "type": "object" })),
