@@ -83,11 +83,11 @@ pub fn class(path: &str) -> &'static str {
     }
 }
 
-/// The project id segment of a project path (`/api/projects/{id}/…`), unchecked.
+/// The project id segment of a project path (`/api/projects/{id}/…`), when it is a UUID.
 pub fn project_of(path: &str) -> Option<&str> {
     path.strip_prefix("/api/projects/")
         .and_then(|rest| rest.split('/').next())
-        .filter(|id| id.len() == 36)
+        .filter(|id| id.len() == 36 && uuid::Uuid::parse_str(id).is_ok())
 }
 
 #[cfg(test)]

@@ -142,8 +142,10 @@ pub fn unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|c| {
             // 08: connection exception; 57P01-03: shut down, crashed, starting; 53300: too
-            // many connections.
-            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            // many connections; 25006: a read-only server (a former primary during a
+            // switchover).
+            c.starts_with("08")
+                || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300" | "25006")
         }),
         _ => false,
     }

@@ -262,9 +262,6 @@ pub async fn track(
     };
     let m = registry();
     let project = model::routes::project_of(path).map(str::to_owned);
-    if let Some(p) = &project {
-        m.http.observe_project(p);
-    }
     let id = match req
         .headers()
         .get("x-request-id")
@@ -286,8 +283,13 @@ pub async fn track(
     );
     let started = std::time::Instant::now();
     let res = next.run(req).instrument(span).await;
-    m.http
-        .observe(class, res.status().as_u16(), started.elapsed());
+    let status = res.status().as_u16();
+    m.http.observe(class, status, started.elapsed());
+    // Only answers that reached a project count for it: made-up ids (404) or callers without
+    // access (401, 403) must not take the few per-project labels.
+    if let Some(p) = project.filter(|_| !matches!(status, 401 | 403 | 404)) {
+        m.http.observe_project(&p);
+    }
     res
 }
 

@@ -39,6 +39,47 @@ async fn every_process_reports_its_traffic_and_levels() {
             .await;
         assert_eq!(res.status, 201, "{res:?}");
     }
+    // A workflow run that ends counts once it ended.
+    let flow = env
+        .call(
+            "POST",
+            &format!("/api/projects/{p}/workflows"),
+            Some(&t),
+            Some(json!({"name": "count", "trigger_type": "manual",
+                        "steps": [{"action": "transform", "name": "t", "output": {"n": 1}}]})),
+        )
+        .await;
+    assert_eq!(flow.status, 201, "{flow:?}");
+    let wf = flow.body["id"].as_str().unwrap().to_owned();
+    let run = env
+        .call(
+            "POST",
+            &format!("/api/projects/{p}/workflows/{wf}/run"),
+            Some(&t),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(run.status, 202, "{run:?}");
+    let run_id = run.body["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let got = env
+            .call(
+                "GET",
+                &format!("/api/projects/{p}/workflows/{wf}/runs/{run_id}"),
+                Some(&t),
+                None,
+            )
+            .await;
+        if got.body["status"] == "completed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run did not complete: {got:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let missing = env
         .call(
             "GET",

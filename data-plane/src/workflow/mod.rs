@@ -238,13 +238,16 @@ async fn drive(st: &AppState, project: &Arc<Project>, mut run: Claimed) -> Resul
             let mut tx = db::begin(&st.db, &project).await?;
             step::write_pending(&mut tx, run.id, &vars.pending).await?;
             store::fail(&mut tx, run.id, &why).await?;
-            return tx.commit().await;
+            tx.commit().await?;
+            crate::metrics::outcome(&crate::metrics::get().runs, "failed");
+            return Ok(());
         }
         let Some(s) = wf.steps.get(run.next_step) else {
             // Past the last step (a workflow without steps, or a delay at the end).
             let mut tx = db::begin(&st.db, &project).await?;
             store::complete(&mut tx, run.id).await?;
             tx.commit().await?;
+            crate::metrics::outcome(&crate::metrics::get().runs, "completed");
             info!(project.id = %pid, workflow.id = %wf.id, run.id = %run.id, "workflow run completed");
             return Ok(());
         };
@@ -260,6 +263,8 @@ async fn drive(st: &AppState, project: &Arc<Project>, mut run: Claimed) -> Resul
                 return Ok(());
             }
             step::Flow::Finished(status) => {
+                // The step committed the run's end.
+                crate::metrics::outcome(&crate::metrics::get().runs, status);
                 info!(project.id = %pid, workflow.id = %wf.id, run.id = %run.id, "workflow run {status}");
                 return Ok(());
             }

@@ -305,7 +305,6 @@ pub async fn step_done(
 
 /// Ends a run without a step (time limit, step limit, workflow gone): `failed` with `error`.
 pub async fn fail(tx: &mut Tx, run: Uuid, error: &str) -> Result<(), sqlx::Error> {
-    crate::metrics::outcome(&crate::metrics::get().runs, "failed");
     sqlx::query(
         "UPDATE \"_workflow_runs\" SET \"status\" = 'failed', \"error\" = $2, \"next_at\" = NULL,
              \"finished_at\" = clock_timestamp()
@@ -320,7 +319,6 @@ pub async fn fail(tx: &mut Tx, run: Uuid, error: &str) -> Result<(), sqlx::Error
 
 /// Ends a run that is past its last step: `completed`.
 pub async fn complete(tx: &mut Tx, run: Uuid) -> Result<(), sqlx::Error> {
-    crate::metrics::outcome(&crate::metrics::get().runs, "completed");
     sqlx::query(
         "UPDATE \"_workflow_runs\" SET \"status\" = 'completed', \"next_at\" = NULL,
              \"finished_at\" = clock_timestamp()
