@@ -43,7 +43,7 @@ if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$STAMP" 2>/dev/null)" != "${REQUI
     can_apt() { [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; }
     if ! command -v "$PYTHON" >/dev/null 2>&1 && can_apt; then
         say "installing python3 (apt-get)"
-        apt-get install -y -qq python3 python3-venv >/dev/null
+        apt-get update -qq >/dev/null && apt-get install -y -qq python3 python3-venv >/dev/null
     fi
     command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found: install Python 3 (and its venv module)"
     say "creating the Python environment in ${VENV#"$ROOT"/} (pinned kubernetes-validate and friends)"
@@ -53,7 +53,7 @@ if [[ ! -x "$VENV/bin/python" ]] || [[ "$(cat "$STAMP" 2>/dev/null)" != "${REQUI
         rm -rf "$VENV"
         can_apt || die "could not create a virtualenv (on Debian: apt-get install python3-venv)"
         say "installing python3-venv (apt-get)"
-        apt-get install -y -qq python3-venv >/dev/null
+        apt-get update -qq >/dev/null && apt-get install -y -qq python3-venv >/dev/null
         "$PYTHON" -m venv "$VENV" || die "could not create a virtualenv"
     fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \

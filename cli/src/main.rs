@@ -72,7 +72,19 @@ enum Command {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1, not clap's 2: `schema diff` uses 2 for "there are changes", and a
+    // mistyped flag in CI must not read as that.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {

@@ -6,7 +6,8 @@ use crate::config::{self, Saved};
 use crate::output::{self, Format};
 use anyhow::{anyhow, bail, Context};
 use proto::admin::{
-    CreateApiTokenRequest, GetMeRequest, LoginRequest, RefreshRequest, RevokeApiTokenRequest,
+    CreateApiTokenRequest, GetMeRequest, LoginRequest, LogoutRequest, RefreshRequest,
+    RevokeApiTokenRequest,
 };
 use serde_json::json;
 use std::io::{BufRead, IsTerminal};
@@ -179,6 +180,23 @@ pub async fn logout(s: &Session) -> anyhow::Result<()> {
         .await;
         if let Err(e) = revoked {
             eprintln!("warning: the token could not be revoked ({e}); revoke it with `backendify tokens revoke {id}`");
+        }
+    }
+    // The sign-in's refresh token ends too: a copy of the file is worth nothing afterwards.
+    if let Some(refresh_token) = saved.refresh_token.clone() {
+        let url = saved.url.clone().unwrap_or_else(|| s.url.clone());
+        let ended = async {
+            Client::connect(&url, None)
+                .await?
+                .call(|mut api| {
+                    let refresh_token = refresh_token.clone();
+                    async move { api.logout(LogoutRequest { refresh_token }).await }
+                })
+                .await
+        }
+        .await;
+        if let Err(e) = ended {
+            eprintln!("warning: the sign-in could not be ended on the server ({e})");
         }
     }
     saved.token_id = None;

@@ -218,8 +218,26 @@ async fn login_saves_a_private_session_and_bad_tokens_point_to_login() {
     assert!(run.stderr.contains("\n  name: "), "{run:?}");
     assert!(run.stderr.contains("\n  expires_in_days: "), "{run:?}");
 
-    // Logout revokes the token and forgets it.
+    // A usage error exits 1: 2 means "changes" for `schema diff`.
+    let bad = cli.run(&["schema", "diff", "--no-such-flag"]).await;
+    assert_eq!(bad.code, 1, "{bad:?}");
+
+    // Logout revokes the token, ends the sign-in (its refresh token) and forgets both.
+    let saved: Value = serde_json::from_slice(&std::fs::read(&cli.config).unwrap()).unwrap();
+    let refresh = saved["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
     cli.run(&["logout"]).await.ok();
+    let reuse = env
+        .call(
+            "POST",
+            "/api/auth/refresh",
+            None,
+            Some(serde_json::json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(reuse.status, 401, "{reuse:?}");
     let mine = env.call("GET", "/api/auth/tokens", Some(&t), None).await;
     let after = mine
         .body

@@ -26,9 +26,11 @@ const PAGE_TOKEN: &str = "page_token";
 const NEXT_PAGE_TOKEN: &str = "next_page_token";
 const UPDATE_MASK: &str = "update_mask";
 
-/// A page when `page_size` is 0, and the most one page holds.
+/// A page when `page_size` is 0, and the most one page holds; a REST route that pages itself
+/// takes at most [`MAX_REST_PAGE`] (the smallest of their `limit` bounds: workflow runs).
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
+const MAX_REST_PAGE: usize = 100;
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -108,7 +110,12 @@ pub fn request(b: &Binding, msg: &DynamicMessage) -> Result<RestCall, Status> {
                 let v = v
                     .filter(|v| !v.is_empty())
                     .ok_or_else(|| invalid(format!("{f} is required")))?;
-                path.extend(utf8_percent_encode(&v, SEGMENT));
+                // `.` and `..` would be dot segments: spelled out, they stay one name.
+                match v.as_str() {
+                    "." => path.push_str("%2E"),
+                    ".." => path.push_str("%2E%2E"),
+                    v => path.extend(utf8_percent_encode(v, SEGMENT)),
+                }
                 bound.push(f);
             }
         }
@@ -280,6 +287,12 @@ fn page(msg: &DynamicMessage) -> Result<Option<Page>, Status> {
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse().ok()))
             .ok_or_else(|| invalid("page_token is not one this API gave"))?
+    };
+    // A larger page than the route gives is coerced, not refused (AIP-158).
+    let size = if by_rest {
+        size.min(MAX_REST_PAGE)
+    } else {
+        size
     };
     Ok(Some(Page {
         offset,

@@ -121,7 +121,12 @@ impl Upstream {
                     tracing::warn!(worker = %w.http_addr, "worker unreachable: {e}");
                     last = Some(e.to_string());
                 }
-                Ok(Err(e)) => return Err(Status::unavailable(format!("worker: {e}"))),
+                // The request may have run there: not a status that says "safe to retry".
+                Ok(Err(e)) => {
+                    return Err(Status::unknown(format!(
+                        "the worker's answer was lost: {e}"
+                    )))
+                }
                 Err(_) => {
                     return Err(Status::deadline_exceeded(
                         "the worker did not answer in time",
@@ -153,6 +158,9 @@ impl Upstream {
         let grant = crate::db::api_tokens::grant(&self.state.db, &token_hash(&token))
             .await
             .map_err(|e| {
+                if model::sql::unavailable(&e) {
+                    return Status::unavailable("The database is unavailable; try again shortly");
+                }
                 tracing::error!("read an API token: {e}");
                 Status::internal("Internal Server Error")
             })?
