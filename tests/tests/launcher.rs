@@ -311,7 +311,10 @@ fn a_taken_router_port_is_named_before_anything_starts() {
 }
 
 fn sigkill(pid: u32) {
-    let killed = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success(), "kill -KILL {pid}");
 }
 

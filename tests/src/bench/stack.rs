@@ -145,7 +145,10 @@ impl Stack {
                 ("WORKER_ID", name.into()),
                 ("CLUSTER_TOKEN", token),
                 ("EGRESS_ALLOW", "loopback".into()),
-                ("FILES_DIR", self.log_dir.join("files").display().to_string()),
+                (
+                    "FILES_DIR",
+                    self.log_dir.join("files").display().to_string(),
+                ),
             ],
         )?;
         self.wait_health(name, addr).await

@@ -81,7 +81,12 @@ async fn expect(res: reqwest::Response, want: u16, what: &str) -> anyhow::Result
 }
 
 /// Creates project `i` with its 5 collections; returns its id.
-async fn make_project(http: &reqwest::Client, base: &str, token: &str, i: usize) -> anyhow::Result<String> {
+async fn make_project(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    i: usize,
+) -> anyhow::Result<String> {
     let res = http
         .post(format!("{base}/api/projects"))
         .bearer_auth(token)
@@ -128,7 +133,10 @@ async fn main() -> anyhow::Result<()> {
             .context("a stack process")
     };
     let names = ["control-plane", "worker", "worker-2", "router"];
-    let pids: Vec<u32> = names.iter().map(|n| pid(&stack, n)).collect::<anyhow::Result<_>>()?;
+    let pids: Vec<u32> = names
+        .iter()
+        .map(|n| pid(&stack, n))
+        .collect::<anyhow::Result<_>>()?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before: Vec<u64> = pids.iter().map(|p| rss_kib(*p).unwrap_or(0)).collect();
 
@@ -141,7 +149,12 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..o.concurrency {
-        let (http, next, base, token) = (http.clone(), next.clone(), stack.base.clone(), first.token.clone());
+        let (http, next, base, token) = (
+            http.clone(),
+            next.clone(),
+            stack.base.clone(),
+            first.token.clone(),
+        );
         let total = o.projects;
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
@@ -163,7 +176,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let build_secs = started.elapsed().as_secs_f64();
     stack.check_alive()?;
-    say(&format!("{} projects in {build_secs:.0} s; idling 10 s", ids.len()));
+    say(&format!(
+        "{} projects in {build_secs:.0} s; idling 10 s",
+        ids.len()
+    ));
     tokio::time::sleep(Duration::from_secs(10)).await;
     let after: Vec<u64> = pids.iter().map(|p| rss_kib(*p).unwrap_or(0)).collect();
 
@@ -174,9 +190,14 @@ async fn main() -> anyhow::Result<()> {
         let id = &ids[(k * 7919) % ids.len()];
         let t0 = Instant::now();
         let res = http
-            .post(format!("{}/api/projects/{id}/schema/collections/posts/fields", stack.base))
+            .post(format!(
+                "{}/api/projects/{id}/schema/collections/posts/fields",
+                stack.base
+            ))
             .bearer_auth(&first.token)
-            .json(&json!({"name": format!("extra{k}"), "display_name": "Extra", "field_type": "int"}))
+            .json(
+                &json!({"name": format!("extra{k}"), "display_name": "Extra", "field_type": "int"}),
+            )
             .send()
             .await?;
         if res.headers().contains_key("x-config-lagging-workers") {
