@@ -176,6 +176,7 @@ cleanup() {
     (( STOPPING )) && return
     STOPPING=1
     trap '' INT TERM HUP
+    [[ -n "${BACKOFF_PID:-}" ]] && kill "$BACKOFF_PID" 2>/dev/null
     # Router first (no new requests), then the workers, then the control plane: 8 s at most.
     [[ -n "$PIDS_ROUTER" ]] && stop_pids 3 "router=$PIDS_ROUTER"
     # shellcheck disable=SC2086 # one name=pid entry per worker
@@ -467,7 +468,11 @@ while :; do
         # A run that lasted a minute was healthy: start over from 1 s.
         (( $(now) - ${STARTED_AT[$name]} >= 60 )) && delay=1
         say "$name stopped unexpectedly (log: $(show "$LOG_DIR")/$name.log); restarting it in ${delay}s, the rest keeps serving"
-        sleep "$delay"
+        # In the background and waited for: a signal meanwhile stops everything at once.
+        sleep "$delay" &
+        BACKOFF_PID=$!
+        wait "$BACKOFF_PID"
+        BACKOFF_PID=""
         BACKOFF[$name]=$(( delay * 2 > 30 ? 30 : delay * 2 ))
         restart_service "$name"
         say "$name restarted (pid $STARTED_PID)"
