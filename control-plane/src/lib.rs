@@ -10,6 +10,7 @@ pub mod db;
 pub mod grpc;
 pub mod http;
 pub mod hub;
+pub mod leader;
 pub mod metrics;
 pub mod names;
 pub mod secrets;
@@ -38,6 +39,8 @@ pub struct Running {
     pub grpc_addr: SocketAddr,
     /// Where `/metrics` listens, when it does.
     pub metrics_addr: Option<SocketAddr>,
+    /// Turns true when another control plane took the lead (this one must stop).
+    pub lost_lead: watch::Receiver<bool>,
     hub: Arc<Hub>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -61,8 +64,12 @@ impl Running {
     }
 }
 
-/// Migrates the control schema, compiles every project, and starts both listeners.
+/// Takes the leader lock (waiting as a standby while another control plane leads), migrates the
+/// control schema, compiles every project, and starts both listeners.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let lock = leader::acquire(config.database_url.clone(), config.http_addr)
+        .await
+        .context("take the leader lock")?;
     let db = db::connect(&config.database_url, config.db_max_connections)
         .await
         .context("connect to the control database")?;
@@ -147,7 +154,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .await
     .context("start the metrics listener")?;
-    let mut tasks = vec![http_task, grpc_task];
+    let (lost, lost_lead) = watch::channel(false);
+    let mut tasks = vec![
+        http_task,
+        grpc_task,
+        tokio::spawn(leader::keep(
+            config.database_url.clone(),
+            lock,
+            lost,
+            stop.subscribe(),
+        )),
+    ];
     let metrics_addr = metrics.map(|(addr, task)| {
         tasks.push(task);
         addr
@@ -157,6 +174,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         http_addr,
         grpc_addr,
         metrics_addr,
+        lost_lead,
         hub,
         stop,
         tasks,
@@ -167,9 +185,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let parent = config.parent_pid;
     let running = start(config).await?;
-    proto::service::stop_signal(parent)
-        .await
-        .context("install signal handlers")?;
+    let mut lost = running.lost_lead.clone();
+    let lost_lead = tokio::select! {
+        signal = proto::service::stop_signal(parent) => {
+            signal.context("install signal handlers")?;
+            false
+        }
+        _ = lost.wait_for(|l| *l) => true,
+    };
     running.shutdown().await;
+    if lost_lead {
+        anyhow::bail!("another control plane took the leader lock");
+    }
     Ok(())
 }

@@ -290,6 +290,11 @@ impl TestEnv {
         }
     }
 
+    /// The control plane's settings (to start another one over the same database).
+    pub fn control_plane_config(&self) -> control_plane::Config {
+        self.cp_config.clone()
+    }
+
     /// Starts the control plane again on the same ports and database.
     pub async fn restart_control_plane(&mut self) {
         let cp = control_plane::start(self.cp_config.clone())
