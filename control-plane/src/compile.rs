@@ -26,7 +26,7 @@ pub async fn compile_project(
         .execute(&mut *tx)
         .await?;
     let Some(row) = sqlx::query(
-        "SELECT name, db_schema, db_role, config_version FROM control.projects WHERE id = $1",
+        "SELECT name, db_schema, db_role, config_version, cell FROM control.projects WHERE id = $1",
     )
     .bind(project)
     .fetch_optional(&mut *tx)
@@ -105,6 +105,7 @@ pub async fn compile_project(
         name: row.get(0),
         db_schema: row.get(1),
         db_role: row.get(2),
+        cell: row.get(4),
         admin_token_key: admin_token_key.to_owned(),
         members,
         collections: collections

@@ -17,6 +17,16 @@ pub struct Config {
         default_value = "postgres://postgres@127.0.0.1:5432/backendify"
     )]
     pub database_url: String,
+    /// Cells beside the default one (the control database), as `name=postgres://…`, separated by
+    /// commas. Each cluster needs `max_prepared_transactions` of at least `DB_MAX_CONNECTIONS`; its
+    /// workers start with `WORKER_CELL=name`. A new project goes to the cell with the fewest.
+    #[arg(
+        long = "cell",
+        env = "CELLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub cells: Vec<crate::cells::CellUrl>,
     /// Address of the admin REST API (reached through the router).
     #[arg(long, env = "CONTROL_HTTP_ADDR", default_value = "127.0.0.1:8001")]
     pub http_addr: SocketAddr,

@@ -1,9 +1,10 @@
-//! `ConfigService`: workers watch configs and acknowledge them; routers watch placements.
+//! `ConfigService`: workers watch their cell's configs and acknowledge them; routers watch
+//! placements and acknowledge them.
 
 use crate::hub::Hub;
 use proto::config::{
-    config_event, AckRequest, AckResponse, ConfigEvent, Placements, PlacementsRequest, Snapshot,
-    WatchRequest,
+    config_event, AckRequest, AckResponse, ConfigEvent, Placements, PlacementsAck,
+    PlacementsRequest, Snapshot, WatchRequest,
 };
 use std::pin::Pin;
 use std::sync::Arc;
@@ -40,29 +41,34 @@ impl proto::ConfigService for ConfigGrpc {
         }
         let hub = self.0.clone();
         let (tx, rx) = mpsc::channel(64);
-        let (mut changes, snap) = hub.subscribe();
+        let cell = req.cell.clone();
+        let (mut changes, snap) = hub.subscribe(&cell);
         let conn = hub.register(&req.worker_id, &req.http_addr, &req.cell, req.serving);
-        info!(worker.id = %req.worker_id, worker.addr = %req.http_addr, "worker connected");
+        info!(worker.id = %req.worker_id, worker.addr = %req.http_addr, worker.cell = %req.cell, "worker connected");
         let mut shutdown = hub.shutdown_signal();
         tokio::spawn(async move {
             let mut next = Some(snapshot(snap));
-            while let Some(event) = next.take() {
-                if tx.send(Ok(event)).await.is_err() {
-                    break;
+            loop {
+                if let Some(event) = next.take() {
+                    if tx.send(Ok(event)).await.is_err() {
+                        break;
+                    }
                 }
                 next = tokio::select! {
                     change = changes.recv() => match change {
+                        // Another cell's: not for this worker.
+                        Ok(item) if item.cell != cell => None,
                         Ok(item) => Some(ConfigEvent { kind: Some(config_event::Kind::Config((*item).clone())) }),
                         // Fell behind: start over with a fresh snapshot.
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            let (rx, snap) = hub.subscribe();
+                            let (rx, snap) = hub.subscribe(&cell);
                             changes = rx;
                             Some(snapshot(snap))
                         }
-                        Err(broadcast::error::RecvError::Closed) => None,
+                        Err(broadcast::error::RecvError::Closed) => break,
                     },
-                    _ = shutdown.wait_for(|s| *s) => None,
-                    _ = tx.closed() => None,
+                    _ = shutdown.wait_for(|s| *s) => break,
+                    _ = tx.closed() => break,
                 };
             }
             hub.unregister(&req.worker_id, conn);
@@ -89,15 +95,19 @@ impl proto::ConfigService for ConfigGrpc {
 
     async fn watch_placements(
         &self,
-        _req: Request<PlacementsRequest>,
+        req: Request<PlacementsRequest>,
     ) -> Result<Response<PlacementStream>, Status> {
-        let mut placements = self.0.placements();
-        let mut shutdown = self.0.shutdown_signal();
+        let router = req.into_inner().router_id;
+        let hub = self.0.clone();
+        let mut placements = hub.placements();
+        let mut shutdown = hub.shutdown_signal();
+        // A router without an id (an older one) is served but not waited for.
+        let conn = (!router.is_empty()).then(|| hub.register_router(&router));
         let (tx, rx) = mpsc::channel(8);
         tokio::spawn(async move {
             loop {
-                let workers = placements.borrow_and_update().clone();
-                if tx.send(Ok(Placements { workers })).await.is_err() {
+                let table = Placements::clone(&placements.borrow_and_update());
+                if tx.send(Ok(table)).await.is_err() {
                     break;
                 }
                 tokio::select! {
@@ -107,7 +117,19 @@ impl proto::ConfigService for ConfigGrpc {
                     _ = tx.closed() => break,
                 }
             }
+            if let Some(conn) = conn {
+                hub.unregister_router(&router, conn);
+            }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn ack_placements(
+        &self,
+        req: Request<PlacementsAck>,
+    ) -> Result<Response<AckResponse>, Status> {
+        let req = req.into_inner();
+        self.0.ack_router(&req.router_id, req.version);
+        Ok(Response::new(AckResponse {}))
     }
 }

@@ -1,9 +1,13 @@
 //! The config hub: the latest compiled config of every project, the live workers (a worker is
-//! live while its `Watch` stream is open) and what each has acknowledged. Admin calls that change
-//! a config publish here and then wait, bounded, until every live worker applied it.
+//! live while its `Watch` stream is open) and what each has acknowledged, and the placement table
+//! routers follow (workers by cell, and the cell of each project not on the default one) with what
+//! each live router has acknowledged. Admin calls that change a config publish here and then wait,
+//! bounded, until every live worker of the project's cell applied it (and, for a project new on
+//! another cell, every router knows where it is).
 
-use proto::config::{ProjectConfig as ConfigItem, Worker};
-use std::collections::HashMap;
+use crate::cells::DEFAULT;
+use proto::config::{Placements, ProjectCell, ProjectConfig as ConfigItem, Worker};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -20,10 +24,22 @@ struct WorkerEntry {
     ready: bool,
 }
 
+/// A router following the placement table.
+struct RouterEntry {
+    conn: u64,
+    /// The newest table version it applied.
+    acked: u64,
+}
+
 #[derive(Default)]
 struct State {
     configs: HashMap<Uuid, Arc<ConfigItem>>,
     workers: HashMap<String, WorkerEntry>,
+    /// The cell of every project not on the default one.
+    project_cells: BTreeMap<Uuid, String>,
+    routers: HashMap<String, RouterEntry>,
+    /// Version of the placement table, bumped on every change of it.
+    table_version: u64,
     next_conn: u64,
 }
 
@@ -33,7 +49,7 @@ pub struct Hub {
     changes: broadcast::Sender<Arc<ConfigItem>>,
     /// Bumped on every ack and (de)registration, so waiters re-check.
     progress: watch::Sender<u64>,
-    placements: watch::Sender<Vec<Worker>>,
+    placements: watch::Sender<Arc<Placements>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -43,19 +59,28 @@ impl Default for Hub {
             state: Mutex::default(),
             changes: broadcast::channel(1024).0,
             progress: watch::channel(0).0,
-            placements: watch::channel(Vec::new()).0,
+            placements: watch::channel(Arc::new(Placements::default())).0,
             shutdown: watch::channel(false).0,
         }
     }
 }
 
 impl Hub {
-    /// Stores a compiled config if it is newer than the one held, and sends it to watchers.
-    pub fn publish(&self, project: Uuid, version: u64, config_json: Vec<u8>) {
+    /// Stores a compiled config of a project on `cell` if it is newer than the one held, and
+    /// sends it to watchers. Returns the placement table version routers must reach when the
+    /// project is new on a cell other than the default one.
+    pub fn publish(
+        &self,
+        project: Uuid,
+        cell: &str,
+        version: u64,
+        config_json: Vec<u8>,
+    ) -> Option<u64> {
         let item = Arc::new(ConfigItem {
             project_id: project.to_string(),
             version,
             config_json,
+            cell: cell.to_owned(),
         });
         let mut st = self.state.lock().expect("hub lock");
         if st
@@ -63,18 +88,30 @@ impl Hub {
             .get(&project)
             .is_some_and(|c| c.version >= version)
         {
-            return;
+            return None;
         }
         st.configs.insert(project, item.clone());
         // Sent under the lock so the broadcast order matches the map's.
         let _ = self.changes.send(item);
+        if cell == DEFAULT || st.project_cells.get(&project).is_some_and(|c| c == cell) {
+            return None;
+        }
+        st.project_cells.insert(project, cell.to_owned());
+        self.changed(&mut st);
+        Some(st.table_version)
     }
 
-    /// Subscribes to changes, then takes a snapshot (so nothing falls between the two).
-    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<ConfigItem>>, Vec<ConfigItem>) {
+    /// Subscribes to changes, then takes a snapshot of `cell`'s configs (so nothing falls between
+    /// the two). The receiver carries every cell's changes: the caller keeps its own.
+    pub fn subscribe(&self, cell: &str) -> (broadcast::Receiver<Arc<ConfigItem>>, Vec<ConfigItem>) {
         let st = self.state.lock().expect("hub lock");
         let rx = self.changes.subscribe();
-        let snapshot = st.configs.values().map(|c| (**c).clone()).collect();
+        let snapshot = st
+            .configs
+            .values()
+            .filter(|c| c.cell == cell)
+            .map(|c| (**c).clone())
+            .collect();
         (rx, snapshot)
     }
 
@@ -93,7 +130,7 @@ impl Hub {
             ready: serving,
         };
         st.workers.insert(id.to_owned(), entry);
-        self.changed(&st);
+        self.changed(&mut st);
         conn
     }
 
@@ -102,7 +139,7 @@ impl Hub {
         let mut st = self.state.lock().expect("hub lock");
         if st.workers.get(id).is_some_and(|w| w.conn == conn) {
             st.workers.remove(id);
-            self.changed(&st);
+            self.changed(&mut st);
         }
     }
 
@@ -119,13 +156,13 @@ impl Hub {
             w.ready = true;
         }
         if placed {
-            self.changed(&st);
+            self.changed(&mut st);
         }
         drop(st);
         self.progress.send_modify(|n| *n += 1);
     }
 
-    fn changed(&self, st: &State) {
+    fn changed(&self, st: &mut State) {
         let mut workers: Vec<Worker> = st
             .workers
             .iter()
@@ -140,17 +177,85 @@ impl Hub {
         // Workers drop their streams while the control plane shuts down; routers must keep the
         // last table they had rather than learn an empty one.
         if !*self.shutdown.borrow() {
-            self.placements.send_replace(workers);
+            st.table_version += 1;
+            let projects = st
+                .project_cells
+                .iter()
+                .map(|(id, cell)| ProjectCell {
+                    project_id: id.to_string(),
+                    cell: cell.clone(),
+                })
+                .collect();
+            self.placements.send_replace(Arc::new(Placements {
+                workers,
+                projects,
+                version: st.table_version,
+            }));
         }
         self.progress.send_modify(|n| *n += 1);
     }
 
-    /// Live workers that have not applied `version` of `project`.
+    /// Registers a router's open placement stream; returns the connection number that
+    /// unregisters it.
+    pub fn register_router(&self, id: &str) -> u64 {
+        let mut st = self.state.lock().expect("hub lock");
+        st.next_conn += 1;
+        let conn = st.next_conn;
+        st.routers
+            .insert(id.to_owned(), RouterEntry { conn, acked: 0 });
+        conn
+    }
+
+    /// Unregisters a router whose stream `conn` ended.
+    pub fn unregister_router(&self, id: &str, conn: u64) {
+        let mut st = self.state.lock().expect("hub lock");
+        if st.routers.get(id).is_some_and(|r| r.conn == conn) {
+            st.routers.remove(id);
+        }
+        drop(st);
+        self.progress.send_modify(|n| *n += 1);
+    }
+
+    /// Records the placement table version a router applied.
+    pub fn ack_router(&self, id: &str, version: u64) {
+        let mut st = self.state.lock().expect("hub lock");
+        if let Some(r) = st.routers.get_mut(id) {
+            r.acked = r.acked.max(version);
+        }
+        drop(st);
+        self.progress.send_modify(|n| *n += 1);
+    }
+
+    /// Live routers that have not applied placement table `version`.
+    fn lagging_routers(&self, version: u64) -> Vec<String> {
+        let st = self.state.lock().expect("hub lock");
+        let mut ids: Vec<String> = st
+            .routers
+            .iter()
+            .filter(|(_, r)| r.acked < version)
+            .map(|(id, _)| format!("router {id}"))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Waits until every live router applied placement table `version`, at most `timeout`.
+    /// Returns the routers still lagging.
+    pub async fn wait_routers(&self, version: u64, timeout: Duration) -> Vec<String> {
+        self.wait(timeout, || self.lagging_routers(version)).await
+    }
+
+    /// Live workers of the project's cell that have not applied `version` of `project`.
     pub fn lagging(&self, project: Uuid, version: u64) -> Vec<String> {
         let st = self.state.lock().expect("hub lock");
+        let cell = st
+            .configs
+            .get(&project)
+            .map_or(DEFAULT, |c| c.cell.as_str());
         let mut ids: Vec<String> = st
             .workers
             .iter()
+            .filter(|(_, w)| w.cell == cell)
             .filter(|(_, w)| w.acked.get(&project).copied().unwrap_or(0) < version)
             .map(|(id, _)| id.clone())
             .collect();
@@ -166,19 +271,24 @@ impl Hub {
         version: u64,
         timeout: Duration,
     ) -> Vec<String> {
+        self.wait(timeout, || self.lagging(project, version)).await
+    }
+
+    /// Re-checks `lagging` on every ack and (de)registration until it is empty, at most `timeout`.
+    async fn wait(&self, timeout: Duration, lagging: impl Fn() -> Vec<String>) -> Vec<String> {
         let mut progress = self.progress.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             progress.borrow_and_update();
-            let lagging = self.lagging(project, version);
-            if lagging.is_empty() {
-                return lagging;
+            let now = lagging();
+            if now.is_empty() {
+                return now;
             }
             if tokio::time::timeout_at(deadline, progress.changed())
                 .await
                 .is_err()
             {
-                return self.lagging(project, version);
+                return lagging();
             }
         }
     }
@@ -188,8 +298,27 @@ impl Hub {
         self.state.lock().expect("hub lock").configs.len()
     }
 
+    /// The placed workers of the project's cell.
+    pub fn workers_of(&self, project: Uuid) -> Vec<Worker> {
+        let cell = self
+            .state
+            .lock()
+            .expect("hub lock")
+            .project_cells
+            .get(&project)
+            .cloned()
+            .unwrap_or_else(|| DEFAULT.to_owned());
+        let table = self.placements.borrow();
+        table
+            .workers
+            .iter()
+            .filter(|w| w.cell == cell)
+            .cloned()
+            .collect()
+    }
+
     /// The placement table, for routers.
-    pub fn placements(&self) -> watch::Receiver<Vec<Worker>> {
+    pub fn placements(&self) -> watch::Receiver<Arc<Placements>> {
         self.placements.subscribe()
     }
 
@@ -230,11 +359,11 @@ mod tests {
         // acknowledged its snapshot.
         let newer = hub.register("w1", "127.0.0.1:1", "default", false);
         hub.unregister("w1", conn);
-        assert!(hub.placements().borrow().is_empty());
+        assert!(hub.placements().borrow().workers.is_empty());
         hub.ack("w1", []);
-        assert_eq!(hub.placements().borrow().len(), 1);
+        assert_eq!(hub.placements().borrow().workers.len(), 1);
         hub.unregister("w1", newer);
-        assert!(hub.placements().borrow().is_empty());
+        assert!(hub.placements().borrow().workers.is_empty());
     }
 
     #[test]
@@ -244,7 +373,7 @@ mod tests {
         hub.ack("w1", []);
         hub.shut_down();
         hub.unregister("w1", conn);
-        assert_eq!(hub.placements().borrow().len(), 1);
+        assert_eq!(hub.placements().borrow().workers.len(), 1);
     }
 
     #[test]
@@ -252,27 +381,73 @@ mod tests {
         let hub = Hub::default();
         hub.register("w1", "127.0.0.1:1", "default", false);
         assert!(
-            hub.placements().borrow().is_empty(),
+            hub.placements().borrow().workers.is_empty(),
             "not before its snapshot"
         );
         hub.ack("w1", [(Uuid::new_v4(), 1)]);
-        assert_eq!(hub.placements().borrow()[0].http_addr, "127.0.0.1:1");
+        assert_eq!(
+            hub.placements().borrow().workers[0].http_addr,
+            "127.0.0.1:1"
+        );
     }
 
     #[test]
     fn a_worker_that_reconnects_with_its_configs_stays_placed() {
         let hub = Hub::default();
         hub.register("w1", "127.0.0.1:1", "default", true);
-        assert_eq!(hub.placements().borrow().len(), 1);
+        assert_eq!(hub.placements().borrow().workers.len(), 1);
     }
 
     #[test]
     fn keeps_the_newest_config() {
         let hub = Hub::default();
         let p = Uuid::new_v4();
-        hub.publish(p, 7, b"new".to_vec());
-        hub.publish(p, 6, b"old".to_vec());
-        let (_, snap) = hub.subscribe();
+        hub.publish(p, "default", 7, b"new".to_vec());
+        hub.publish(p, "default", 6, b"old".to_vec());
+        let (_, snap) = hub.subscribe("default");
         assert_eq!(snap[0].config_json, b"new");
+    }
+
+    #[tokio::test]
+    async fn a_project_on_another_cell_reaches_only_its_workers_and_every_router() {
+        let hub = Hub::default();
+        hub.register("a1", "127.0.0.1:1", "default", true);
+        hub.register("b1", "127.0.0.1:2", "b", true);
+        let router = hub.register_router("r1");
+        let (p, q) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(hub.publish(p, "default", 1, b"p".to_vec()), None);
+        let table = hub
+            .publish(q, "b", 2, b"q".to_vec())
+            .expect("a new project on cell b changes the table");
+        assert_eq!(
+            hub.subscribe("b").1.len(),
+            1,
+            "cell b's snapshot holds q only"
+        );
+        assert_eq!(hub.subscribe("b").1[0].project_id, q.to_string());
+        assert_eq!(hub.subscribe("default").1[0].project_id, p.to_string());
+        // Only the project's own cell is waited for.
+        assert_eq!(hub.lagging(q, 2), vec!["b1".to_string()]);
+        assert_eq!(hub.lagging(p, 1), vec!["a1".to_string()]);
+        // The table lists q's cell; the creation waits until the router applied it.
+        let placed = hub.placements().borrow().clone();
+        assert_eq!(placed.version, table);
+        assert_eq!(placed.projects[0].cell, "b");
+        assert_eq!(
+            hub.wait_routers(table, Duration::from_millis(10)).await,
+            vec!["router r1".to_string()]
+        );
+        hub.ack_router("r1", table);
+        assert!(hub
+            .wait_routers(table, Duration::from_millis(10))
+            .await
+            .is_empty());
+        // A newer config of q does not change the table again.
+        assert_eq!(hub.publish(q, "b", 3, b"q2".to_vec()), None);
+        hub.unregister_router("r1", router);
+        assert!(hub
+            .wait_routers(table + 1, Duration::from_millis(10))
+            .await
+            .is_empty());
     }
 }

@@ -3,6 +3,7 @@
 //! placements.
 
 pub mod admin_rpc;
+pub mod cells;
 pub mod changes;
 pub mod compile;
 pub mod config;
@@ -76,7 +77,17 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     db::migrate::run(&db)
         .await
         .context("migrate the control schema")?;
-    let upgraded = db::auth::upgrade_project_tables(&db)
+    let cells = cells::Cells::connect(db, &config.cells, config.db_max_connections).await?;
+    let settled = cells
+        .resolve(Duration::ZERO)
+        .await
+        .context("settle prepared transactions in the cells")?;
+    if settled > 0 {
+        info!(
+            "settled {settled} prepared transaction(s) a stopped control plane left in the cells"
+        );
+    }
+    let upgraded = db::auth::upgrade_project_tables(&cells)
         .await
         .context("create the auth tables of older projects")?;
     if upgraded > 0 {
@@ -86,7 +97,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tracing::warn!("SECRETS_KEY is not set: stored secrets are sealed with a key derived from JWT_SECRET, so changing JWT_SECRET makes them unreadable");
     }
     let hub = Arc::new(Hub::default());
-    let state = AppState::new(&config, db, hub.clone());
+    let state = AppState::new(&config, cells, hub.clone());
     let configs = compile::compile_all(&state.db, &state.jwt_secret, &state.secrets)
         .await
         .context("compile project configs")?;
@@ -107,6 +118,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (http_addr, grpc_addr) = (http.local_addr()?, grpc.local_addr()?);
     let (stop, _) = watch::channel(false);
 
+    let settle = tokio::spawn(cells::keep_settled(state.clone(), stop.subscribe()));
     let rest = app(state.clone(), config.max_body_bytes);
     let db = state.db.clone();
     let app = rest
@@ -156,6 +168,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     .context("start the metrics listener")?;
     let (lost, lost_lead) = watch::channel(false);
     let mut tasks = vec![
+        settle,
         http_task,
         grpc_task,
         tokio::spawn(leader::keep(

@@ -58,6 +58,7 @@ pub fn refresh(db: &sqlx::PgPool, hub: &crate::hub::Hub) {
     m.pool
         .get_or_create(&PoolLabel { state: "in_use" })
         .set(size - idle);
-    m.workers.set(hub.placements().borrow().len() as i64);
+    m.workers
+        .set(hub.placements().borrow().workers.len() as i64);
     m.configs.set(hub.config_count() as i64);
 }

@@ -1,6 +1,7 @@
 //! Shared state of the control plane's handlers, and the publish path every config change takes:
 //! commit → compile → publish → wait for workers.
 
+use crate::cells::Cells;
 use crate::compile::compile_project;
 use crate::config::Config;
 use crate::hub::Hub;
@@ -20,6 +21,8 @@ pub struct AppState(pub Arc<Inner>);
 pub struct Inner {
     /// Control database.
     pub db: PgPool,
+    /// The cells: where each project's schema is.
+    pub cells: Cells,
     /// Config hub.
     pub hub: Arc<Hub>,
     /// Admin token signing key.
@@ -42,10 +45,15 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state from the config and an open pool.
-    pub fn new(config: &Config, db: PgPool, hub: Arc<Hub>) -> Self {
+    /// Builds the state from the config and the open cells (the default one is the control
+    /// database).
+    pub fn new(config: &Config, cells: Cells, hub: Arc<Hub>) -> Self {
         Self(Arc::new(Inner {
-            db,
+            db: cells
+                .pool(crate::cells::DEFAULT)
+                .expect("the default cell")
+                .clone(),
+            cells,
             hub,
             jwt_secret: config.jwt_secret.clone(),
             access_ttl: Duration::from_secs(config.access_token_expire_minutes * 60),
@@ -55,14 +63,17 @@ impl AppState {
         }))
     }
 
-    /// Publishes a compiled config to the hub.
-    pub fn publish_config(&self, config: &ProjectConfig) {
+    /// Publishes a compiled config to the hub. Returns the placement table version routers must
+    /// reach when the project is new on a cell other than the default one.
+    pub fn publish_config(&self, config: &ProjectConfig) -> Option<u64> {
         let json = serde_json::to_vec(config).expect("config serializes");
-        self.hub.publish(config.project_id, config.version, json);
+        self.hub
+            .publish(config.project_id, &config.cell, config.version, json)
     }
 
     /// After a committed change: compiles the project, publishes it and waits (bounded) until
-    /// every live worker applied it. Returns the workers that still lag.
+    /// every live worker of its cell applied it (and, for a project new on another cell, every
+    /// router knows where it is). Returns the workers (and routers) that still lag.
     pub async fn push_project(&self, project: Uuid) -> Result<Vec<String>, sqlx::Error> {
         let Some(config) =
             compile_project(&self.db, project, &self.jwt_secret, &self.secrets).await?
@@ -71,11 +82,15 @@ impl AppState {
         };
         let version = config.version;
         let started = std::time::Instant::now();
-        self.publish_config(&config);
-        let lagging = self
+        let table = self.publish_config(&config);
+        let mut lagging = self
             .hub
             .wait_applied(project, version, self.ack_timeout)
             .await;
+        if let Some(table) = table {
+            let left = self.ack_timeout.saturating_sub(started.elapsed());
+            lagging.extend(self.hub.wait_routers(table, left).await);
+        }
         let m = crate::metrics::get();
         m.push.observe(started.elapsed().as_secs_f64());
         if !lagging.is_empty() {

@@ -365,6 +365,7 @@ mod tests {
             name: "p".into(),
             db_schema: "p_1".into(),
             db_role: "p_1".into(),
+            cell: "default".into(),
             admin_token_key: "k".into(),
             members: vec![],
             collections: vec![
@@ -449,6 +450,7 @@ pub mod sample {
             name: "p".into(),
             db_schema: "p_1".into(),
             db_role: "p_1".into(),
+            cell: "default".into(),
             admin_token_key: "k".into(),
             members: vec![],
             collections: vec![

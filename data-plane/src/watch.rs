@@ -82,7 +82,11 @@ async fn watch_once(
     while let Some(event) = stream.message().await? {
         let applied = match event.kind {
             Some(config_event::Kind::Snapshot(snap)) => {
-                let configs: Vec<ProjectConfig> = snap.configs.iter().filter_map(decode).collect();
+                let configs: Vec<ProjectConfig> = snap
+                    .configs
+                    .iter()
+                    .filter_map(|c| decode(c, &me.cell))
+                    .collect();
                 let applied = configs.iter().map(applied).collect();
                 info!(
                     projects = configs.len(),
@@ -93,7 +97,7 @@ async fn watch_once(
                 on_snapshot();
                 applied
             }
-            Some(config_event::Kind::Config(item)) => match decode(&item) {
+            Some(config_event::Kind::Config(item)) => match decode(&item, &me.cell) {
                 Some(config) => {
                     let a = applied(&config);
                     if registry.apply(config) {
@@ -122,8 +126,14 @@ fn applied(c: &ProjectConfig) -> Applied {
     }
 }
 
-fn decode(item: &proto::config::ProjectConfig) -> Option<ProjectConfig> {
-    match serde_json::from_slice(&item.config_json) {
+/// The config of `item`, unless it does not decode or belongs to another cell than the worker's
+/// (its schema is in another database).
+fn decode(item: &proto::config::ProjectConfig, cell: &str) -> Option<ProjectConfig> {
+    match serde_json::from_slice::<ProjectConfig>(&item.config_json) {
+        Ok(c) if c.cell != cell => {
+            warn!(project.id = %item.project_id, "ignoring the config of a project on cell '{}' (this worker serves '{cell}')", c.cell);
+            None
+        }
         Ok(c) => Some(c),
         Err(e) => {
             warn!(project.id = %item.project_id, "ignoring a config that does not decode: {e}");

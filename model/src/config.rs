@@ -21,6 +21,9 @@ pub struct ProjectConfig {
     pub db_schema: String,
     /// The login-less Postgres role every data transaction switches to.
     pub db_role: String,
+    /// The cell whose database holds the schema; only that cell's workers serve the project.
+    #[serde(default = "default_cell")]
+    pub cell: String,
     /// The HS256 key that verifies admin access tokens.
     pub admin_token_key: String,
     /// Admin users who are members of the project.
@@ -575,6 +578,11 @@ impl ViewOperator {
 }
 
 /// The Postgres schema (and role) name of a project: `p_<id with '-' replaced by '_'>`.
+/// The cell of a config that names none.
+fn default_cell() -> String {
+    "default".to_owned()
+}
+
 pub fn project_db_name(project_id: Uuid) -> String {
     format!("p_{}", project_id.to_string().replace('-', "_"))
 }

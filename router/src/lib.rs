@@ -138,10 +138,21 @@ async fn route(
         Target::NotFound => return proxy::error(StatusCode::NOT_FOUND, "Not Found"),
         Target::Worker(_) | Target::ControlPlane => {}
     }
-    if matches!(target, Target::Worker(_)) && read && routes::is_stream(&path) {
+    let project = match target {
+        Target::Worker(id) => Some(id),
+        _ => None,
+    };
+    if let Some(project) = project.filter(|_| read && routes::is_stream(&path)) {
         return st
             .streams
-            .to_worker(&st.upstreams, req, request_id, client_ip, st.timeout)
+            .to_worker(
+                &st.upstreams,
+                project,
+                req,
+                request_id,
+                client_ip,
+                st.timeout,
+            )
             .await;
     }
     // Uploads (multipart, to a worker) stream and may be large; anything else is JSON and is
@@ -151,10 +162,11 @@ async fn route(
         .get(header::CONTENT_TYPE)
         .and_then(|c| c.to_str().ok())
         .is_some_and(|c| c.starts_with("multipart/"));
-    if multipart && matches!(target, Target::Worker(_)) {
+    if let Some(project) = project.filter(|_| multipart) {
         return proxy::stream_to_worker(
             &st.client,
             &st.upstreams,
+            project,
             req,
             st.max_body,
             request_id,
@@ -167,9 +179,11 @@ async fn route(
         Ok(out) => out,
         Err(res) => return res,
     };
-    match target {
-        Target::Worker(_) => proxy::to_worker(&st.client, &st.upstreams, &out, st.timeout).await,
-        _ => match proxy::send(&st.client, &out, &st.control_plane, st.timeout).await {
+    match project {
+        Some(project) => {
+            proxy::to_worker(&st.client, &st.upstreams, project, &out, st.timeout).await
+        }
+        None => match proxy::send(&st.client, &out, &st.control_plane, st.timeout).await {
             Ok(res) => res,
             Err((true, _)) => proxy::error(StatusCode::BAD_GATEWAY, "Control plane unavailable"),
             Err((false, res)) => res,
@@ -259,7 +273,7 @@ impl Running {
 
     /// The addresses of the workers the router currently knows.
     pub fn worker_addrs(&self) -> Vec<String> {
-        self.upstreams.candidates()
+        self.upstreams.all()
     }
 
     /// Stops serving; in-flight requests finish (bounded).

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::json;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// A JSON error response.
 pub fn error(status: StatusCode, detail: &str) -> Response<Body> {
@@ -139,6 +140,7 @@ pub(crate) fn forwarding_headers(
 pub async fn stream_to_worker(
     client: &Client,
     upstreams: &Upstreams,
+    project: Uuid,
     req: Request<Body>,
     limit: usize,
     request_id: &HeaderValue,
@@ -155,7 +157,7 @@ pub async fn stream_to_worker(
     }
     forwarding_headers(&mut parts, request_id, client_ip);
     let mut body = Some(body);
-    for addr in upstreams.candidates() {
+    for addr in upstreams.candidates(project) {
         let Some(to) = Upstream::parse(&addr) else {
             continue;
         };
@@ -224,10 +226,11 @@ pub async fn send(
 pub async fn to_worker(
     client: &Client,
     upstreams: &Upstreams,
+    project: Uuid,
     out: &Outgoing,
     timeout: Duration,
 ) -> Response<Body> {
-    let candidates = upstreams.candidates();
+    let candidates = upstreams.candidates(project);
     if candidates.is_empty() {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -91,6 +91,7 @@ impl Streams {
     pub async fn to_worker(
         &self,
         upstreams: &Upstreams,
+        project: uuid::Uuid,
         req: Request<Body>,
         request_id: &HeaderValue,
         client_ip: &str,
@@ -105,7 +106,7 @@ impl Streams {
             .path_and_query()
             .map_or("/", |p| p.as_str())
             .to_owned();
-        for addr in upstreams.candidates() {
+        for addr in upstreams.candidates(project) {
             let Some(to) = Upstream::parse(&addr) else {
                 continue;
             };

@@ -1,9 +1,10 @@
-//! The workers the router may send data requests to, learned from the control plane's placement
-//! stream (never from a static list), with a short quarantine for workers that refuse connections.
+//! The workers the router may send data requests to, by cell, and the cell of each project,
+//! learned from the control plane's placement stream (never from a static list), with a short
+//! quarantine for workers that refuse connections.
 
 use arc_swap::ArcSwap;
 use proto::cluster::ClusterToken;
-use proto::config::PlacementsRequest;
+use proto::config::{Placements, PlacementsAck, PlacementsRequest};
 use proto::ConfigServiceClient;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,13 +12,37 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{info, warn};
+use uuid::Uuid;
 
 const QUARANTINE: Duration = Duration::from_secs(3);
+
+/// The cell of a project the table does not list.
+const DEFAULT_CELL: &str = "default";
+
+/// A placed worker: its cell and address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placed {
+    /// Its cell.
+    pub cell: String,
+    /// Its HTTP address.
+    pub addr: String,
+}
+
+/// What requests are routed by.
+#[derive(Default)]
+struct Table {
+    /// Worker addresses by cell.
+    cells: HashMap<String, Vec<String>>,
+    /// The cell of each project not on the default one.
+    projects: HashMap<Uuid, String>,
+    /// How many workers in all.
+    len: usize,
+}
 
 /// Live workers and their health as seen from this router.
 #[derive(Default)]
 pub struct Upstreams {
-    workers: ArcSwap<Vec<String>>,
+    table: ArcSwap<Table>,
     /// A placement table arrived from the control plane at least once.
     heard: std::sync::atomic::AtomicBool,
     next: AtomicUsize,
@@ -25,12 +50,17 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// Worker addresses to try for one request: healthy ones first, round-robin.
-    pub fn candidates(&self) -> Vec<String> {
-        let workers = self.workers.load();
-        if workers.is_empty() {
+    /// Addresses of the workers of `project`'s cell to try for one of its requests: healthy ones
+    /// first, round-robin.
+    pub fn candidates(&self, project: Uuid) -> Vec<String> {
+        let table = self.table.load();
+        let cell = table
+            .projects
+            .get(&project)
+            .map_or(DEFAULT_CELL, String::as_str);
+        let Some(workers) = table.cells.get(cell).filter(|w| !w.is_empty()) else {
             return Vec::new();
-        }
+        };
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut order: Vec<String> = (0..workers.len())
             .map(|i| workers[(start + i) % workers.len()].clone())
@@ -56,9 +86,25 @@ impl Upstreams {
         }
     }
 
-    fn set(&self, workers: Vec<String>) {
-        self.workers.store(Arc::new(workers));
+    fn set(&self, workers: &[Placed], projects: HashMap<Uuid, String>) {
+        let mut cells: HashMap<String, Vec<String>> = HashMap::new();
+        for w in workers {
+            cells
+                .entry(w.cell.clone())
+                .or_default()
+                .push(w.addr.clone());
+        }
+        self.table.store(Arc::new(Table {
+            cells,
+            projects,
+            len: workers.len(),
+        }));
         self.heard.store(true, Ordering::Relaxed);
+    }
+
+    fn set_workers(&self, workers: &[Placed]) {
+        let projects = self.table.load().projects.clone();
+        self.set(workers, projects);
     }
 
     /// Whether the control plane has told the router its workers at least once.
@@ -66,14 +112,17 @@ impl Upstreams {
         self.heard.load(Ordering::Relaxed)
     }
 
-    /// The workers known, in table order.
+    /// The addresses of every worker known, by cell name, then in table order.
     pub fn all(&self) -> Vec<String> {
-        self.workers.load().as_ref().clone()
+        let table = self.table.load();
+        let mut cells: Vec<_> = table.cells.iter().collect();
+        cells.sort_by_key(|(name, _)| name.as_str());
+        cells.into_iter().flat_map(|(_, w)| w.clone()).collect()
     }
 
     /// How many workers are known.
     pub fn len(&self) -> usize {
-        self.workers.load().len()
+        self.table.load().len
     }
 
     /// True when no worker is known.
@@ -92,14 +141,14 @@ const RECONNECT_GRACE: Duration = Duration::from_secs(10);
 #[derive(Default)]
 struct Tables {
     /// The last table a control plane sent outside a grace period: its true list of workers.
-    stable: Vec<String>,
+    stable: Vec<Placed>,
     /// When the grace period that began with the first reconnection after a loss ends.
     grace_until: Option<tokio::time::Instant>,
     /// A grace period was given since the last stable table: the next one waits for a new
     /// stable table (a control plane that keeps dropping does not get one grace per drop).
     grace_spent: bool,
     /// The newest table received during the grace period.
-    latest: Option<Vec<String>>,
+    latest: Option<Vec<Placed>>,
 }
 
 impl Tables {
@@ -110,14 +159,21 @@ impl Tables {
 
     /// A table arrived: during the grace period the stable workers it lacks are kept beside it;
     /// after it, it is the table.
-    fn received(&mut self, upstreams: &Upstreams, workers: Vec<String>) {
+    /// The project cells always come from the newest table: a control plane lists every project
+    /// from the start.
+    fn received(
+        &mut self,
+        upstreams: &Upstreams,
+        workers: Vec<Placed>,
+        projects: HashMap<Uuid, String>,
+    ) {
         if self.in_grace() {
             let mut merged = workers.clone();
             merged.extend(self.stable.iter().filter(|w| !workers.contains(w)).cloned());
-            upstreams.set(merged);
+            upstreams.set(&merged, projects);
             self.latest = Some(workers);
         } else {
-            upstreams.set(workers.clone());
+            upstreams.set(&workers, projects);
             self.stable = workers;
             self.grace_until = None;
             self.grace_spent = false;
@@ -142,14 +198,15 @@ impl Tables {
     fn end_grace(&mut self, upstreams: &Upstreams) {
         self.grace_until = None;
         if let Some(workers) = self.latest.take() {
-            upstreams.set(workers.clone());
+            upstreams.set_workers(&workers);
             self.stable = workers;
             self.grace_spent = false;
         }
     }
 }
 
-/// Follows the placement stream until `stop`; keeps the last table while the control plane is away.
+/// Follows the placement stream until `stop`, acknowledging each table applied; keeps the last
+/// table while the control plane is away.
 pub async fn watch_placements(
     url: String,
     token: ClusterToken,
@@ -158,9 +215,10 @@ pub async fn watch_placements(
 ) {
     let mut backoff = Duration::from_millis(100);
     let mut tables = Tables::default();
+    let router_id = Uuid::new_v4().to_string();
     loop {
         tokio::select! {
-            res = follow(&url, &token, &upstreams, &mut tables) => if let Err(e) = res {
+            res = follow(&url, &token, &router_id, &upstreams, &mut tables) => if let Err(e) = res {
                 warn!(workers = upstreams.len(), "placement stream failed ({e}); keeping the last table, retrying in {backoff:?}");
             },
             _ = stop.wait_for(|s| *s) => return,
@@ -176,6 +234,7 @@ pub async fn watch_placements(
 async fn follow(
     url: &str,
     token: &ClusterToken,
+    router_id: &str,
     upstreams: &Upstreams,
     tables: &mut Tables,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -183,7 +242,7 @@ async fn follow(
     let mut client = ConfigServiceClient::with_interceptor(channel, token.clone());
     let mut stream = client
         .watch_placements(PlacementsRequest {
-            router_id: String::new(),
+            router_id: router_id.to_owned(),
         })
         .await?
         .into_inner();
@@ -193,9 +252,13 @@ async fn follow(
         tokio::select! {
             p = stream.message() => {
                 let Some(p) = p? else { return Ok(()) };
-                let workers: Vec<String> = p.workers.into_iter().map(|w| w.http_addr).collect();
-                info!(workers = workers.len(), "placement table: {} workers", workers.len());
-                tables.received(upstreams, workers);
+                let version = p.version;
+                let (workers, projects) = read_table(p);
+                info!(workers = workers.len(), projects = projects.len(), "placement table v{version}: {} workers", workers.len());
+                tables.received(upstreams, workers, projects);
+                client
+                    .ack_placements(PlacementsAck { router_id: router_id.to_owned(), version })
+                    .await?;
             }
             _ = tokio::time::sleep_until(grace.unwrap_or_else(tokio::time::Instant::now)), if grace.is_some() => {
                 tables.end_grace(upstreams);
@@ -204,9 +267,62 @@ async fn follow(
     }
 }
 
+/// A placement table's workers and project cells.
+fn read_table(p: Placements) -> (Vec<Placed>, HashMap<Uuid, String>) {
+    let workers = p
+        .workers
+        .into_iter()
+        .map(|w| Placed {
+            cell: w.cell,
+            addr: w.http_addr,
+        })
+        .collect();
+    let projects = p
+        .projects
+        .into_iter()
+        .filter_map(|c| Some((Uuid::parse_str(&c.project_id).ok()?, c.cell)))
+        .collect();
+    (workers, projects)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn w(addrs: &[&str]) -> Vec<Placed> {
+        addrs
+            .iter()
+            .map(|a| Placed {
+                cell: DEFAULT_CELL.into(),
+                addr: (*a).into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_project_goes_to_the_workers_of_its_cell() {
+        let u = Upstreams::default();
+        let mut t = Tables::default();
+        let (p, q) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut workers = w(&["a1", "a2"]);
+        workers.push(Placed {
+            cell: "b".into(),
+            addr: "b1".into(),
+        });
+        t.received(&u, workers, HashMap::from([(q, "b".to_string())]));
+        let mut on_default = u.candidates(p);
+        on_default.sort();
+        assert_eq!(
+            on_default,
+            ["a1", "a2"],
+            "unlisted projects are on the default cell"
+        );
+        assert_eq!(u.candidates(q), ["b1"]);
+        assert_eq!(u.len(), 3);
+        // A cell without a live worker has no candidates (503), not another cell's workers.
+        t.received(&u, w(&["a1"]), HashMap::from([(q, "b".to_string())]));
+        assert!(u.candidates(q).is_empty());
+    }
 
     fn table(u: &Upstreams) -> Vec<String> {
         let mut t = u.all();
@@ -219,16 +335,16 @@ mod tests {
         let u = Upstreams::default();
         let mut t = Tables::default();
         t.connected();
-        t.received(&u, vec!["a".into(), "b".into()]);
+        t.received(&u, w(&["a", "b"]), HashMap::new());
         assert_eq!(table(&u), ["a", "b"]);
         // A restarted control plane knows only `a` so far: `b` is kept during the grace period.
         t.connected();
-        t.received(&u, vec!["a".into()]);
+        t.received(&u, w(&["a"]), HashMap::new());
         assert_eq!(table(&u), ["a", "b"]);
         // Dropping and coming back within the period does not extend it.
         tokio::time::advance(Duration::from_secs(6)).await;
         t.connected();
-        t.received(&u, vec!["a".into()]);
+        t.received(&u, w(&["a"]), HashMap::new());
         assert_eq!(table(&u), ["a", "b"]);
         tokio::time::advance(Duration::from_secs(5)).await;
         assert!(!t.in_grace());
@@ -241,14 +357,14 @@ mod tests {
         let u = Upstreams::default();
         let mut t = Tables::default();
         t.connected();
-        t.received(&u, vec!["a".into(), "b".into()]);
+        t.received(&u, w(&["a", "b"]), HashMap::new());
         t.connected();
-        t.received(&u, vec!["a".into()]);
+        t.received(&u, w(&["a"]), HashMap::new());
         // The stream drops and the period runs out while away; the next connection gets none.
         tokio::time::advance(Duration::from_secs(11)).await;
         t.connected();
         assert!(!t.in_grace());
-        t.received(&u, vec!["a".into()]);
+        t.received(&u, w(&["a"]), HashMap::new());
         assert_eq!(table(&u), ["a"]);
     }
 }

@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 pub struct TestEnv {
     /// The router's base URL, e.g. `http://127.0.0.1:41234`.
     pub base: String,
-    /// The database URL everything uses.
+    /// The database URL everything uses (with [`Options::second_cell`], the control database and
+    /// the default cell's).
     pub db_url: String,
+    /// With [`Options::second_cell`]: the database of cell `b` (on another Postgres cluster).
+    pub second_cell_db: Option<String>,
     http: reqwest::Client,
     cp_config: control_plane::Config,
     control_plane: Option<control_plane::Running>,
@@ -82,6 +85,8 @@ pub struct Options {
     pub realtime_replay_events: i64,
     /// Bytes waiting for one realtime subscriber before it is let go (`REALTIME_BUFFER_BYTES`).
     pub realtime_buffer_bytes: usize,
+    /// Two cells: `default` (worker 0) and `b` on a second Postgres cluster (worker 1).
+    pub second_cell: bool,
 }
 
 impl Default for Options {
@@ -96,6 +101,7 @@ impl Default for Options {
             files: None,
             realtime_replay_events: 10_000,
             realtime_buffer_bytes: 1 << 20,
+            second_cell: false,
         }
     }
 }
@@ -117,10 +123,20 @@ impl TestEnv {
     /// Starts everything with these worker options.
     pub async fn start_with(options: Options) -> Self {
         let db_url = pg::fresh_database().await;
+        let second_cell_db = if options.second_cell {
+            Some(pg::fresh_database_on_second().await)
+        } else {
+            None
+        };
+        let cells = second_cell_db
+            .iter()
+            .map(|url| format!("b={url}").parse().expect("a cell"))
+            .collect();
         let files_dir =
             std::env::temp_dir().join(format!("backendify-files-{}", uuid::Uuid::new_v4()));
         let cp_config = control_plane::Config {
             database_url: db_url.clone(),
+            cells,
             http_addr: LOCAL.parse().unwrap(),
             grpc_addr: LOCAL.parse().unwrap(),
             jwt_secret: "test-secret".into(),
@@ -147,8 +163,12 @@ impl TestEnv {
         let mut workers = Vec::new();
         let mut worker_configs = Vec::new();
         for i in 0..2 {
+            let (database_url, cell) = match &second_cell_db {
+                Some(url) if i == 1 => (url.clone(), "b".to_owned()),
+                _ => (db_url.clone(), "default".to_owned()),
+            };
             let config = data_plane::Config {
-                database_url: db_url.clone(),
+                database_url,
                 http_addr: LOCAL.parse().unwrap(),
                 advertise_addr: None,
                 control_plane_url: grpc.clone(),
@@ -158,7 +178,7 @@ impl TestEnv {
                     "worker-{i}-{}",
                     &uuid::Uuid::new_v4().to_string()[..6]
                 )),
-                cell: "default".into(),
+                cell,
                 // Only `main` builds a runtime from it; here the test's runtime serves.
                 threads: 1,
                 db_max_connections: 5,
@@ -211,6 +231,7 @@ impl TestEnv {
         let env = TestEnv {
             base: format!("http://{}", router.addr),
             db_url,
+            second_cell_db,
             http: reqwest::Client::new(),
             cp_config,
             control_plane: Some(cp),

@@ -17,6 +17,8 @@ struct Cluster {
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+/// Another cluster, for tests of a second cell.
+static SECOND: OnceLock<Cluster> = OnceLock::new();
 
 /// The folder of the PostgreSQL server binaries (the newest under `/usr/lib/postgresql`).
 pub fn bin_dir() -> PathBuf {
@@ -90,7 +92,8 @@ fn remove_stale(root: &Path) {
     };
     for e in entries.filter_map(|e| e.ok()) {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("backendify-test-pg-") {
+        if let Some(rest) = name.strip_prefix("backendify-test-pg-") {
+            let pid = rest.split('-').next().unwrap_or(rest);
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = std::fs::remove_dir_all(e.path());
             }
@@ -99,10 +102,18 @@ fn remove_stale(root: &Path) {
 }
 
 fn start_cluster() -> Cluster {
+    start_cluster_in(&format!("backendify-test-pg-{}", std::process::id()))
+}
+
+fn start_second_cluster() -> Cluster {
+    start_cluster_in(&format!("backendify-test-pg-{}-second", std::process::id()))
+}
+
+fn start_cluster_in(folder: &str) -> Cluster {
     let bin = bin_dir();
     let root = std::env::temp_dir();
     remove_stale(&root);
-    let dir = root.join(format!("backendify-test-pg-{}", std::process::id()));
+    let dir = root.join(folder);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let user = run_as();
@@ -159,6 +170,8 @@ fn spawn_server(dir: &Path, port: u16) {
         "full_page_writes=off",
         "max_connections=400",
         "shared_buffers=64MB",
+        // A cell other than the control database commits schema changes in two phases.
+        "max_prepared_transactions=20",
     ] {
         postgres.args(["-c", setting]);
     }
@@ -246,7 +259,21 @@ fn is_zombie(pid: u32) -> bool {
 
 /// Creates an empty database for one test; returns its URL.
 pub async fn fresh_database() -> String {
-    let admin = admin_url();
+    fresh_database_at(admin_url()).await
+}
+
+/// The URL of the second cluster's `postgres` database (started on first use).
+pub fn second_admin_url() -> String {
+    let c = SECOND.get_or_init(start_second_cluster);
+    format!("postgres://postgres@127.0.0.1:{}/postgres", c.port)
+}
+
+/// Creates an empty database on the second cluster; returns its URL.
+pub async fn fresh_database_on_second() -> String {
+    fresh_database_at(second_admin_url()).await
+}
+
+async fn fresh_database_at(admin: String) -> String {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -98,7 +98,11 @@ impl Upstream {
 
     async fn to_worker(&self, mut req: Request<Bytes>, path: &str) -> Result<Answer, Status> {
         self.worker_credentials(&mut req, path).await?;
-        let workers = self.state.hub.placements().borrow().clone();
+        let project = path
+            .strip_prefix("/api/projects/")
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|id| uuid::Uuid::parse_str(id).ok());
+        let workers = project.map_or_else(Vec::new, |p| self.state.hub.workers_of(p));
         if workers.is_empty() {
             return Err(Status::unavailable(
                 "No worker is connected; try again shortly",

@@ -3,6 +3,7 @@
 //! runs its DDL as the project role and appends its schema op. Nothing here commits.
 
 use super::{is_safe_conversion, Change};
+use crate::cells::Unit;
 use crate::db::catalog::{self, Collection, Field};
 use crate::db::ddl;
 use crate::db::ddl::ident as q;
@@ -15,7 +16,6 @@ use model::sql::quote_literal;
 use model::value::coerce_text;
 use model::FieldType;
 use serde_json::{json, Value};
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// How long an old name keeps resolving after a rename.
@@ -36,7 +36,7 @@ pub struct Outcome {
 
 /// Runs changes in one open transaction, collecting the SQL it ran and the warnings.
 pub struct Applier<'c> {
-    tx: &'c mut PgConnection,
+    unit: &'c mut Unit,
     project: &'c Project,
     actor: Uuid,
     /// SQL run so far, in order (catalog-only changes add a `--` comment).
@@ -92,10 +92,10 @@ fn ddl_error(e: sqlx::Error) -> ApiError {
 }
 
 impl<'c> Applier<'c> {
-    /// An applier over an open transaction in which `project` is locked.
-    pub fn new(tx: &'c mut PgConnection, project: &'c Project, actor: Uuid) -> Self {
+    /// An applier over an open change in which `project` is locked.
+    pub fn new(unit: &'c mut Unit, project: &'c Project, actor: Uuid) -> Self {
         Self {
-            tx,
+            unit,
             project,
             actor,
             steps: Vec::new(),
@@ -153,7 +153,8 @@ impl<'c> Applier<'c> {
                 new_type,
             } => self.change_field_type(collection, field, new_type).await,
             Change::PutView { view } => {
-                views::put_from_document(&mut *self.tx, self.project.id, self.actor, view).await?;
+                views::put_from_document(self.unit.control(), self.project.id, self.actor, view)
+                    .await?;
                 let name = view["name"].as_str().unwrap_or_default();
                 self.steps
                     .push(format!("-- Create or update view '{name}' (no DDL)"));
@@ -163,7 +164,7 @@ impl<'c> Applier<'c> {
                 })
             }
             Change::DeleteView { name } => {
-                views::delete_by_name(&mut *self.tx, self.project.id, name).await?;
+                views::delete_by_name(self.unit.control(), self.project.id, name).await?;
                 self.steps.push(format!("-- Delete view '{name}' (no DDL)"));
                 Ok(Outcome {
                     details: json!({ "view_name": name, "deleted": true }),
@@ -174,7 +175,7 @@ impl<'c> Applier<'c> {
     }
 
     async fn ddl(&mut self, stmts: Vec<String>) -> Result<(), ApiError> {
-        ddl::as_project_role(&mut *self.tx, &self.project.db_role, &stmts)
+        ddl::as_project_role(self.unit.cell(), &self.project.db_role, &stmts)
             .await
             .map_err(ddl_error)?;
         self.steps.extend(stmts);
@@ -188,7 +189,7 @@ impl<'c> Applier<'c> {
         payload: Value,
     ) -> Result<(), ApiError> {
         projects::log_schema_op(
-            &mut *self.tx,
+            self.unit.control(),
             self.project.id,
             collection,
             op_type,
@@ -204,8 +205,9 @@ impl<'c> Applier<'c> {
     }
 
     async fn warn_if_big(&mut self, c: &Collection, what: &str) -> Result<(), ApiError> {
-        let n = catalog::estimated_rows(&mut *self.tx, &self.project.db_schema, &c.sql_table_name)
-            .await?;
+        let n =
+            catalog::estimated_rows(self.unit.cell(), &self.project.db_schema, &c.sql_table_name)
+                .await?;
         if n >= BIG_TABLE_ROWS {
             self.warnings
                 .push(format!("'{}' has about {n} rows: {what}", c.name));
@@ -222,7 +224,7 @@ impl<'c> Applier<'c> {
         new: (&str, &str),
     ) -> Result<Vec<String>, ApiError> {
         let schema = self.project.db_schema.clone();
-        let found = catalog::column_objects(&mut *self.tx, &schema, old.0, old.1).await?;
+        let found = catalog::column_objects(self.unit.cell(), &schema, old.0, old.1).await?;
         let mut stmts = Vec::new();
         for (name, unique) in found.indexes {
             let prefix = if unique { "uq" } else { "ix" };
@@ -243,8 +245,8 @@ impl<'c> Applier<'c> {
     /// An active collection of the project, by id or current name.
     pub async fn collection(&mut self, r: &str) -> Result<Collection, ApiError> {
         let found = match Uuid::parse_str(r) {
-            Ok(id) => catalog::collection_by_id(&mut *self.tx, self.project.id, id).await?,
-            Err(_) => catalog::collection_by_name(&mut *self.tx, self.project.id, r).await?,
+            Ok(id) => catalog::collection_by_id(self.unit.control(), self.project.id, id).await?,
+            Err(_) => catalog::collection_by_name(self.unit.control(), self.project.id, r).await?,
         };
         found.ok_or(ApiError::NotFound("Collection not found".into()))
     }
@@ -252,7 +254,7 @@ impl<'c> Applier<'c> {
     /// A field of the collection (soft-deleted ones included), by id or name.
     pub async fn field(&mut self, c: &Collection, r: &str) -> Result<Field, ApiError> {
         let id = Uuid::parse_str(r).ok();
-        catalog::all_fields(&mut *self.tx, c.id)
+        catalog::all_fields(self.unit.control(), c.id)
             .await?
             .into_iter()
             .find(|f| Some(f.id) == id || f.name == r)
@@ -274,7 +276,7 @@ impl<'c> Applier<'c> {
             display_name,
             is_system: false,
         };
-        let c = catalog::insert_collection(&mut *self.tx, &new)
+        let c = catalog::insert_collection(self.unit.control(), &new)
             .await?
             .ok_or(ApiError::Conflict(
                 "Collection with this name already exists".into(),
@@ -301,7 +303,7 @@ impl<'c> Applier<'c> {
             return Err(system_collection("changed"));
         }
         check_display_name(display_name)?;
-        catalog::set_collection_display_name(&mut *self.tx, c.id, display_name).await?;
+        catalog::set_collection_display_name(self.unit.control(), c.id, display_name).await?;
         self.steps.push(format!(
             "-- Set the display name of '{}' to '{display_name}' (no DDL)",
             c.name
@@ -318,12 +320,15 @@ impl<'c> Applier<'c> {
         if c.is_system {
             return Err(system_collection("deleted"));
         }
-        for f in catalog::relations_to(&mut *self.tx, c.id).await? {
+        for f in catalog::relations_to(self.unit.control(), c.id).await? {
             if f.collection_id != c.id {
-                let source =
-                    catalog::collection_by_id(&mut *self.tx, self.project.id, f.collection_id)
-                        .await?
-                        .map_or_else(|| f.collection_id.to_string(), |s| s.name);
+                let source = catalog::collection_by_id(
+                    self.unit.control(),
+                    self.project.id,
+                    f.collection_id,
+                )
+                .await?
+                .map_or_else(|| f.collection_id.to_string(), |s| s.name);
                 return Err(ApiError::Conflict(format!(
                     "Collection '{}' is the target of relation '{source}.{}'; hard-delete that field first",
                     c.name, f.name
@@ -332,11 +337,11 @@ impl<'c> Applier<'c> {
         }
         // No record may slip in between the check and the drop.
         let lock = format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", self.table(&c));
-        ddl::as_project_role(&mut *self.tx, &self.project.db_role, &[lock])
+        ddl::as_project_role(self.unit.cell(), &self.project.db_role, &[lock])
             .await
             .map_err(ddl_error)?;
         let has_rows =
-            catalog::table_has_rows(&mut *self.tx, &self.project.db_schema, &c.sql_table_name)
+            catalog::table_has_rows(self.unit.cell(), &self.project.db_schema, &c.sql_table_name)
                 .await?;
         if has_rows && !force {
             return Err(ApiError::Conflict(
@@ -347,7 +352,7 @@ impl<'c> Applier<'c> {
                 .into(),
             ));
         }
-        for view in crate::db::views::names_on_collection(&mut *self.tx, c.id).await? {
+        for view in crate::db::views::names_on_collection(self.unit.control(), c.id).await? {
             self.warnings.push(format!(
                 "View '{view}' reads '{}' and is deleted with it",
                 c.name
@@ -355,7 +360,7 @@ impl<'c> Applier<'c> {
         }
         let table = self.table(&c);
         self.ddl(vec![format!("DROP TABLE {table}")]).await?;
-        catalog::delete_collection(&mut *self.tx, c.id).await?;
+        catalog::delete_collection(self.unit.control(), c.id).await?;
         self.warnings.push(format!(
             "THIS WILL PERMANENTLY DELETE COLLECTION '{}' AND ALL ITS RECORDS",
             c.name
@@ -393,14 +398,14 @@ impl<'c> Applier<'c> {
         if let Some(d) = display {
             check_display_name(d)?;
         }
-        if !catalog::rename_collection(&mut *self.tx, &c, new_name, display).await? {
+        if !catalog::rename_collection(self.unit.control(), &c, new_name, display).await? {
             return Err(ApiError::Conflict(
                 "Collection with this name already exists".into(),
             ));
         }
         // Indexes and foreign keys first, while the table still has its old name.
         let mut stmts = Vec::new();
-        for f in catalog::all_fields(&mut *self.tx, c.id).await? {
+        for f in catalog::all_fields(self.unit.control(), c.id).await? {
             let col = f.sql_column_name.as_str();
             let renames = self
                 .renamed_objects((&c.sql_table_name, col), (new_name, col))
@@ -414,8 +419,14 @@ impl<'c> Applier<'c> {
         ));
         self.ddl(stmts).await?;
         let expires = Utc::now() + Duration::days(ALIAS_DAYS);
-        catalog::insert_collection_alias(&mut *self.tx, self.project.id, c.id, &c.name, expires)
-            .await?;
+        catalog::insert_collection_alias(
+            self.unit.control(),
+            self.project.id,
+            c.id,
+            &c.name,
+            expires,
+        )
+        .await?;
         self.warnings.push(format!(
             "Old name '{}' will be aliased for {ALIAS_DAYS} days",
             c.name
@@ -446,7 +457,7 @@ impl<'c> Applier<'c> {
                 "Invalid field name: '{name}' is a Postgres system column name (ctid, xmin, xmax, cmin, cmax, tableoid, oid)"
             )));
         }
-        let existing = catalog::all_fields(&mut *self.tx, c.id).await?;
+        let existing = catalog::all_fields(self.unit.control(), c.id).await?;
         if let Some(clash) = existing.iter().find(|f| {
             Some(f.id) != except
                 && (f.name == name
@@ -519,12 +530,11 @@ impl<'c> Applier<'c> {
             is_hidden: false,
             relation: None,
         };
-        let created =
-            catalog::insert_field(&mut *self.tx, &field)
-                .await?
-                .ok_or(ApiError::Conflict(
-                    "Field with this name already exists".into(),
-                ))?;
+        let created = catalog::insert_field(self.unit.control(), &field)
+            .await?
+            .ok_or(ApiError::Conflict(
+                "Field with this name already exists".into(),
+            ))?;
         let add = ddl::AddColumn {
             schema: &self.project.db_schema,
             table: &c.sql_table_name,
@@ -596,7 +606,7 @@ impl<'c> Applier<'c> {
         self.check_free_name(&c, name, &column, None).await?;
         check_display_name(display_name)?;
         if *is_required
-            && catalog::table_has_rows(&mut *self.tx, &self.project.db_schema, &c.sql_table_name)
+            && catalog::table_has_rows(self.unit.cell(), &self.project.db_schema, &c.sql_table_name)
                 .await?
         {
             return Err(ApiError::BadRequest(
@@ -633,12 +643,11 @@ impl<'c> Applier<'c> {
                 display_field: display_field.as_deref(),
             }),
         };
-        let created =
-            catalog::insert_field(&mut *self.tx, &field)
-                .await?
-                .ok_or(ApiError::Conflict(
-                    "Field with this name already exists".into(),
-                ))?;
+        let created = catalog::insert_field(self.unit.control(), &field)
+            .await?
+            .ok_or(ApiError::Conflict(
+                "Field with this name already exists".into(),
+            ))?;
         let stmts = ddl::add_relation(&ddl::AddRelation {
             schema: &self.project.db_schema,
             table: &c.sql_table_name,
@@ -778,7 +787,7 @@ impl<'c> Applier<'c> {
             let schema = &self.project.db_schema;
             if old_idx.is_some() {
                 let found = catalog::column_objects(
-                    &mut *self.tx,
+                    self.unit.cell(),
                     schema,
                     &c.sql_table_name,
                     &f.sql_column_name,
@@ -812,7 +821,7 @@ impl<'c> Applier<'c> {
             default_value: default.as_deref(),
             relation_display_field: display_field.as_deref(),
         };
-        catalog::update_field(&mut *self.tx, f.id, &update).await?;
+        catalog::update_field(self.unit.control(), f.id, &update).await?;
         if stmts.is_empty() {
             self.steps
                 .push(format!("-- Update field '{}' in catalog (no DDL)", f.name));
@@ -870,7 +879,7 @@ impl<'c> Applier<'c> {
         if let Some(d) = display {
             check_display_name(d)?;
         }
-        catalog::rename_field(&mut *self.tx, f.id, new_name, &new_column, display).await?;
+        catalog::rename_field(self.unit.control(), f.id, new_name, &new_column, display).await?;
         let mut stmts = self
             .renamed_objects(
                 (&c.sql_table_name, &f.sql_column_name),
@@ -885,7 +894,7 @@ impl<'c> Applier<'c> {
         ));
         self.ddl(stmts).await?;
         let expires = Utc::now() + Duration::days(ALIAS_DAYS);
-        catalog::insert_field_alias(&mut *self.tx, c.id, f.id, &f.name, expires).await?;
+        catalog::insert_field_alias(self.unit.control(), c.id, f.id, &f.name, expires).await?;
         self.warnings.push(format!(
             "Old field name '{}' will be aliased for {ALIAS_DAYS} days",
             f.name
@@ -918,7 +927,7 @@ impl<'c> Applier<'c> {
                 f.name
             )));
         }
-        let deleted_at = catalog::set_field_deleted(&mut *self.tx, f.id, true).await?;
+        let deleted_at = catalog::set_field_deleted(self.unit.control(), f.id, true).await?;
         self.steps.push(format!(
             "-- Mark field '{}' as deleted in catalog (no DDL)",
             f.name
@@ -948,7 +957,7 @@ impl<'c> Applier<'c> {
         if !f.is_deleted {
             return Err(ApiError::BadRequest("Field is not deleted".into()));
         }
-        catalog::set_field_deleted(&mut *self.tx, f.id, false).await?;
+        catalog::set_field_deleted(self.unit.control(), f.id, false).await?;
         self.steps.push(format!(
             "-- Mark field '{}' as restored in catalog (no DDL)",
             f.name
@@ -984,7 +993,7 @@ impl<'c> Applier<'c> {
             q(&f.sql_column_name)
         )])
         .await?;
-        catalog::delete_field(&mut *self.tx, f.id).await?;
+        catalog::delete_field(self.unit.control(), f.id).await?;
         self.warnings.extend([
             "THIS WILL PERMANENTLY DELETE ALL DATA IN THIS COLUMN".to_owned(),
             "This action cannot be undone".to_owned(),
@@ -1044,7 +1053,7 @@ impl<'c> Applier<'c> {
         if reindex {
             let schema = &self.project.db_schema;
             let found = catalog::column_objects(
-                &mut *self.tx,
+                self.unit.cell(),
                 schema,
                 &c.sql_table_name,
                 &f.sql_column_name,
@@ -1064,7 +1073,7 @@ impl<'c> Applier<'c> {
             ));
         }
         self.ddl(stmts).await?;
-        catalog::set_field_type(&mut *self.tx, f.id, to.as_str(), sql_type).await?;
+        catalog::set_field_type(self.unit.control(), f.id, to.as_str(), sql_type).await?;
         if let Some(d) = &f.default_value {
             // The stored default follows the type (`5` → `5`, `2024-01-01` → midnight UTC).
             if let Ok(converted) = coerce_text(to, d) {
@@ -1076,7 +1085,7 @@ impl<'c> Applier<'c> {
                     default_value: Some(&converted),
                     relation_display_field: None,
                 };
-                catalog::update_field(&mut *self.tx, f.id, &update).await?;
+                catalog::update_field(self.unit.control(), f.id, &update).await?;
             }
         }
         let payload = json!({ "field_id": f.id, "field_name": f.name, "old_type": f.field_type, "new_type": to.as_str() });

@@ -87,11 +87,14 @@ pub async fn run_consuming(
             ));
         }
     }
+    // The catalog is written here; the DDL runs in the project's cell, which may be another
+    // database.
+    let mut unit = state.cells.join(tx, &project.cell).await?;
     // DDL waits at most this long for table locks held by running queries, then answers 409.
     sqlx::query("SET LOCAL lock_timeout = '5s'")
-        .execute(&mut *tx)
+        .execute(unit.cell())
         .await?;
-    let mut applier = Applier::new(&mut tx, &project, m.admin.id);
+    let mut applier = Applier::new(&mut unit, &project, m.admin.id);
     let mut outcomes = Vec::with_capacity(changes.len());
     for (i, change) in changes.iter().enumerate() {
         match applier.apply(change).await {
@@ -109,8 +112,8 @@ pub async fn run_consuming(
     );
     drop(applier);
     if mode == Mode::Preview || changes.is_empty() {
-        let schema_version = history::schema_version(&mut *tx, project.id).await?;
-        tx.rollback().await?;
+        let schema_version = history::schema_version(unit.control(), project.id).await?;
+        unit.rollback().await?;
         return Ok(Ran {
             outcomes,
             steps,
@@ -120,16 +123,16 @@ pub async fn run_consuming(
         });
     }
     for id in consume {
-        if history::discard(&mut *tx, project.id, Some(*id)).await? == 0 {
+        if history::discard(unit.control(), project.id, Some(*id)).await? == 0 {
             return Err(ApiError::Conflict(
                 "The pending changes were applied or discarded meanwhile".into(),
             ));
         }
     }
-    projects::bump_version(&mut *tx, project.id).await?;
-    let schema_version = history::bump_schema_version(&mut *tx, project.id).await?;
+    projects::bump_version(unit.control(), project.id).await?;
+    let schema_version = history::bump_schema_version(unit.control(), project.id).await?;
     history::insert(
-        &mut *tx,
+        unit.control(),
         project.id,
         schema_version,
         source,
@@ -138,7 +141,7 @@ pub async fn run_consuming(
         m.admin.id,
     )
     .await?;
-    tx.commit().await?;
+    unit.commit().await?;
     let lagging = state.push_project(project.id).await?;
     Ok(Ran {
         outcomes,

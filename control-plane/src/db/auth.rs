@@ -3,9 +3,10 @@
 
 use super::ddl;
 use super::projects::Project;
+use crate::cells::{Cells, Unit};
 use model::secret::random_token;
 use model::{ApiKeyConfig, AuthSettings, OAuthProviderConfig, SigningKey};
-use sqlx::{PgConnection, PgExecutor, PgPool, Row};
+use sqlx::{PgConnection, PgExecutor, Row};
 use uuid::Uuid;
 
 const SETTINGS_COLUMNS: &str = "enable_email_password, enable_magic_link, enable_otp,
@@ -315,24 +316,29 @@ pub async fn delete_oauth_provider(
 }
 
 /// Creates the auth tables in a project's schema (as its role) and records their version.
-pub async fn create_project_tables(db: &mut PgConnection, p: &Project) -> Result<(), sqlx::Error> {
-    ddl::as_project_role(db, &p.db_role, &ddl::create_auth_tables(&p.db_schema)).await?;
+pub async fn create_project_tables(unit: &mut Unit, p: &Project) -> Result<(), sqlx::Error> {
+    ddl::as_project_role(
+        unit.cell(),
+        &p.db_role,
+        &ddl::create_auth_tables(&p.db_schema),
+    )
+    .await?;
     sqlx::query("UPDATE control.projects SET auth_tables_version = $2 WHERE id = $1")
         .bind(p.id)
         .bind(ddl::AUTH_TABLES_VERSION)
-        .execute(&mut *db)
+        .execute(unit.control())
         .await?;
     Ok(())
 }
 
 /// Brings every project whose auth tables are older than this build up to date (at start-up).
-pub async fn upgrade_project_tables(pool: &PgPool) -> Result<usize, sqlx::Error> {
+pub async fn upgrade_project_tables(cells: &Cells) -> anyhow::Result<usize> {
     let rows = sqlx::query(
-        "SELECT id, name, db_schema, db_role FROM control.projects
+        "SELECT id, name, db_schema, db_role, cell FROM control.projects
          WHERE auth_tables_version < $1 ORDER BY seq",
     )
     .bind(ddl::AUTH_TABLES_VERSION)
-    .fetch_all(pool)
+    .fetch_all(cells.pool(crate::cells::DEFAULT)?)
     .await?;
     for r in &rows {
         let p = Project {
@@ -340,10 +346,11 @@ pub async fn upgrade_project_tables(pool: &PgPool) -> Result<usize, sqlx::Error>
             name: r.get(1),
             db_schema: r.get(2),
             db_role: r.get(3),
+            cell: r.get(4),
         };
-        let mut tx = pool.begin().await?;
-        create_project_tables(&mut tx, &p).await?;
-        tx.commit().await?;
+        let mut unit = cells.begin(&p).await?;
+        create_project_tables(&mut unit, &p).await?;
+        unit.commit().await?;
     }
     Ok(rows.len())
 }

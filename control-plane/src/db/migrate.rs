@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "admin_api_tokens",
         include_str!("../../migrations/0012_admin_api_tokens.sql"),
     ),
+    (13, "cells", include_str!("../../migrations/0013_cells.sql")),
 ];
 
 /// Applies every migration not yet recorded in `control.schema_migrations`.

@@ -14,6 +14,8 @@ pub struct Project {
     pub db_schema: String,
     /// Postgres role.
     pub db_role: String,
+    /// The cell holding its schema (`crate::cells`).
+    pub cell: String,
 }
 
 fn from_row(r: sqlx::postgres::PgRow) -> Project {
@@ -22,6 +24,7 @@ fn from_row(r: sqlx::postgres::PgRow) -> Project {
         name: r.get("name"),
         db_schema: r.get("db_schema"),
         db_role: r.get("db_role"),
+        cell: r.get("cell"),
     }
 }
 
@@ -32,13 +35,14 @@ pub async fn insert(
     owner: Uuid,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO control.projects (id, name, db_schema, db_role, config_version)
-         VALUES ($1, $2, $3, $4, nextval('control.config_version_seq'))",
+        "INSERT INTO control.projects (id, name, db_schema, db_role, cell, config_version)
+         VALUES ($1, $2, $3, $4, $5, nextval('control.config_version_seq'))",
     )
     .bind(p.id)
     .bind(&p.name)
     .bind(&p.db_schema)
     .bind(&p.db_role)
+    .bind(&p.cell)
     .execute(&mut *db)
     .await?;
     sqlx::query("INSERT INTO control.memberships (id, admin_id, project_id) VALUES ($1, $2, $3)")
@@ -53,7 +57,7 @@ pub async fn insert(
 /// Projects the admin is a member of, in creation order.
 pub async fn list_for(db: impl PgExecutor<'_>, admin: Uuid) -> Result<Vec<Project>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT p.id, p.name, p.db_schema, p.db_role FROM control.projects p
+        "SELECT p.id, p.name, p.db_schema, p.db_role, p.cell FROM control.projects p
          JOIN control.memberships m ON m.project_id = p.id
          WHERE m.admin_id = $1 ORDER BY p.seq",
     )
@@ -70,7 +74,7 @@ pub async fn get_for(
     admin: Uuid,
 ) -> Result<Option<Project>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT p.id, p.name, p.db_schema, p.db_role FROM control.projects p
+        "SELECT p.id, p.name, p.db_schema, p.db_role, p.cell FROM control.projects p
          JOIN control.memberships m ON m.project_id = p.id
          WHERE p.id = $1 AND m.admin_id = $2",
     )
@@ -89,7 +93,7 @@ pub async fn lock_for(
     admin: Uuid,
 ) -> Result<Option<Project>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT p.id, p.name, p.db_schema, p.db_role FROM control.projects p
+        "SELECT p.id, p.name, p.db_schema, p.db_role, p.cell FROM control.projects p
          WHERE p.id = $1 AND EXISTS (
              SELECT 1 FROM control.memberships m WHERE m.project_id = p.id AND m.admin_id = $2)
          FOR UPDATE OF p",

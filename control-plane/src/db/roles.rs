@@ -7,7 +7,7 @@ use super::projects::Project;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgExecutor, Row};
+use sqlx::{PgExecutor, Row};
 use uuid::Uuid;
 
 /// `RoleOut`.
@@ -160,16 +160,21 @@ pub async fn update(db: impl PgExecutor<'_>, r: &Role) -> Result<Role, sqlx::Err
 
 /// Deletes a role of the project and, in its schema (as its role), every assignment of it.
 /// False when there was no such role.
-pub async fn delete(db: &mut PgConnection, p: &Project, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn delete(
+    unit: &mut crate::cells::Unit,
+    p: &Project,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
     let n = sqlx::query("DELETE FROM control.roles WHERE project_id = $1 AND id = $2")
         .bind(p.id)
         .bind(id)
-        .execute(&mut *db)
+        .execute(unit.control())
         .await?
         .rows_affected();
     if n == 0 {
         return Ok(false);
     }
+    let db = unit.cell();
     let set_role = format!("SET LOCAL ROLE {}", q(&p.db_role));
     sqlx::query(&set_role)
         .persistent(false)

@@ -53,15 +53,17 @@ impl Member {
         Ok(())
     }
 
-    /// Ends a config change made under [`Member::lock`]: bumps the config version, commits and
-    /// pushes the new config. Returns the workers that had not applied it in time.
+    /// Ends a config change made under [`Member::lock`] (a control transaction, or a
+    /// [`crate::cells::Unit`] that also wrote the project's cell): bumps the config version,
+    /// commits and pushes the new config. Returns the workers that had not applied it in time.
     pub async fn publish(
         &self,
         state: &AppState,
-        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        change: impl Into<crate::cells::Unit>,
     ) -> Result<Vec<String>, ApiError> {
-        projects::bump_version(&mut *tx, self.project.id).await?;
-        tx.commit().await?;
+        let mut unit = change.into();
+        projects::bump_version(unit.control(), self.project.id).await?;
+        unit.commit().await?;
         Ok(state.push_project(self.project.id).await?)
     }
 }

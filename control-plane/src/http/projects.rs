@@ -1,10 +1,12 @@
-//! Projects (`spec/projects.md`). Creating one provisions its schema, its role and the `_users`
-//! system collection in one transaction, then pushes the new config.
+//! Projects (`spec/projects.md`). Creating one places it on the emptiest cell, provisions its
+//! schema, its role and the `_users` system collection there with its catalog rows (one change,
+//! see `crate::cells`), then pushes the new config.
 
 use super::auth::Admin;
 use super::body::{Fields, JsonObject};
 use super::error::ApiError;
 use super::member::{Member, Pushed};
+use crate::cells::Unit;
 use crate::db::projects::{self, Project};
 use crate::db::{auth, catalog, ddl};
 use crate::state::AppState;
@@ -13,7 +15,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use model::config::project_db_name;
 use serde_json::{json, Value};
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 fn out(p: &Project) -> Value {
@@ -41,17 +42,18 @@ pub async fn create(
         name: name.unwrap_or_default(),
         db_schema: db_name.clone(),
         db_role: db_name,
+        cell: state.cells.emptiest().await?,
     };
-    let mut tx = state.db.begin().await?;
-    projects::insert(&mut tx, &project, admin.id).await?;
-    ddl::create_project_namespace(&mut tx, &project.db_schema, &project.db_role).await?;
+    let mut unit = state.cells.begin(&project).await?;
+    projects::insert(unit.control(), &project, admin.id).await?;
+    ddl::create_project_namespace(unit.cell(), &project.db_schema, &project.db_role).await?;
     let payload = json!({ "schema_name": project.db_schema });
-    projects::log_schema_op(&mut *tx, id, None, "create_schema", payload, admin.id).await?;
-    create_users_collection(&mut tx, &project, admin.id).await?;
-    auth::create_project_tables(&mut tx, &project).await?;
-    auth::rotate_signing_key(&mut tx, id).await?;
-    tx.commit().await?;
-    tracing::info!(project.id = %id, "created project");
+    projects::log_schema_op(unit.control(), id, None, "create_schema", payload, admin.id).await?;
+    create_users_collection(&mut unit, &project, admin.id).await?;
+    auth::create_project_tables(&mut unit, &project).await?;
+    auth::rotate_signing_key(unit.control(), id).await?;
+    unit.commit().await?;
+    tracing::info!(project.id = %id, cell = %project.cell, "created project on cell {}", project.cell);
     let lagging = state.push_project(id).await?;
     Ok(Pushed((StatusCode::CREATED, Json(out(&project))), lagging))
 }
@@ -67,7 +69,7 @@ type SystemField = (
 
 /// The `_users` system collection: catalog rows and table (`spec/users-collection.md`).
 async fn create_users_collection(
-    db: &mut PgConnection,
+    unit: &mut Unit,
     p: &Project,
     actor: Uuid,
 ) -> Result<(), ApiError> {
@@ -77,10 +79,15 @@ async fn create_users_collection(
         display_name: "Users",
         is_system: true,
     };
-    let c = catalog::insert_collection(&mut *db, &new)
+    let c = catalog::insert_collection(unit.control(), &new)
         .await?
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("_users already exists")))?;
-    ddl::as_project_role(db, &p.db_role, &[ddl::create_users_table(&p.db_schema)]).await?;
+    ddl::as_project_role(
+        unit.cell(),
+        &p.db_role,
+        &[ddl::create_users_table(&p.db_schema)],
+    )
+    .await?;
     // (name, display name, type, required, default, hidden)
     let system_fields: [SystemField; 4] = [
         ("email", "Email", "string", true, None, false),
@@ -126,11 +133,19 @@ async fn create_users_collection(
             is_hidden: hidden,
             relation: None,
         };
-        catalog::insert_field(&mut *db, &field).await?;
+        catalog::insert_field(unit.control(), &field).await?;
     }
     let payload =
         json!({ "schema_name": p.db_schema, "table_name": "_users", "collection_name": "_users" });
-    projects::log_schema_op(&mut *db, p.id, Some(c.id), "create_table", payload, actor).await?;
+    projects::log_schema_op(
+        unit.control(),
+        p.id,
+        Some(c.id),
+        "create_table",
+        payload,
+        actor,
+    )
+    .await?;
     Ok(())
 }
 

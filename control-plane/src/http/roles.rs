@@ -129,16 +129,16 @@ pub async fn delete(
     m: Member,
     Path((_, id)): RolePath,
 ) -> Result<Pushed<StatusCode>, ApiError> {
-    let mut tx = state.db.begin().await?;
-    m.lock(&mut tx).await?;
-    let role = find(&mut *tx, m.project.id, &id).await?;
+    let mut unit = state.cells.begin(&m.project).await?;
+    m.lock(unit.control()).await?;
+    let role = find(unit.control(), m.project.id, &id).await?;
     if role.is_system {
         return Err(ApiError::Forbidden("Cannot delete system roles"));
     }
-    if !roles::delete(&mut tx, &m.project, role.id).await? {
+    if !roles::delete(&mut unit, &m.project, role.id).await? {
         return Err(role_not_found());
     }
-    let lagging = m.publish(&state, tx).await?;
+    let lagging = m.publish(&state, unit).await?;
     tracing::info!(project.id = %m.project.id, role.id = %role.id, "deleted role {}", role.name);
     Ok(Pushed(StatusCode::NO_CONTENT, lagging))
 }

@@ -231,7 +231,7 @@ pub async fn create(
 /// `GET …/webhooks`: every webhook of the project in creation order, without secrets.
 pub async fn list(State(state): State<AppState>, m: Member) -> Result<Json<Vec<Value>>, ApiError> {
     let all = webhooks::list(&state.db, m.project.id).await?;
-    let stops = webhooks::platform_stops(&state.db, &m.project).await?;
+    let stops = webhooks::platform_stops(state.cells.pool(&m.project.cell)?, &m.project).await?;
     Ok(Json(all.iter().map(|w| out(w, stops.get(&w.id))).collect()))
 }
 
@@ -243,7 +243,7 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let mut conn = state.db.acquire().await?;
     let w = find(&mut conn, m.project.id, &id).await?;
-    let stops = webhooks::platform_stops(&mut *conn, &m.project).await?;
+    let stops = webhooks::platform_stops(state.cells.pool(&m.project.cell)?, &m.project).await?;
     Ok(Json(out(&w, stops.get(&w.id))))
 }
 
@@ -257,9 +257,9 @@ pub async fn update(
 ) -> Result<Pushed<Json<Value>>, ApiError> {
     let input = read_input(body, false)?;
     let pid = m.project.id;
-    let mut tx = state.db.begin().await?;
-    m.lock(&mut tx).await?;
-    let mut w = find(&mut tx, pid, &id).await?;
+    let mut unit = state.cells.begin(&m.project).await?;
+    m.lock(unit.control()).await?;
+    let mut w = find(unit.control(), pid, &id).await?;
     if let Some(name) = input.name {
         w.name = name;
     }
@@ -271,20 +271,20 @@ pub async fn update(
     }
     if let Some(filter) = input.collections {
         w.collection_ids = match filter {
-            Some(names) => Some(collection_ids(&mut tx, pid, &names).await?),
+            Some(names) => Some(collection_ids(unit.control(), pid, &names).await?),
             None => None,
         };
     }
     if let Some(active) = input.is_active {
         if active {
-            webhooks::clear_platform_state(&mut tx, &m.project, w.id, false).await?;
+            webhooks::clear_platform_state(unit.cell(), &m.project, w.id, false).await?;
         }
         w.is_active = active;
     }
-    let w = webhooks::update(&mut *tx, &w).await?;
-    let stops = webhooks::platform_stops(&mut *tx, &m.project).await?;
+    let w = webhooks::update(unit.control(), &w).await?;
+    let stops = webhooks::platform_stops(unit.cell(), &m.project).await?;
     let body = out(&w, stops.get(&w.id));
-    let lagging = m.publish(&state, tx).await?;
+    let lagging = m.publish(&state, unit).await?;
     tracing::info!(project.id = %pid, webhook.id = %w.id, "updated webhook {}", w.name);
     Ok(Pushed(Json(body), lagging))
 }
@@ -304,8 +304,8 @@ pub async fn rotate_secret(
     let sealed = state.secrets.seal(&key, w.id.as_bytes());
     let until = chrono::Utc::now() + ROTATION_GRACE;
     let w = webhooks::rotate_secret(&mut *tx, &w, &sealed, until).await?;
-    let stops = webhooks::platform_stops(&mut *tx, &m.project).await?;
     let lagging = m.publish(&state, tx).await?;
+    let stops = webhooks::platform_stops(state.cells.pool(&m.project.cell)?, &m.project).await?;
     tracing::info!(project.id = %pid, webhook.id = %w.id, "rotated the secret of webhook {}", w.name);
     let mut body = out(&w, stops.get(&w.id));
     body["secret"] = json!(shown);
@@ -322,13 +322,13 @@ pub async fn delete(
 ) -> Result<Pushed<StatusCode>, ApiError> {
     let pid = m.project.id;
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let mut tx = state.db.begin().await?;
-    m.lock(&mut tx).await?;
-    if !webhooks::delete(&mut *tx, pid, id).await? {
+    let mut unit = state.cells.begin(&m.project).await?;
+    m.lock(unit.control()).await?;
+    if !webhooks::delete(unit.control(), pid, id).await? {
         return Err(not_found());
     }
-    webhooks::clear_platform_state(&mut tx, &m.project, id, true).await?;
-    let lagging = m.publish(&state, tx).await?;
+    webhooks::clear_platform_state(unit.cell(), &m.project, id, true).await?;
+    let lagging = m.publish(&state, unit).await?;
     tracing::info!(project.id = %pid, webhook.id = %id, "deleted webhook");
     Ok(Pushed(StatusCode::NO_CONTENT, lagging))
 }

@@ -257,13 +257,13 @@ pub async fn delete(
 ) -> Result<Pushed<StatusCode>, ApiError> {
     let pid = m.project.id;
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let mut tx = state.db.begin().await?;
-    m.lock(&mut tx).await?;
-    if !workflows::delete(&mut *tx, pid, id).await? {
+    let mut unit = state.cells.begin(&m.project).await?;
+    m.lock(unit.control()).await?;
+    if !workflows::delete(unit.control(), pid, id).await? {
         return Err(not_found());
     }
-    workflows::delete_runs(&mut tx, &m.project, id).await?;
-    let lagging = m.publish(&state, tx).await?;
+    workflows::delete_runs(unit.cell(), &m.project, id).await?;
+    let lagging = m.publish(&state, unit).await?;
     tracing::info!(project.id = %pid, workflow.id = %id, "deleted workflow");
     Ok(Pushed(StatusCode::NO_CONTENT, lagging))
 }

@@ -130,6 +130,7 @@ fn project() -> (Project, Uuid) {
         name: "Shop".into(),
         db_schema: "p".into(),
         db_role: "p".into(),
+        cell: "default".into(),
         admin_token_key: "secret-key".into(),
         members: vec![],
         collections: vec![users, order, customers],

@@ -14,6 +14,7 @@ use tower::ServiceExt;
 fn offline_app() -> axum::Router {
     let config = crate::Config {
         database_url: "postgres://nobody@127.0.0.1:1/none".into(),
+        cells: Vec::new(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: "test".into(),
@@ -32,7 +33,11 @@ fn offline_app() -> axum::Router {
         .connect_lazy(&config.database_url)
         .unwrap();
     app(
-        AppState::new(&config, pool, Arc::new(Hub::default())),
+        AppState::new(
+            &config,
+            crate::cells::Cells::only(pool),
+            Arc::new(Hub::default()),
+        ),
         1 << 20,
     )
 }
