@@ -76,29 +76,58 @@ impl Hub {
         version: u64,
         config_json: Vec<u8>,
     ) -> Option<u64> {
+        let mut st = self.state.lock().expect("hub lock");
+        if !self.insert(&mut st, project, cell, version, config_json) {
+            return None;
+        }
+        self.changed(&mut st);
+        Some(st.table_version)
+    }
+
+    /// [`Hub::publish`] for many configs at once (the start-up compile): the placement table
+    /// changes once, not once per project.
+    pub fn publish_all(&self, configs: impl IntoIterator<Item = (Uuid, String, u64, Vec<u8>)>) {
+        let mut st = self.state.lock().expect("hub lock");
+        let mut moved = false;
+        for (project, cell, version, json) in configs {
+            moved |= self.insert(&mut st, project, &cell, version, json);
+        }
+        if moved {
+            self.changed(&mut st);
+        }
+    }
+
+    /// Stores and broadcasts a config if newer; true when it put the project on the table's
+    /// list of projects of other cells.
+    fn insert(
+        &self,
+        st: &mut State,
+        project: Uuid,
+        cell: &str,
+        version: u64,
+        config_json: Vec<u8>,
+    ) -> bool {
+        if st
+            .configs
+            .get(&project)
+            .is_some_and(|c| c.version >= version)
+        {
+            return false;
+        }
         let item = Arc::new(ConfigItem {
             project_id: project.to_string(),
             version,
             config_json,
             cell: cell.to_owned(),
         });
-        let mut st = self.state.lock().expect("hub lock");
-        if st
-            .configs
-            .get(&project)
-            .is_some_and(|c| c.version >= version)
-        {
-            return None;
-        }
         st.configs.insert(project, item.clone());
         // Sent under the lock so the broadcast order matches the map's.
         let _ = self.changes.send(item);
         if cell == DEFAULT || st.project_cells.get(&project).is_some_and(|c| c == cell) {
-            return None;
+            return false;
         }
         st.project_cells.insert(project, cell.to_owned());
-        self.changed(&mut st);
-        Some(st.table_version)
+        true
     }
 
     /// Subscribes to changes, then takes a snapshot of `cell`'s configs (so nothing falls between

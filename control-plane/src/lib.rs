@@ -106,9 +106,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         "compiled {} project configs",
         configs.len()
     );
-    for c in &configs {
-        state.publish_config(c);
-    }
+    state.publish_all(&configs);
     let http = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("bind {}", config.http_addr))?;

@@ -63,6 +63,14 @@ impl AppState {
         }))
     }
 
+    /// Publishes every config compiled at start-up.
+    pub fn publish_all(&self, configs: &[ProjectConfig]) {
+        self.hub.publish_all(configs.iter().map(|c| {
+            let json = serde_json::to_vec(c).expect("config serializes");
+            (c.project_id, c.cell.clone(), c.version, json)
+        }));
+    }
+
     /// Publishes a compiled config to the hub. Returns the placement table version routers must
     /// reach when the project is new on a cell other than the default one.
     pub fn publish_config(&self, config: &ProjectConfig) -> Option<u64> {

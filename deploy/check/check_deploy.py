@@ -52,6 +52,8 @@ DEPLOY_REQUIRED = {
 # The listener each binary's HTTP port comes from (probes, EXPOSE, container ports).
 HTTP_ADDR = {"control-plane": "CONTROL_HTTP_ADDR", "data-plane": "WORKER_ADDR", "router": "ROUTER_ADDR"}
 LISTEN_ADDRS = {"CONTROL_HTTP_ADDR", "CONTROL_GRPC_ADDR", "WORKER_ADDR", "ROUTER_ADDR"}
+# Every setting that holds a host:port.
+ADDR_VARS = LISTEN_ADDRS | {"METRICS_ADDR", "WORKER_ADVERTISE_ADDR"}
 # Variables a manifest may set only to build others ($(POD_IP)); not read by the binaries.
 HELPER_VARS = {"POD_NAME", "POD_IP"}
 # Keys of the Secret CloudNativePG generates for a Cluster (`<cluster>-app`).
@@ -285,6 +287,14 @@ def check_env(c: Checker, where: str, binary: str, env: dict[str, str], known, r
         value = env[name]
         if value is not None and strict_addr and (value.startswith("127.") or value.startswith("localhost")):
             c.fail(f"{where}: {name}={value} listens on loopback only, unreachable from other containers")
+    # An address must be host:port as written (a stray quote or backslash from YAML escaping
+    # would stop the binary at start-up).
+    for name in ADDR_VARS & env.keys():
+        value = env[name]
+        if value is None or value.startswith("<from"):
+            continue
+        if not re.fullmatch(r"[A-Za-z0-9.\-\[\]:$()_]+:[0-9]{1,5}", value):
+            c.fail(f"{where}: {name}={value!r} is not host:port")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -519,6 +529,10 @@ def check_k8s_overlay(c: Checker, overlay: str, renderer, cnpg_schema, known, re
             if binary is None:
                 continue
             check_env(c, where, binary, env, known, required)
+            annotations = w["spec"]["template"]["metadata"].get("annotations") or {}
+            scrape_port = annotations.get("prometheus.io/port")
+            if scrape_port is not None and str(port_of(env.get("METRICS_ADDR") or "")) != str(scrape_port):
+                c.fail(f"{where}: prometheus.io/port {scrape_port!r} is not the port of METRICS_ADDR ({env.get('METRICS_ADDR')!r})")
             http_port = port_of(env.get(HTTP_ADDR[binary]) or "")
             if port_names.get("http") != http_port:
                 c.fail(f"{where}: container port `http` ({port_names.get('http')}) is not the port of {HTTP_ADDR[binary]} ({http_port})")

@@ -5,6 +5,8 @@
 //! plane stops between the phases.
 
 use e2e::{Options, TestEnv};
+use proto::admin::ListAppUsersRequest;
+use proto::AdminServiceClient;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -132,6 +134,19 @@ async fn projects_spread_over_two_cells_and_each_is_served_from_its_own() {
             .await
             .unwrap();
     assert_eq!(users, 1);
+
+    // The gRPC admin API forwards a worker's route to the project's cell too.
+    let url = format!("http://{}", env.router_addr());
+    let mut grpc = AdminServiceClient::new(proto::connect(&url).await.unwrap());
+    let mut req = tonic::Request::new(ListAppUsersRequest {
+        project_id: p.clone(),
+        ..Default::default()
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    let listed = grpc.list_app_users(req).await.unwrap().into_inner();
+    assert_eq!(listed.users.len(), 1);
+    assert_eq!(listed.users[0].email, "reader@example.com");
 
     // Schema evolution on cell b: a rename and a type change commit on both databases.
     let c = env
