@@ -55,7 +55,7 @@ LISTEN_ADDRS = {"CONTROL_HTTP_ADDR", "CONTROL_GRPC_ADDR", "WORKER_ADDR", "ROUTER
 # Every setting that holds a host:port.
 ADDR_VARS = LISTEN_ADDRS | {"METRICS_ADDR", "WORKER_ADVERTISE_ADDR"}
 # Variables a manifest may set only to build others ($(POD_IP)); not read by the binaries.
-HELPER_VARS = {"POD_NAME", "POD_IP"}
+HELPER_VARS = {"POD_NAME", "POD_IP", "CELL_B_URL"}
 # Keys of the Secret CloudNativePG generates for a Cluster (`<cluster>-app`).
 CNPG_APP_SECRET_KEYS = {"username", "password", "host", "port", "dbname", "uri", "jdbc-uri", "pgpass"}
 BASE_IMAGES = {"rust:1-bookworm", "node:22-bookworm-slim", "debian:bookworm-slim"}
@@ -450,6 +450,25 @@ def check_k8s_overlay(c: Checker, overlay: str, renderer, cnpg_schema, known, re
         sel = w["spec"]["selector"].get("matchLabels", {})
         if not selector_matches(sel, w["spec"]["template"]["metadata"].get("labels", {})):
             c.fail(f"{rel}: {w['kind']}/{w['metadata']['name']}: selector does not match its pod template labels")
+    # Two workloads whose selectors take in each other's pods would fight over them.
+    for w in workloads:
+        sel = w["spec"]["selector"].get("matchLabels", {})
+        for other, labels in pod_labels:
+            if other is not w and selector_matches(sel, labels):
+                c.fail(f"{rel}: {w['kind']}/{w['metadata']['name']}: selector also matches the pods of {other['kind']}/{other['metadata']['name']}")
+    # Every worker serves a cell the control plane knows: the default one or one named in CELLS.
+    def env_value(binary: str, name: str) -> list[str]:
+        return [e.get("value") or "" for w in workloads for ct in w["spec"]["template"]["spec"]["containers"]
+                if binary_of(ct["image"]) == binary for e in ct.get("env", []) if e["name"] == name]
+    cells = {"default"} | {entry.split("=", 1)[0].strip() for v in env_value("control-plane", "CELLS")
+                           for entry in v.split(",") if "=" in entry}
+    for w in workloads:
+        for ct in w["spec"]["template"]["spec"]["containers"]:
+            if binary_of(ct["image"]) != "data-plane":
+                continue
+            cell = next((e.get("value") for e in ct.get("env", []) if e["name"] == "WORKER_CELL"), "default")
+            if cell not in cells:
+                c.fail(f"{rel}: {w['kind']}/{w['metadata']['name']}: WORKER_CELL={cell} is not a cell of the control plane (CELLS)")
     for s in by_kind.get("Service", []):
         sel = s["spec"].get("selector") or {}
         targets = matches_pods(sel)
