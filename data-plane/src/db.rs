@@ -597,6 +597,37 @@ pub async fn insert_at_once(
     Ok(read.json)
 }
 
+/// The common delete as one statement, outside a transaction: the row goes only when it exists,
+/// `rule` allows it and the statement runs as the project's role. `None` when nothing was
+/// deleted: the caller's transaction then answers in the contract's order (missing, refused).
+/// Safe to repeat on another connection (a second run finds nothing to delete).
+pub async fn delete_at_once(
+    pool: &Pool,
+    project: &Project,
+    c: &Collection,
+    id: &RecordId,
+    rule: &Pred,
+    change: &Change<'_>,
+) -> Result<Option<String>, sqlx::Error> {
+    let role = project.config.db_role.as_str();
+    let read = run(pool, project, is_terminated, || {
+        let mut qb = QueryBuilder::new("WITH _w AS (DELETE FROM ");
+        qb.push_ident(&c.table).push(" t0");
+        push_id(&mut qb, id);
+        qb.push(" AND current_user = ").push_bind(role);
+        if rule.constant() != Some(true) {
+            qb.push(" AND ");
+            push_pred(&mut qb, rule);
+        }
+        qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
+        push_events(&mut qb, change, c, Kind::Deleted, W_JSON);
+        qb.push(WRITTEN);
+        qb
+    })
+    .await?;
+    Ok(read.json)
+}
+
 /// Deletes a record with its events; false when it did not exist.
 pub async fn delete(
     tx: &mut Tx,
