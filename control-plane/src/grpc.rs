@@ -43,7 +43,7 @@ impl proto::ConfigService for ConfigGrpc {
         let (tx, rx) = mpsc::channel(64);
         let cell = req.cell.clone();
         let (mut changes, snap) = hub.subscribe(&cell);
-        let conn = hub.register(&req.worker_id, &req.http_addr, &req.cell, req.serving);
+        let conn = hub.register(&req);
         info!(worker.id = %req.worker_id, worker.addr = %req.http_addr, worker.cell = %req.cell, "worker connected");
         let mut shutdown = hub.shutdown_signal();
         tokio::spawn(async move {

@@ -6,7 +6,7 @@
 //! another cell, every router knows where it is).
 
 use crate::cells::DEFAULT;
-use proto::config::{Placements, ProjectCell, ProjectConfig as ConfigItem, Worker};
+use proto::config::{Placements, ProjectCell, ProjectConfig as ConfigItem, WatchRequest, Worker};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,6 +18,8 @@ struct WorkerEntry {
     conn: u64,
     http_addr: String,
     cell: String,
+    unix_socket: String,
+    host_id: String,
     acked: HashMap<Uuid, u64>,
     /// It acknowledged its first snapshot: only then do routers send it requests (before, it
     /// would answer 503 "still loading" to every project).
@@ -147,18 +149,20 @@ impl Hub {
     /// Registers a worker's open stream; returns the connection number that unregisters it. A
     /// worker that says it is `serving` (it reconnected with its configs) is placed at once;
     /// a starting one once it acknowledged its snapshot.
-    pub fn register(&self, id: &str, http_addr: &str, cell: &str, serving: bool) -> u64 {
+    pub fn register(&self, w: &WatchRequest) -> u64 {
         let mut st = self.state.lock().expect("hub lock");
         st.next_conn += 1;
         let conn = st.next_conn;
         let entry = WorkerEntry {
             conn,
-            http_addr: http_addr.to_owned(),
-            cell: cell.to_owned(),
+            http_addr: w.http_addr.clone(),
+            cell: w.cell.clone(),
+            unix_socket: w.unix_socket.clone(),
+            host_id: w.host_id.clone(),
             acked: HashMap::new(),
-            ready: serving,
+            ready: w.serving,
         };
-        st.workers.insert(id.to_owned(), entry);
+        st.workers.insert(w.worker_id.clone(), entry);
         self.changed(&mut st);
         conn
     }
@@ -200,6 +204,8 @@ impl Hub {
                 id: id.clone(),
                 http_addr: w.http_addr.clone(),
                 cell: w.cell.clone(),
+                unix_socket: w.unix_socket.clone(),
+                host_id: w.host_id.clone(),
             })
             .collect();
         workers.sort_by(|a, b| a.id.cmp(&b.id));
@@ -366,6 +372,16 @@ impl Hub {
 mod tests {
     use super::*;
 
+    fn worker(id: &str, addr: &str, cell: &str, serving: bool) -> WatchRequest {
+        WatchRequest {
+            worker_id: id.into(),
+            http_addr: addr.into(),
+            cell: cell.into(),
+            serving,
+            ..Default::default()
+        }
+    }
+
     #[tokio::test]
     async fn waits_for_live_workers_only() {
         let hub = Hub::default();
@@ -374,7 +390,7 @@ mod tests {
             .wait_applied(p, 5, Duration::from_millis(10))
             .await
             .is_empty());
-        let conn = hub.register("w1", "127.0.0.1:1", "default", false);
+        let conn = hub.register(&worker("w1", "127.0.0.1:1", "default", false));
         assert_eq!(
             hub.wait_applied(p, 5, Duration::from_millis(10)).await,
             vec!["w1".to_string()]
@@ -386,7 +402,7 @@ mod tests {
             .is_empty());
         // An older connection's end does not unregister the newer one, which is placed once it
         // acknowledged its snapshot.
-        let newer = hub.register("w1", "127.0.0.1:1", "default", false);
+        let newer = hub.register(&worker("w1", "127.0.0.1:1", "default", false));
         hub.unregister("w1", conn);
         assert!(hub.placements().borrow().workers.is_empty());
         hub.ack("w1", []);
@@ -398,7 +414,7 @@ mod tests {
     #[test]
     fn shutting_down_keeps_the_last_placement_table() {
         let hub = Hub::default();
-        let conn = hub.register("w1", "127.0.0.1:1", "default", false);
+        let conn = hub.register(&worker("w1", "127.0.0.1:1", "default", false));
         hub.ack("w1", []);
         hub.shut_down();
         hub.unregister("w1", conn);
@@ -408,7 +424,7 @@ mod tests {
     #[test]
     fn a_worker_is_placed_only_once_it_applied_its_snapshot() {
         let hub = Hub::default();
-        hub.register("w1", "127.0.0.1:1", "default", false);
+        hub.register(&worker("w1", "127.0.0.1:1", "default", false));
         assert!(
             hub.placements().borrow().workers.is_empty(),
             "not before its snapshot"
@@ -423,7 +439,7 @@ mod tests {
     #[test]
     fn a_worker_that_reconnects_with_its_configs_stays_placed() {
         let hub = Hub::default();
-        hub.register("w1", "127.0.0.1:1", "default", true);
+        hub.register(&worker("w1", "127.0.0.1:1", "default", true));
         assert_eq!(hub.placements().borrow().workers.len(), 1);
     }
 
@@ -440,8 +456,8 @@ mod tests {
     #[tokio::test]
     async fn a_project_on_another_cell_reaches_only_its_workers_and_every_router() {
         let hub = Hub::default();
-        hub.register("a1", "127.0.0.1:1", "default", true);
-        hub.register("b1", "127.0.0.1:2", "b", true);
+        hub.register(&worker("a1", "127.0.0.1:1", "default", true));
+        hub.register(&worker("b1", "127.0.0.1:2", "b", true));
         let router = hub.register_router("r1");
         let (p, q) = (Uuid::new_v4(), Uuid::new_v4());
         assert_eq!(hub.publish(p, "default", 1, b"p".to_vec()), None);

@@ -28,6 +28,11 @@ pub struct Config {
     /// Address the router should use to reach this worker; defaults to the bound address.
     #[arg(long, env = "WORKER_ADVERTISE_ADDR")]
     pub advertise_addr: Option<String>,
+    /// A Unix socket the worker also serves HTTP on, for a router on the same machine (same
+    /// kernel and mount namespace), which uses it instead of TCP: `auto` (the default) is
+    /// `backendify-worker-<port>.sock` in the temporary folder, `off` none, anything else a path.
+    #[arg(long = "socket", env = "WORKER_SOCKET", default_value = "auto")]
+    pub socket: String,
     /// URL of the control plane's gRPC ConfigService.
     #[arg(
         long,

@@ -234,6 +234,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("bind {}", config.http_addr))?;
     let http_addr = listener.local_addr()?;
+    let unix = match unix_socket_path(&config.socket, http_addr.port()) {
+        Some(path) => Some(bind_unix(&path)?),
+        None => None,
+    };
     let worker_id = config
         .worker_id
         .clone()
@@ -265,6 +269,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .unwrap_or_else(|| http_addr.to_string()),
         cell: config.cell.clone(),
         token: config.cluster_token.clone(),
+        unix_socket: unix
+            .as_ref()
+            .map(|(path, _)| path.display().to_string())
+            .unwrap_or_default(),
+        host_id: proto::local::host_id().unwrap_or_default(),
     };
     let watcher_state = state.clone();
     let watcher = tokio::spawn(watch::watch_configs(
@@ -293,6 +302,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         addr
     });
     let app = app(state, config.max_body_bytes);
+    if let Some((path, listener)) = unix {
+        tasks.push(serve_unix(path, listener, app.clone(), stop.subscribe()));
+    }
     let mut on_stop = stop.subscribe();
     let server = tokio::spawn(async move {
         let signal = async move {
@@ -322,6 +334,52 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             tasks.extend([watcher, server]);
             tasks
         },
+    })
+}
+
+/// The Unix socket of `WORKER_SOCKET` for a worker on TCP port `port`.
+fn unix_socket_path(setting: &str, port: u16) -> Option<std::path::PathBuf> {
+    match setting {
+        "off" | "" => None,
+        "auto" => Some(std::env::temp_dir().join(format!("backendify-worker-{port}.sock"))),
+        path => Some(path.into()),
+    }
+}
+
+/// Binds the Unix socket (replacing a file a previous run left), readable by this user only.
+fn bind_unix(
+    path: &std::path::Path,
+) -> anyhow::Result<(std::path::PathBuf, tokio::net::UnixListener)> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path)
+        .with_context(|| format!("bind the Unix socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("restrict {}", path.display()))?;
+    Ok((path.to_path_buf(), listener))
+}
+
+/// Serves `app` on the Unix socket until `stop`, then removes the socket. Its callers are on
+/// this machine: they count as loopback peers (a router there is a trusted proxy as on TCP).
+fn serve_unix(
+    path: std::path::PathBuf,
+    listener: tokio::net::UnixListener,
+    app: axum::Router,
+    mut stop: signal::Receiver<bool>,
+) -> JoinHandle<()> {
+    let peer = axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let app = app.layer(axum::Extension(peer));
+    tokio::spawn(async move {
+        let signal = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
+            tracing::error!("worker Unix socket server failed: {e}");
+        }
+        let _ = std::fs::remove_file(&path);
     })
 }
 

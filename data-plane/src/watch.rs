@@ -19,6 +19,11 @@ pub struct Identity {
     pub http_addr: String,
     /// Its cell.
     pub cell: String,
+    /// The Unix socket it also serves on, and its machine ([`proto::local::host_id`]); empty
+    /// when none.
+    pub unix_socket: String,
+    /// See `unix_socket`.
+    pub host_id: String,
     /// The credential every `ConfigService` call carries.
     pub token: proto::cluster::ClusterToken,
 }
@@ -76,6 +81,8 @@ async fn watch_once(
         http_addr: me.http_addr.clone(),
         cell: me.cell.clone(),
         serving: !registry.is_empty(),
+        unix_socket: me.unix_socket.clone(),
+        host_id: me.host_id.clone(),
     };
     let mut stream = client.watch(req).await?.into_inner();
     info!(worker.id = %me.worker_id, "watching configs at {url}");

@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod json;
+pub mod local;
 pub mod metrics;
 pub mod service;
 

@@ -10,10 +10,12 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Response, StatusC
 use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
 
 /// Answers of known length up to this are read whole before they are passed on.
 pub const BUFFERED_MAX: usize = 1024 * 1024;
@@ -39,8 +41,15 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// From `http://host:port[/prefix]` or a bare `host:port`; `None` for any other scheme.
+    /// From `http://host:port[/prefix]`, a bare `host:port` or `unix:<path>` (a socket, no
+    /// prefix); `None` for any other scheme.
     pub fn parse(base: &str) -> Option<Self> {
+        if let Some(path) = base.strip_prefix("unix:") {
+            return (!path.is_empty()).then(|| Self {
+                authority: base.to_owned(),
+                prefix: String::new(),
+            });
+        }
         let rest = match base.split_once("://") {
             Some(("http", rest)) => rest,
             Some(_) => return None,
@@ -59,9 +68,23 @@ impl Upstream {
         })
     }
 
-    /// `host:port`.
+    /// `host:port`, or `unix:<path>`.
     pub fn authority(&self) -> &str {
         &self.authority
+    }
+
+    /// Whether it is a Unix socket.
+    pub fn is_unix(&self) -> bool {
+        self.authority.starts_with("unix:")
+    }
+
+    /// The `Host` header: the authority, or `localhost` for a socket.
+    fn host(&self) -> &str {
+        if self.is_unix() {
+            "localhost"
+        } else {
+            &self.authority
+        }
     }
 
     /// The request target for `path_and_query` on this upstream (its prefix first).
@@ -88,8 +111,78 @@ struct Pool {
     idle: Mutex<HashMap<String, Vec<Conn>>>,
 }
 
+/// A connection to an upstream: TCP, or a Unix socket (a worker on this machine, `unix:<path>`).
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.try_read(buf),
+            Self::Unix(s) => s.try_read(buf),
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Self::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Self::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
     authority: String,
     since: Instant,
@@ -374,10 +467,21 @@ fn invalid(what: &str) -> io::Error {
 }
 
 async fn connect(authority: &str) -> io::Result<Conn> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(authority))
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-    stream.set_nodelay(true)?;
+    let timed_out = |_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+    let stream = match authority.strip_prefix("unix:") {
+        Some(path) => Stream::Unix(
+            tokio::time::timeout(CONNECT_TIMEOUT, UnixStream::connect(path))
+                .await
+                .map_err(timed_out)??,
+        ),
+        None => {
+            let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(authority))
+                .await
+                .map_err(timed_out)??;
+            tcp.set_nodelay(true)?;
+            Stream::Tcp(tcp)
+        }
+    };
     Ok(Conn {
         stream,
         buf: BytesMut::with_capacity(KEPT_BUFFER),
@@ -400,7 +504,7 @@ fn encode(
     out.extend_from_slice(to.prefix.as_bytes());
     out.extend_from_slice(path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
-    out.extend_from_slice(to.authority.as_bytes());
+    out.extend_from_slice(to.host().as_bytes());
     out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
         // Set here, or answered by the router already (the whole body is at hand).

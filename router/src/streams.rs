@@ -107,7 +107,8 @@ impl Streams {
             .map_or("/", |p| p.as_str())
             .to_owned();
         for addr in upstreams.candidates(project) {
-            let Some(to) = Upstream::parse(&addr) else {
+            // Streams ride TCP: a worker's Unix socket serves the request hop only.
+            let Some(to) = Upstream::parse(&addr).filter(|to| !to.is_unix()) else {
                 continue;
             };
             let (sender, open) = match self.conn(to.authority()).await {

@@ -26,13 +26,16 @@ pub struct Placed {
     pub cell: String,
     /// Its HTTP address.
     pub addr: String,
+    /// Its Unix socket, when it is on this router's machine: tried before `addr`, as
+    /// `unix:<path>`.
+    pub local: Option<String>,
 }
 
 /// What requests are routed by.
 #[derive(Default)]
 struct Table {
-    /// Worker addresses by cell.
-    cells: HashMap<String, Vec<String>>,
+    /// Each cell's workers, each as its addresses in order of preference.
+    cells: HashMap<String, Vec<Vec<String>>>,
     /// The cell of each project not on the default one.
     projects: HashMap<Uuid, String>,
     /// How many workers in all.
@@ -63,7 +66,7 @@ impl Upstreams {
         };
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut order: Vec<String> = (0..workers.len())
-            .map(|i| workers[(start + i) % workers.len()].clone())
+            .flat_map(|i| workers[(start + i) % workers.len()].iter().cloned())
             .collect();
         let down = self.down.lock().expect("upstreams lock");
         order.sort_by_key(|w| down.get(w).is_some_and(|t| t.elapsed() < QUARANTINE));
@@ -87,12 +90,15 @@ impl Upstreams {
     }
 
     fn set(&self, workers: &[Placed], projects: HashMap<Uuid, String>) {
-        let mut cells: HashMap<String, Vec<String>> = HashMap::new();
+        let mut cells: HashMap<String, Vec<Vec<String>>> = HashMap::new();
         for w in workers {
-            cells
-                .entry(w.cell.clone())
-                .or_default()
-                .push(w.addr.clone());
+            let addrs = w
+                .local
+                .iter()
+                .map(|path| format!("unix:{path}"))
+                .chain([w.addr.clone()])
+                .collect();
+            cells.entry(w.cell.clone()).or_default().push(addrs);
         }
         self.table.store(Arc::new(Table {
             cells,
@@ -117,7 +123,10 @@ impl Upstreams {
         let table = self.table.load();
         let mut cells: Vec<_> = table.cells.iter().collect();
         cells.sort_by_key(|(name, _)| name.as_str());
-        cells.into_iter().flat_map(|(_, w)| w.clone()).collect()
+        cells
+            .into_iter()
+            .flat_map(|(_, w)| w.iter().flatten().cloned())
+            .collect()
     }
 
     /// How many workers are known.
@@ -240,6 +249,7 @@ async fn follow(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let channel = proto::connect(url).await?;
     let mut client = ConfigServiceClient::with_interceptor(channel, token.clone());
+    let host = proto::local::host_id();
     let mut stream = client
         .watch_placements(PlacementsRequest {
             router_id: router_id.to_owned(),
@@ -253,7 +263,7 @@ async fn follow(
             p = stream.message() => {
                 let Some(p) = p? else { return Ok(()) };
                 let version = p.version;
-                let (workers, projects) = read_table(p);
+                let (workers, projects) = read_table(p, host.as_deref());
                 info!(workers = workers.len(), projects = projects.len(), "placement table v{version}: {} workers", workers.len());
                 tables.received(upstreams, workers, projects);
                 client
@@ -267,14 +277,17 @@ async fn follow(
     }
 }
 
-/// A placement table's workers and project cells.
-fn read_table(p: Placements) -> (Vec<Placed>, HashMap<Uuid, String>) {
+/// A placement table's workers and project cells. A worker on this machine (`host`) is reached
+/// on its Unix socket first.
+fn read_table(p: Placements, host: Option<&str>) -> (Vec<Placed>, HashMap<Uuid, String>) {
     let workers = p
         .workers
         .into_iter()
         .map(|w| Placed {
             cell: w.cell,
             addr: w.http_addr,
+            local: (!w.unix_socket.is_empty() && host == Some(w.host_id.as_str()))
+                .then_some(w.unix_socket),
         })
         .collect();
     let projects = p
@@ -295,6 +308,7 @@ mod tests {
             .map(|a| Placed {
                 cell: DEFAULT_CELL.into(),
                 addr: (*a).into(),
+                local: None,
             })
             .collect()
     }
@@ -308,6 +322,7 @@ mod tests {
         workers.push(Placed {
             cell: "b".into(),
             addr: "b1".into(),
+            local: None,
         });
         t.received(&u, workers, HashMap::from([(q, "b".to_string())]));
         let mut on_default = u.candidates(p);
@@ -322,6 +337,47 @@ mod tests {
         // A cell without a live worker has no candidates (503), not another cell's workers.
         t.received(&u, w(&["a1"]), HashMap::from([(q, "b".to_string())]));
         assert!(u.candidates(q).is_empty());
+    }
+
+    #[test]
+    fn a_worker_on_this_machine_is_tried_on_its_socket_first_then_on_tcp() {
+        let u = Upstreams::default();
+        let mut t = Tables::default();
+        let mut workers = w(&["a1"]);
+        workers.push(Placed {
+            cell: DEFAULT_CELL.into(),
+            addr: "a2".into(),
+            local: Some("/tmp/a2.sock".into()),
+        });
+        t.received(&u, workers, HashMap::new());
+        let p = Uuid::new_v4();
+        let rounds: Vec<Vec<String>> = (0..2).map(|_| u.candidates(p)).collect();
+        assert!(rounds.contains(&vec!["a1".into(), "unix:/tmp/a2.sock".into(), "a2".into()]));
+        assert!(rounds.contains(&vec!["unix:/tmp/a2.sock".into(), "a2".into(), "a1".into()]));
+        // Its socket refusing, the worker is still reached over TCP before the other one.
+        u.mark_down("unix:/tmp/a2.sock");
+        let after: Vec<Vec<String>> = (0..2).map(|_| u.candidates(p)).collect();
+        assert!(after.contains(&vec!["a2".into(), "a1".into(), "unix:/tmp/a2.sock".into()]));
+    }
+
+    #[test]
+    fn only_a_worker_of_the_same_machine_gets_its_socket_used() {
+        let table = |host: &str| Placements {
+            workers: vec![proto::config::Worker {
+                id: "w".into(),
+                http_addr: "10.0.0.2:8101".into(),
+                cell: "default".into(),
+                unix_socket: "/tmp/w.sock".into(),
+                host_id: host.into(),
+            }],
+            ..Default::default()
+        };
+        let (same, _) = read_table(table("boot/mnt:[1]"), Some("boot/mnt:[1]"));
+        assert_eq!(same[0].local.as_deref(), Some("/tmp/w.sock"));
+        let (other, _) = read_table(table("boot/mnt:[2]"), Some("boot/mnt:[1]"));
+        assert_eq!(other[0].local, None);
+        let (unknown, _) = read_table(table(""), None);
+        assert_eq!(unknown[0].local, None);
     }
 
     fn table(u: &Upstreams) -> Vec<String> {

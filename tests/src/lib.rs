@@ -87,6 +87,9 @@ pub struct Options {
     pub realtime_buffer_bytes: usize,
     /// Two cells: `default` (worker 0) and `b` on a second Postgres cluster (worker 1).
     pub second_cell: bool,
+    /// Workers advertise a TCP address where nothing listens: the router reaches them on their
+    /// Unix sockets only.
+    pub socket_only: bool,
 }
 
 impl Default for Options {
@@ -102,6 +105,7 @@ impl Default for Options {
             realtime_replay_events: 10_000,
             realtime_buffer_bytes: 1 << 20,
             second_cell: false,
+            socket_only: false,
         }
     }
 }
@@ -170,7 +174,9 @@ impl TestEnv {
             let config = data_plane::Config {
                 database_url,
                 http_addr: LOCAL.parse().unwrap(),
-                advertise_addr: None,
+                advertise_addr: options.socket_only.then(|| "127.0.0.1:1".to_owned()),
+                // The router here shares the machine: it reaches the workers on their sockets.
+                socket: "auto".into(),
                 control_plane_url: grpc.clone(),
                 cluster_token: cluster_token(),
                 parent_pid: None,

@@ -14,6 +14,7 @@ fn watch_request(token: Option<&str>) -> Request<WatchRequest> {
         http_addr: "127.0.0.1:9".into(),
         cell: "default".into(),
         serving: false,
+        ..Default::default()
     });
     if let Some(t) = token {
         let v: MetadataValue<_> = format!("Bearer {t}").parse().unwrap();

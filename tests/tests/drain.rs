@@ -95,7 +95,12 @@ async fn refuses_new_connections(port: u16) {
 async fn assert_stored(env: &TestEnv, t: &str, p: &str, body: &serde_json::Value) {
     let id = body["id"].as_str().expect("a file id");
     let got = env
-        .call("GET", &format!("/api/projects/{p}/files/{id}"), Some(t), None)
+        .call(
+            "GET",
+            &format!("/api/projects/{p}/files/{id}"),
+            Some(t),
+            None,
+        )
         .await;
     assert_eq!(got.status, 200, "the drained upload is stored: {got:?}");
 }
