@@ -1,8 +1,11 @@
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let config = control_plane::Config::parse();
-    proto::service::init_logging()?;
-    control_plane::run(config).await
+    let runtime = tokio::runtime::Runtime::new()?;
+    let telemetry = proto::service::init_logging("control-plane", runtime.handle())?;
+    let result = runtime.block_on(control_plane::run(config));
+    // The runtime's threads still run: they send the last spans.
+    telemetry.shutdown();
+    result
 }

@@ -7,10 +7,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let config = data_plane::Config::parse();
-    proto::service::init_logging()?;
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.threads.max(1))
         .enable_all()
-        .build()?
-        .block_on(data_plane::run(config))
+        .build()?;
+    let telemetry = proto::service::init_logging("data-plane", runtime.handle())?;
+    let result = runtime.block_on(data_plane::run(config));
+    // The runtime's threads still run: they send the last spans.
+    telemetry.shutdown();
+    result
 }

@@ -3,7 +3,8 @@
 //!
 //! Generated from `proto/config.proto` and `proto/backendify/admin/v1/admin.proto`; these types
 //! stop at the gRPC handlers. [`cluster`] holds the credential every call carries; [`service`]
-//! what each service process shares (logs, when to stop); [`metrics`] what each reports; [`json`] turns protobuf `Struct`s into
+//! what each service process shares (logs, when to stop); [`metrics`] what each reports;
+//! [`telemetry`] the optional OpenTelemetry trace export; [`json`] turns protobuf `Struct`s into
 //! JSON and back.
 
 pub mod cluster;
@@ -11,6 +12,7 @@ pub mod json;
 pub mod local;
 pub mod metrics;
 pub mod service;
+pub mod telemetry;
 
 /// `backendify.config.v1`: config and placement distribution.
 #[allow(missing_docs, clippy::all)]

@@ -242,7 +242,8 @@ const MAX_REQUEST_ID: usize = 128;
 /// Middleware in front of every binary's routes. It gives the request an id (the caller's
 /// `X-Request-Id`, which the router passes on, else a new one, set on the request for what runs
 /// after), runs it inside a span holding that id and the project id (so every log line of the
-/// request carries them: `LOG_FORMAT=json` writes span fields on each line), and counts the
+/// request carries them: `LOG_FORMAT=json` writes span fields on each line; when traces are
+/// exported, a caller's `traceparent` is its parent, see [`crate::telemetry`]), and counts the
 /// answer by route class ([`model::routes::class`]) and status, with its latency to the head of
 /// the answer, and by project when asked.
 pub async fn track(
@@ -281,10 +282,15 @@ pub async fn track(
         method = %req.method(),
         class,
     );
+    crate::telemetry::set_remote_parent(&span, req.headers());
+    let exported = crate::telemetry::exported(&span);
     let started = std::time::Instant::now();
     let res = next.run(req).instrument(span).await;
     let status = res.status().as_u16();
     m.http.observe(class, status, started.elapsed());
+    if let Some(span) = exported {
+        crate::telemetry::record_status(&span, status);
+    }
     // Only answers that reached a project count for it: made-up ids (404) or callers without
     // access (401, 403) must not take the few per-project labels.
     if let Some(p) = project.filter(|_| !matches!(status, 401 | 403 | 404)) {

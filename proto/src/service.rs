@@ -1,29 +1,49 @@
-//! What every Backendify service process shares: its log output (`LOG`, `LOG_FORMAT`) and when it
-//! stops (Ctrl-C, SIGTERM, SIGHUP, or the launcher that started it is gone).
+//! What every Backendify service process shares: its log output (`LOG`, `LOG_FORMAT`), its trace
+//! export ([`crate::telemetry`], off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set) and when it stops
+//! (Ctrl-C, SIGTERM, SIGHUP, or the launcher that started it is gone).
 
+use crate::telemetry::{ExportSetupError, Telemetry};
 use std::io::IsTerminal;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
-/// A `LOG_FORMAT` that is neither `text` nor `json`.
+/// Logging or trace export could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("LOG_FORMAT must be `text` or `json`, not `{0}`")]
-pub struct UnknownLogFormat(String);
+pub enum LoggingError {
+    /// A `LOG_FORMAT` that is neither `text` nor `json`.
+    #[error("LOG_FORMAT must be `text` or `json`, not `{0}`")]
+    UnknownLogFormat(String),
+    /// The `OTEL_*` settings do not make an exporter.
+    #[error(transparent)]
+    Export(#[from] ExportSetupError),
+}
 
 /// Starts logging to stdout: the `LOG` filter (default `info`); `LOG_FORMAT=json` writes one JSON
 /// object per line, `text` (the default) readable lines, coloured only when stdout is a terminal
-/// (a log file never gets escape codes).
-pub fn init_logging() -> Result<(), UnknownLogFormat> {
+/// (a log file never gets escape codes). With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans also go
+/// there as `service` ([`crate::telemetry`]), sent from `runtime`; shut the returned handle down
+/// once the service stopped, so the last ones are sent.
+pub fn init_logging(
+    service: &'static str,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Telemetry, LoggingError> {
     let filter = EnvFilter::try_from_env("LOG").unwrap_or_else(|_| "info".into());
     let format = std::env::var("LOG_FORMAT").unwrap_or_default();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format.trim().to_ascii_lowercase().as_str() {
-        "json" => builder.json().with_ansi(false).init(),
-        "" | "text" => builder.with_ansi(std::io::stdout().is_terminal()).init(),
-        _ => return Err(UnknownLogFormat(format)),
-    }
-    Ok(())
+    let fmt = tracing_subscriber::fmt::layer();
+    let fmt = match format.trim().to_ascii_lowercase().as_str() {
+        "json" => fmt.json().with_ansi(false).with_filter(filter).boxed(),
+        "" | "text" => fmt
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_filter(filter)
+            .boxed(),
+        _ => return Err(LoggingError::UnknownLogFormat(format)),
+    };
+    let (telemetry, export) = crate::telemetry::start(service, runtime)?;
+    tracing_subscriber::registry().with(fmt).with(export).init();
+    Ok(telemetry)
 }
 
 /// How often a process looks whether its launcher is still there.

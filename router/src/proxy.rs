@@ -105,7 +105,7 @@ impl Outgoing {
 }
 
 /// Drops hop-by-hop headers and sets the forwarding ones (request id, client address, the host
-/// the client addressed).
+/// the client addressed, the trace context).
 pub(crate) fn forwarding_headers(
     parts: &mut axum::http::request::Parts,
     request_id: &HeaderValue,
@@ -131,12 +131,16 @@ pub(crate) fn forwarding_headers(
             HeaderName::from_static("x-forwarded-proto"),
             HeaderValue::from_static("http"),
         );
+        // With traces exported, the upstream's span becomes a child of this request's (else the
+        // caller's `traceparent` passes on untouched, as every end-to-end header does).
+        proto::telemetry::inject(&mut parts.headers);
     }
 }
 
 /// Streams a request (a file upload) to a worker as it arrives: never more than `limit` bytes,
 /// never all of it in memory. Workers that refuse the connection are skipped (nothing of the
 /// body was read yet); once sending began, the answer is whatever that worker said.
+#[allow(clippy::too_many_arguments)] // the request and what the router adds to it
 pub async fn stream_to_worker(
     client: &Client,
     upstreams: &Upstreams,
