@@ -384,14 +384,14 @@ impl Unit {
             .await;
         if let Err(e) = recorded {
             drop(self.control);
-            finish(&mut *conn, &gid, false).await?;
+            finish(&mut conn, &gid, false).await?;
             return Err(e.into());
         }
         if let Err(e) = self.control.commit().await {
             // The commit may or may not have happened: the record says which.
             match decided(&cell.control_pool, &gid).await {
                 Ok(commit) => {
-                    finish(&mut *conn, &gid, commit).await?;
+                    finish(&mut conn, &gid, commit).await?;
                     if commit {
                         return Ok(());
                     }
@@ -402,7 +402,7 @@ impl Unit {
             }
             return Err(e.into());
         }
-        if let Err(e) = finish(&mut *conn, &gid, true).await {
+        if let Err(e) = finish(&mut conn, &gid, true).await {
             // Decided: the resolver commits it if this connection could not.
             warn!(cell = %cell.name, gid = %gid, "the second phase failed ({e}); it will be retried");
             conn.close_on_drop();

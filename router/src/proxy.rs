@@ -3,6 +3,7 @@
 //! back (streamed when long).
 
 use crate::client::{Client, SendError, StreamError, Upstream};
+use crate::hyper_client::HyperClient;
 use crate::upstreams::Upstreams;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -204,7 +205,28 @@ pub async fn send(
 ) -> Result<Response<Body>, (bool, Response<Body>)> {
     let pq = out.parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let sent = client.send(to, &out.parts.method, pq, &out.parts.headers, &out.body);
-    match tokio::time::timeout(timeout, sent).await {
+    answer(to, tokio::time::timeout(timeout, sent).await)
+}
+
+/// [`send`] with hyper-util's client instead of ours (`ROUTER_UPSTREAM_CLIENT=hyper`).
+async fn send_hyper(
+    client: &HyperClient,
+    out: &Outgoing,
+    to: &Upstream,
+    timeout: Duration,
+) -> Result<Response<Body>, (bool, Response<Body>)> {
+    let pq = out.parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let sent = client.send(to, &out.parts.method, pq, &out.parts.headers, &out.body);
+    answer(to, tokio::time::timeout(timeout, sent).await)
+}
+
+/// What [`send`] answers for what the client returned within the timeout.
+#[allow(clippy::result_large_err)] // the error carries the response to give when no retry helps
+fn answer(
+    to: &Upstream,
+    sent: Result<Result<Response<Body>, SendError>, tokio::time::error::Elapsed>,
+) -> Result<Response<Body>, (bool, Response<Body>)> {
+    match sent {
         Err(_) => Err((
             false,
             error(
@@ -229,6 +251,7 @@ pub async fn send(
 /// Sends a data request to a worker, trying the next one when a worker refuses the connection.
 pub async fn to_worker(
     client: &Client,
+    hyper: Option<&HyperClient>,
     upstreams: &Upstreams,
     project: Uuid,
     out: &Outgoing,
@@ -247,7 +270,11 @@ pub async fn to_worker(
             tracing::warn!(worker.addr = %addr, "worker address is not host:port; skipped");
             continue;
         };
-        match send(client, out, &to, timeout).await {
+        let sent = match hyper {
+            Some(h) => send_hyper(h, out, &to, timeout).await,
+            None => send(client, out, &to, timeout).await,
+        };
+        match sent {
             Ok(res) => {
                 upstreams.mark_up(&addr);
                 return res;

@@ -220,6 +220,7 @@ pub async fn watch_placements(
     url: String,
     token: ClusterToken,
     upstreams: Arc<Upstreams>,
+    sockets: bool,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -227,7 +228,7 @@ pub async fn watch_placements(
     let router_id = Uuid::new_v4().to_string();
     loop {
         tokio::select! {
-            res = follow(&url, &token, &router_id, &upstreams, &mut tables) => if let Err(e) = res {
+            res = follow(&url, &token, &router_id, sockets, &upstreams, &mut tables) => if let Err(e) = res {
                 warn!(workers = upstreams.len(), "placement stream failed ({e}); keeping the last table, retrying in {backoff:?}");
             },
             _ = stop.wait_for(|s| *s) => return,
@@ -244,12 +245,13 @@ async fn follow(
     url: &str,
     token: &ClusterToken,
     router_id: &str,
+    sockets: bool,
     upstreams: &Upstreams,
     tables: &mut Tables,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let channel = proto::connect(url).await?;
     let mut client = ConfigServiceClient::with_interceptor(channel, token.clone());
-    let host = proto::local::host_id();
+    let host = proto::local::host_id().filter(|_| sockets);
     let mut stream = client
         .watch_placements(PlacementsRequest {
             router_id: router_id.to_owned(),

@@ -39,6 +39,9 @@ pub struct Options {
     pub files_only: bool,
     /// Measure only the admin API: two reads over gRPC and over REST.
     pub admin_only: bool,
+    /// Measure only the router↔worker hop: the router's own client against hyper-util's, each
+    /// over TCP and over the worker's Unix socket.
+    pub hop: bool,
     /// Measure only creates with and without an active 3-step workflow.
     pub workflows_only: bool,
     /// Measure only realtime delivery: many streams while creates run at a steady rate.
@@ -71,6 +74,11 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
   --admin-only    only the admin API: GetProject and ListCollections over gRPC through the
                   router against the same reads over REST, 32 concurrent callers,
                   alternating --rounds times (prints that table alone)
+  --hop           only the router-to-worker hop: four routers in front of the one worker (the
+                  router's own HTTP/1.1 client and hyper-util's, each over TCP and over the
+                  worker's Unix socket), get, list-no-total, patch and create (or --only's
+                  types) through each in turn, --rounds times: req/s, p99, CPU per request
+                  of that router and of the worker (prints that table alone)
   --files-only    only the file figures: a 100 MiB upload and download through the router
                   (throughput next to cp, memory growth of router and worker) and 64
                   concurrent 100 KiB downloads (prints that table alone)
@@ -107,6 +115,7 @@ impl Options {
             webhooks_only: false,
             files_only: false,
             admin_only: false,
+            hop: false,
             workflows_only: false,
             realtime_only: false,
             realtime_subscribers: 2000,
@@ -150,6 +159,7 @@ impl Options {
                 "--webhooks-only" => o.webhooks_only = true,
                 "--files-only" => o.files_only = true,
                 "--admin-only" => o.admin_only = true,
+                "--hop" => o.hop = true,
                 "--workflows-only" => o.workflows_only = true,
                 "--realtime-only" => o.realtime_only = true,
                 "--realtime-subscribers" => {

@@ -32,6 +32,8 @@ pub struct Stack {
     procs: Vec<Proc>,
     /// What another worker needs: the control plane's gRPC URL and the cluster token.
     join: (String, String),
+    /// The control plane's HTTP URL (for another router).
+    cp_http: String,
 }
 
 fn local() -> SocketAddr {
@@ -68,6 +70,7 @@ impl Stack {
             log_dir: log_dir.to_path_buf(),
             procs: Vec::new(),
             join: (String::new(), String::new()),
+            cp_http: format!("http://{cp_http}"),
         };
         let secret = uuid::Uuid::new_v4().simple().to_string();
         let grpc_url = format!("http://{cp_grpc}");
@@ -127,6 +130,35 @@ impl Stack {
         )?;
         stack.wait_health("router", router).await?;
         Ok(stack)
+    }
+
+    /// Starts one more router, `name`, with `extra` settings, and waits for its `/health`;
+    /// returns its address and pid.
+    pub async fn add_router(
+        &mut self,
+        name: &'static str,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<(SocketAddr, u32)> {
+        let bins = bin_dir()?;
+        let addr = local();
+        let (grpc_url, token) = self.join.clone();
+        let mut env = vec![
+            ("ROUTER_ADDR", addr.to_string()),
+            ("CONTROL_PLANE_HTTP_URL", self.cp_http.clone()),
+            ("CONTROL_PLANE_GRPC_URL", grpc_url),
+            ("CLUSTER_TOKEN", token),
+            ("CONSOLE_DIR", self.log_dir.display().to_string()),
+        ];
+        env.extend(extra.iter().cloned());
+        self.spawn(&bins, name, "router", &env)?;
+        self.wait_health(name, addr).await?;
+        let pid = self
+            .pids()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p)
+            .expect("just started");
+        Ok((addr, pid))
     }
 
     /// Starts one more worker, `name` (its id too), and waits for its `/health`.

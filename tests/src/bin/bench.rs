@@ -5,9 +5,9 @@
 //! `--write-docs` also puts them into docs/benchmarks.md. Everything stays on 127.0.0.1.
 
 use anyhow::Context;
-use e2e::bench::load::{self, Kind, Target};
+use e2e::bench::load::{self, median, Kind, Target};
 use e2e::bench::pgbench::{Pgbench, Variant};
-use e2e::bench::procs::Meter;
+use e2e::bench::procs::{self, Meter};
 use e2e::bench::report::{self, Growth, Report, Throughput};
 use e2e::bench::seed::{self, Project};
 use e2e::bench::stack::Stack;
@@ -242,6 +242,104 @@ async fn only(run: &mut Run) -> anyhow::Result<String> {
             per(floor_spent[3], floor_served),
             per(floor_spent[5], floor_served),
         );
+    }
+    Ok(md)
+}
+
+/// `--hop`: the same requests through four routers that differ only in how they reach the
+/// worker, alternating, so the machine's drift spreads over all four.
+async fn hop(run: &mut Run) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let (rows, conns, rounds) = (run.opts.rows, run.opts.connections, run.opts.rounds);
+    let own = ("own", "true");
+    let variants = [
+        ("own client, Unix socket", own),
+        ("own client, TCP", ("own", "false")),
+        ("hyper-util, Unix socket", ("hyper", "true")),
+        ("hyper-util, TCP", ("hyper", "false")),
+    ];
+    let names = [
+        "router-own-uds",
+        "router-own-tcp",
+        "router-hyper-uds",
+        "router-hyper-tcp",
+    ];
+    let mut routers = Vec::new();
+    for (name, (_, (client, sockets))) in names.iter().zip(variants) {
+        say(&format!("starting {name}"));
+        let extra = [
+            ("ROUTER_UPSTREAM_CLIENT", client.to_string()),
+            ("ROUTER_WORKER_SOCKETS", sockets.to_string()),
+        ];
+        routers.push(run.stack.add_router(name, &extra).await?);
+    }
+    let kinds = if run.opts.only.is_empty() {
+        vec![Kind::Get, Kind::ListNoTotal, Kind::Patch, Kind::Create]
+    } else {
+        run.opts.only.clone()
+    };
+    let mut md = format!(
+        "Commit {}, {conns} connections, {rows} rows, {rounds} round(s) of the four routers in \
+         turn per request type (median req/s; p99 of the median round). CPU µs per request over \
+         all rounds: that router / the worker / Postgres.\n\n\
+         | request | hop | req/s | vs own, socket | p99 | non-2xx | req/s of the rounds | CPU µs |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | --- | --- |\n",
+        commit()
+    );
+    for kind in kinds {
+        let mut seen: Vec<Vec<load::Stats>> = (0..variants.len()).map(|_| Vec::new()).collect();
+        let mut cpu = vec![[0.0f64; 3]; variants.len()];
+        for _ in 0..rounds {
+            for (i, (addr, pid)) in routers.iter().enumerate() {
+                seed::reset(&run.pool, &run.project, rows).await?;
+                let target = Target {
+                    addr: *addr,
+                    project: run.project.id.clone(),
+                    token: run.project.token.clone(),
+                    api_key: None,
+                    rows,
+                    file: None,
+                };
+                let (r0, m0) = (procs::cpu_secs(*pid), run.meter.cpu());
+                let stats =
+                    load::run(&target, kind, conns, run.opts.warmup, run.opts.duration).await;
+                let (r1, m1) = (procs::cpu_secs(*pid), run.meter.cpu());
+                let served = stats.rps() * (run.opts.warmup + run.opts.duration).as_secs_f64();
+                cpu[i][0] += (r1 - r0) / served;
+                cpu[i][1] += (m1[1] - m0[1]) / served;
+                cpu[i][2] += (m1[3] - m0[3]) / served;
+                say(&format!(
+                    "{:<24} {:<14} {:.0} req/s, p99 {:.2} ms",
+                    variants[i].0,
+                    kind.name(),
+                    stats.rps(),
+                    stats.percentile(0.99).as_secs_f64() * 1000.0
+                ));
+                run.stack.check_alive()?;
+                seen[i].push(stats);
+            }
+        }
+        let base = median(&seen[0].iter().map(|s| s.rps()).collect::<Vec<_>>());
+        for (i, stats) in seen.iter_mut().enumerate() {
+            stats.sort_by(|a, b| a.rps().total_cmp(&b.rps()));
+            let rps: Vec<f64> = stats.iter().map(|s| s.rps()).collect();
+            let mid = &stats[stats.len() / 2];
+            let errors: u64 = stats.iter().map(|s| s.non_2xx + s.errors).sum();
+            let per = |x: f64| format!("{:.0}", x / rounds as f64 * 1e6);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {:.0} | {:.2} | {:.2} ms | {errors} | {} | {} / {} / {} |",
+                kind.name(),
+                variants[i].0,
+                mid.rps(),
+                mid.rps() / base,
+                mid.percentile(0.99).as_secs_f64() * 1000.0,
+                load::rounds(&rps),
+                per(cpu[i][0]),
+                per(cpu[i][1]),
+                per(cpu[i][2]),
+            );
+        }
     }
     Ok(md)
 }
@@ -600,6 +698,13 @@ async fn main() -> anyhow::Result<()> {
         let md = realtime(&mut run).await?;
         run.stack.stop();
         println!("Commit {}.\n\n{md}", commit());
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
+    if run.opts.hop {
+        let md = hop(&mut run).await?;
+        run.stack.stop();
+        println!("{md}");
         let _ = std::fs::remove_dir_all(&work);
         return Ok(());
     }
