@@ -3,11 +3,14 @@
 ALTER TABLE control.projects ADD COLUMN cell text NOT NULL DEFAULT 'default';
 CREATE INDEX projects_cell ON control.projects (cell);
 
--- Two-phase commits decided for another cell. A change of a project on another cell prepares its
--- cell transaction, records its id here in the control transaction, commits that, then commits the
--- prepared one; a prepared transaction whose id is not here after a crash is rolled back.
+-- Decisions of two-phase commits in another cell. A change of a project on another cell prepares
+-- its cell transaction, records `commit` here in the control transaction, commits that, then
+-- commits the prepared one. A prepared transaction whose decision is unknown is settled by
+-- inserting `abort` unless a decision is already there (`control_plane::cells::settle`).
 CREATE TABLE control.cell_commits (
     gid text PRIMARY KEY,
     cell text NOT NULL,
-    decided_at timestamptz NOT NULL DEFAULT now()
+    decision text NOT NULL DEFAULT 'commit' CHECK (decision IN ('commit', 'abort')),
+    -- The moment of the insert (not of the transaction's start): rows are cleaned up by age.
+    decided_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );

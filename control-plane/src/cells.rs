@@ -4,10 +4,13 @@
 //! project on the cell with the fewest projects.
 //!
 //! A change of a project on another cell spans two databases, so it commits in two phases
-//! ([`Unit::commit`]): the cell transaction is prepared (`PREPARE TRANSACTION`), its id is
-//! recorded in the control transaction (`control.cell_commits`), which commits, and then the
-//! prepared one commits. A control plane that stops in between leaves a prepared transaction that
-//! [`Cells::resolve`] settles by that record: committed when the id is there, rolled back when not.
+//! ([`Unit::commit`]): the cell transaction is prepared (`PREPARE TRANSACTION`), the decision to
+//! commit is recorded in the control transaction (a `commit` row in `control.cell_commits`), which
+//! commits, and then the prepared one commits. A prepared transaction whose decision is unknown (a
+//! control plane that stopped between the phases, a commit whose answer was lost) is settled by a
+//! claim ([`settle`]): an `abort` row is inserted unless a decision is already there. The insert
+//! waits for a committer still holding its uncommitted `commit` row, so exactly one side wins:
+//! either the change commits everywhere, or its committer's control commit fails.
 
 use crate::db::projects::Project;
 use crate::http::error::ApiError;
@@ -99,26 +102,33 @@ impl Cells {
         }
     }
 
-    /// The default cell and every one of `cells`, each checked to take two-phase commits.
+    /// The default cell and every one of `cells`, each checked to take two-phase commits. A
+    /// cell that cannot be reached is kept (its projects answer 503 until it can); one that is
+    /// reached but cannot take enough prepared transactions stops the start.
     pub async fn connect(control: PgPool, cells: &[CellUrl], max: u32) -> anyhow::Result<Self> {
         let mut others = BTreeMap::new();
         for c in cells {
             if others.contains_key(&c.name) {
                 anyhow::bail!("cell '{}' is named twice in CELLS", c.name);
             }
-            let pool = crate::db::connect(&c.url, max)
-                .await
-                .with_context(|| format!("connect to cell '{}'", c.name))?;
-            let prepared: String = sqlx::query_scalar("SHOW max_prepared_transactions")
+            let pool = crate::db::connect_lazy(&c.url, max)
+                .with_context(|| format!("the URL of cell '{}'", c.name))?;
+            match sqlx::query_scalar::<_, String>("SHOW max_prepared_transactions")
                 .fetch_one(&pool)
                 .await
-                .with_context(|| format!("read the settings of cell '{}'", c.name))?;
-            if prepared.parse::<u32>().unwrap_or(0) == 0 {
-                anyhow::bail!(
-                    "cell '{}' has max_prepared_transactions = 0: set it to at least {max} on that \
-                     cluster (schema changes of its projects commit in two phases) and restart it",
+            {
+                Ok(prepared) if prepared.parse::<u32>().unwrap_or(0) < max => anyhow::bail!(
+                    "cell '{}' has max_prepared_transactions = {prepared}: set it to at least {max} \
+                     (DB_MAX_CONNECTIONS) on that cluster, since schema changes of its projects \
+                     commit in two phases, and restart it",
                     c.name
-                );
+                ),
+                Ok(_) => {}
+                Err(e) => warn!(
+                    cell = %c.name,
+                    "cell '{}' cannot be reached ({e}); its projects answer 503 until it can",
+                    c.name
+                ),
             }
             others.insert(c.name.clone(), pool);
         }
@@ -194,60 +204,81 @@ impl Cells {
         if cell == DEFAULT {
             return Ok(Unit::from(control));
         }
-        let mut conn = self.pool(cell)?.acquire().await?;
+        let pool = self.pool(cell)?.clone();
+        // Held by the `CellTx` before `BEGIN`: dropped (a cancelled request) it is closed, never
+        // returned to the pool inside a transaction.
+        let mut tx = CellTx {
+            name: cell.to_owned(),
+            control_pool: self.control.clone(),
+            conn: Some(pool.acquire().await?),
+            pool,
+        };
         sqlx::query("BEGIN")
             .persistent(false)
-            .execute(&mut *conn)
+            .execute(tx.conn())
             .await?;
         Ok(Unit {
             control,
-            cell: Some(CellTx {
-                name: cell.to_owned(),
-                control_pool: self.control.clone(),
-                conn: Some(conn),
-            }),
+            cell: Some(tx),
         })
     }
 
-    /// Settles the prepared transactions older than `min_age` that a control plane left in a
-    /// cell when it stopped between the two phases: commits those whose decision was recorded,
-    /// rolls back the others. Returns how many it settled.
-    pub async fn resolve(&self, min_age: Duration) -> Result<usize, sqlx::Error> {
+    /// Settles the prepared transactions a control plane left in the cells: at once those whose
+    /// commit was recorded, and those older than `min_age` whatever their state ([`settle`]).
+    /// A cell that cannot be reached is skipped (and logged). Returns how many it settled.
+    pub async fn resolve(&self, min_age: Duration) -> usize {
         let mut settled = 0;
         for (name, pool) in &self.others {
-            let gids: Vec<String> = sqlx::query_scalar(
-                "SELECT gid FROM pg_prepared_xacts
-                 WHERE starts_with(gid, $1) AND database = current_database()
-                   AND prepared < now() - make_interval(secs => $2)",
-            )
-            .bind(GID_PREFIX)
-            .bind(min_age.as_secs_f64())
-            .fetch_all(pool)
-            .await?;
-            for gid in gids {
-                let commit = decided(&self.control, &gid).await?;
-                finish(&mut *pool.acquire().await?, &gid, commit).await?;
-                let verb = if commit { "committed" } else { "rolled back" };
-                warn!(cell = %name, gid = %gid, "{verb} a prepared transaction a control plane left in cell '{name}'");
-                settled += 1;
+            match self.resolve_cell(name, pool, min_age).await {
+                Ok(n) => settled += n,
+                Err(e) => {
+                    warn!(cell = %name, "settling the prepared transactions of cell '{name}' failed: {e}")
+                }
             }
-            // Decisions whose prepared transaction is gone are done with.
-            let open: Vec<String> =
-                sqlx::query_scalar("SELECT gid FROM pg_prepared_xacts WHERE starts_with(gid, $1)")
-                    .bind(GID_PREFIX)
-                    .fetch_all(pool)
-                    .await?;
-            sqlx::query(
-                "DELETE FROM control.cell_commits
-                 WHERE cell = $1 AND decided_at < now() - make_interval(secs => $2)
-                   AND gid <> ALL($3)",
-            )
-            .bind(name)
-            .bind(SETTLE_AFTER.as_secs_f64())
-            .bind(&open)
-            .execute(&self.control)
-            .await?;
         }
+        settled
+    }
+
+    async fn resolve_cell(
+        &self,
+        name: &str,
+        pool: &PgPool,
+        min_age: Duration,
+    ) -> Result<usize, sqlx::Error> {
+        let prepared: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT gid, prepared < now() - make_interval(secs => $2) FROM pg_prepared_xacts
+             WHERE starts_with(gid, $1) AND database = current_database()",
+        )
+        .bind(GID_PREFIX)
+        .bind(min_age.as_secs_f64())
+        .fetch_all(pool)
+        .await?;
+        let mut settled = 0;
+        for (gid, old) in &prepared {
+            let recorded = decision(&self.control, gid).await?;
+            if recorded.is_none() && !old {
+                // Maybe still on its way to a decision.
+                continue;
+            }
+            let commit = settle(&self.control, pool, name, gid).await?;
+            let verb = if commit { "committed" } else { "rolled back" };
+            warn!(cell = %name, gid = %gid, "{verb} a prepared transaction left in cell '{name}'");
+            settled += 1;
+        }
+        // Decisions whose prepared transaction is gone are done with. A decision is recorded
+        // after its PREPARE, so one younger than a minute may belong to a transaction prepared
+        // after the list above was read.
+        let open: Vec<String> = prepared.into_iter().map(|(g, _)| g).collect();
+        sqlx::query(
+            "DELETE FROM control.cell_commits
+             WHERE cell = $1 AND decided_at < now() - make_interval(secs => $2)
+               AND gid <> ALL($3)",
+        )
+        .bind(name)
+        .bind(SETTLE_AFTER.as_secs_f64())
+        .bind(&open)
+        .execute(&self.control)
+        .await?;
         Ok(settled)
     }
 
@@ -257,12 +288,40 @@ impl Cells {
     }
 }
 
-/// Whether the control database recorded the decision to commit `gid`.
-async fn decided(control: &PgPool, gid: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM control.cell_commits WHERE gid = $1)")
-        .bind(gid)
-        .fetch_one(control)
-        .await
+/// The decision recorded for `gid`: `Some(true)` commit, `Some(false)` abort, `None` none yet.
+async fn decision(control: &PgPool, gid: &str) -> Result<Option<bool>, sqlx::Error> {
+    let d: Option<String> =
+        sqlx::query_scalar("SELECT decision FROM control.cell_commits WHERE gid = $1")
+            .bind(gid)
+            .fetch_optional(control)
+            .await?;
+    Ok(d.map(|d| d == "commit"))
+}
+
+/// Decides a prepared transaction whose committer may be gone, and carries the decision out:
+/// an `abort` is recorded unless a decision is there (the insert waits for a committer's
+/// uncommitted `commit` row), then the transaction commits or rolls back accordingly. Returns
+/// whether it committed.
+pub async fn settle(
+    control: &PgPool,
+    cell: &PgPool,
+    name: &str,
+    gid: &str,
+) -> Result<bool, sqlx::Error> {
+    let claimed: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO control.cell_commits (gid, cell, decision) VALUES ($1, $2, 'abort')
+         ON CONFLICT (gid) DO NOTHING RETURNING true",
+    )
+    .bind(gid)
+    .bind(name)
+    .fetch_optional(control)
+    .await?;
+    let commit = match claimed {
+        Some(_) => false,
+        None => decision(control, gid).await?.unwrap_or(false),
+    };
+    finish(&mut *cell.acquire().await?, gid, commit).await?;
+    Ok(commit)
 }
 
 /// Commits or rolls back a prepared transaction; one already gone is fine.
@@ -281,7 +340,11 @@ async fn finish(db: &mut PgConnection, gid: &str, commit: bool) -> Result<(), sq
     }
 }
 
-/// Every minute, settles what a stopped control plane left prepared in the cells.
+/// How often a running control plane looks for prepared transactions to settle.
+const SETTLE_TICK: Duration = Duration::from_secs(10);
+
+/// Every [`SETTLE_TICK`], settles what was left prepared in the cells: recorded commits at once,
+/// the rest after [`SETTLE_AFTER`].
 pub async fn keep_settled(
     state: crate::state::AppState,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -290,23 +353,29 @@ pub async fn keep_settled(
         return;
     }
     loop {
-        if let Err(e) = state.cells.resolve(SETTLE_AFTER).await {
-            warn!("settling prepared cell transactions failed: {e}");
-        }
+        state.cells.resolve(SETTLE_AFTER).await;
         tokio::select! {
-            _ = tokio::time::sleep(SETTLE_AFTER) => {}
+            _ = tokio::time::sleep(SETTLE_TICK) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }
 }
 
-/// The open transaction of a change in another cell. Dropped unfinished (an error), its
-/// connection is closed, which ends the transaction.
+/// The open transaction of a change in another cell. Dropped unfinished (an error, a cancelled
+/// request), its connection is closed, which ends the transaction.
 struct CellTx {
     name: String,
-    /// Where the decision is read back when a commit's outcome is unknown.
+    /// The cell's pool: fresh connections to finish a prepared transaction.
+    pool: PgPool,
+    /// Where decisions are recorded and read.
     control_pool: PgPool,
     conn: Option<PoolConnection<Postgres>>,
+}
+
+impl CellTx {
+    fn conn(&mut self) -> &mut PgConnection {
+        self.conn.as_mut().expect("an open cell transaction")
+    }
 }
 
 impl Drop for CellTx {
@@ -342,7 +411,7 @@ impl Unit {
     /// Where the project's schema is: DDL and reads of its rows.
     pub fn cell(&mut self) -> &mut PgConnection {
         match &mut self.cell {
-            Some(c) => c.conn.as_mut().expect("an open cell transaction"),
+            Some(c) => c.conn(),
             None => &mut self.control,
         }
     }
@@ -350,69 +419,112 @@ impl Unit {
     /// Undoes everything.
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
         if let Some(c) = self.cell.as_mut() {
-            if let Some(mut conn) = c.conn.take() {
-                sqlx::query("ROLLBACK")
-                    .persistent(false)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            sqlx::query("ROLLBACK")
+                .persistent(false)
+                .execute(c.conn())
+                .await?;
+            drop(c.conn.take());
         }
         self.control.rollback().await
     }
 
-    /// Commits both sides, in two phases when there are two.
+    /// Commits both sides, in two phases when the cell's side wrote anything. Runs to its end
+    /// even when the request that asked for it goes away meanwhile.
     pub async fn commit(mut self) -> Result<(), ApiError> {
-        let Some(mut cell) = self.cell.take() else {
+        let Some(cell) = self.cell.take() else {
             self.control.commit().await?;
             return Ok(());
         };
-        let gid = format!("{GID_PREFIX}{}", Uuid::new_v4());
-        let mut conn = cell.conn.take().expect("an open cell transaction");
-        if let Err(e) = sqlx::query(&format!("PREPARE TRANSACTION {}", quote_literal(&gid)))
-            .persistent(false)
-            .execute(&mut *conn)
+        let control = self.control;
+        tokio::spawn(commit_both(control, cell))
             .await
-        {
-            conn.close_on_drop();
-            return Err(e.into());
-        }
-        // From here the cell's part waits, prepared, for the decision.
-        let recorded = sqlx::query("INSERT INTO control.cell_commits (gid, cell) VALUES ($1, $2)")
-            .bind(&gid)
-            .bind(&cell.name)
-            .execute(&mut *self.control)
-            .await;
-        if let Err(e) = recorded {
-            drop(self.control);
-            finish(&mut conn, &gid, false).await?;
-            return Err(e.into());
-        }
-        if let Err(e) = self.control.commit().await {
-            // The commit may or may not have happened: the record says which.
-            match decided(&cell.control_pool, &gid).await {
-                Ok(commit) => {
-                    finish(&mut conn, &gid, commit).await?;
-                    if commit {
-                        return Ok(());
-                    }
-                }
-                Err(_) => {
-                    warn!(cell = %cell.name, gid = %gid, "left prepared until the control database answers again");
-                }
-            }
-            return Err(e.into());
-        }
-        if let Err(e) = finish(&mut conn, &gid, true).await {
-            // Decided: the resolver commits it if this connection could not.
-            warn!(cell = %cell.name, gid = %gid, "the second phase failed ({e}); it will be retried");
-            conn.close_on_drop();
-            return Ok(());
-        }
-        drop(conn);
-        let _ = sqlx::query("DELETE FROM control.cell_commits WHERE gid = $1")
-            .bind(&gid)
-            .execute(&cell.control_pool)
-            .await;
-        Ok(())
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("the commit task failed: {e}")))?
     }
+}
+
+/// The two phases (see the module's documentation).
+async fn commit_both(
+    mut control: Transaction<'static, Postgres>,
+    mut cell: CellTx,
+) -> Result<(), ApiError> {
+    // Nothing written on the cell (a change of the catalog only): no second phase needed.
+    let wrote: Option<String> = sqlx::query_scalar("SELECT pg_current_xact_id_if_assigned()::text")
+        .persistent(false)
+        .fetch_one(cell.conn())
+        .await?;
+    if wrote.is_none() {
+        sqlx::query("COMMIT")
+            .persistent(false)
+            .execute(cell.conn())
+            .await?;
+        drop(cell.conn.take());
+        control.commit().await?;
+        return Ok(());
+    }
+    let gid = format!("{GID_PREFIX}{}", Uuid::new_v4());
+    sqlx::query(&format!("PREPARE TRANSACTION {}", quote_literal(&gid)))
+        .persistent(false)
+        .execute(cell.conn())
+        .await?;
+    // A transaction that had failed answers PREPARE with a rollback, not an error.
+    let prepared: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM pg_prepared_xacts WHERE gid = $1")
+            .bind(&gid)
+            .fetch_optional(cell.conn())
+            .await?;
+    if prepared.is_none() {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "the cell's transaction had failed before it could be prepared"
+        )));
+    }
+    // From here the cell's part waits, prepared, for the decision.
+    let recorded = sqlx::query("INSERT INTO control.cell_commits (gid, cell) VALUES ($1, $2)")
+        .bind(&gid)
+        .bind(&cell.name)
+        .execute(&mut *control)
+        .await;
+    let committed = match recorded {
+        Ok(_) => control.commit().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = committed {
+        // Not recorded, or the commit's answer was lost: the claim tells which.
+        match settle(&cell.control_pool, &cell.pool, &cell.name, &gid).await {
+            Ok(true) => {}
+            Ok(false) => return Err(e.into()),
+            Err(_) => {
+                warn!(cell = %cell.name, gid = %gid, "left prepared until the control database answers again");
+                return Err(e.into());
+            }
+        }
+    } else if let Err(e) = second_phase(&mut cell, &gid).await {
+        // Decided: the resolver commits it within seconds.
+        warn!(cell = %cell.name, gid = %gid, "the second phase failed ({e}); it will be retried");
+        return Ok(());
+    }
+    drop(cell.conn.take());
+    let _ = sqlx::query("DELETE FROM control.cell_commits WHERE gid = $1")
+        .bind(&gid)
+        .execute(&cell.control_pool)
+        .await;
+    Ok(())
+}
+
+/// `COMMIT PREPARED` on the transaction's own connection, then (when that broke) on fresh ones.
+async fn second_phase(cell: &mut CellTx, gid: &str) -> Result<(), sqlx::Error> {
+    let mut last = match finish(cell.conn(), gid, true).await {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match cell.pool.acquire().await {
+            Ok(mut conn) => match finish(&mut conn, gid, true).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            },
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }

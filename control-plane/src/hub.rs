@@ -31,7 +31,13 @@ struct RouterEntry {
     conn: u64,
     /// The newest table version it applied.
     acked: u64,
+    /// When its stream ended: it keeps serving its last table while it reconnects, so for a
+    /// while it still counts (as lagging, unless it applied the version waited for).
+    gone: Option<std::time::Instant>,
 }
+
+/// How long a router whose stream ended still counts.
+const ROUTER_GONE_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct State {
@@ -82,8 +88,12 @@ impl Hub {
         if !self.insert(&mut st, project, cell, version, config_json) {
             return None;
         }
-        self.changed(&mut st);
-        Some(st.table_version)
+        if self.changed(&mut st) {
+            Some(st.table_version)
+        } else {
+            // Shutting down: no router learns it from here, so every one lags.
+            Some(u64::MAX)
+        }
     }
 
     /// [`Hub::publish`] for many configs at once (the start-up compile): the placement table
@@ -195,7 +205,8 @@ impl Hub {
         self.progress.send_modify(|n| *n += 1);
     }
 
-    fn changed(&self, st: &mut State) {
+    /// Sends the placement table (unless the control plane is shutting down: false).
+    fn changed(&self, st: &mut State) -> bool {
         let mut workers: Vec<Worker> = st
             .workers
             .iter()
@@ -226,8 +237,11 @@ impl Hub {
                 projects,
                 version: st.table_version,
             }));
+            self.progress.send_modify(|n| *n += 1);
+            return true;
         }
         self.progress.send_modify(|n| *n += 1);
+        false
     }
 
     /// Registers a router's open placement stream; returns the connection number that
@@ -236,16 +250,23 @@ impl Hub {
         let mut st = self.state.lock().expect("hub lock");
         st.next_conn += 1;
         let conn = st.next_conn;
-        st.routers
-            .insert(id.to_owned(), RouterEntry { conn, acked: 0 });
+        let acked = st.routers.get(id).map_or(0, |r| r.acked);
+        st.routers.insert(
+            id.to_owned(),
+            RouterEntry {
+                conn,
+                acked,
+                gone: None,
+            },
+        );
         conn
     }
 
-    /// Unregisters a router whose stream `conn` ended.
+    /// Notes that a router's stream `conn` ended (it still counts for [`ROUTER_GONE_GRACE`]).
     pub fn unregister_router(&self, id: &str, conn: u64) {
         let mut st = self.state.lock().expect("hub lock");
-        if st.routers.get(id).is_some_and(|r| r.conn == conn) {
-            st.routers.remove(id);
+        if let Some(r) = st.routers.get_mut(id).filter(|r| r.conn == conn) {
+            r.gone = Some(std::time::Instant::now());
         }
         drop(st);
         self.progress.send_modify(|n| *n += 1);
@@ -263,7 +284,9 @@ impl Hub {
 
     /// Live routers that have not applied placement table `version`.
     fn lagging_routers(&self, version: u64) -> Vec<String> {
-        let st = self.state.lock().expect("hub lock");
+        let mut st = self.state.lock().expect("hub lock");
+        st.routers
+            .retain(|_, r| r.gone.is_none_or(|t| t.elapsed() < ROUTER_GONE_GRACE));
         let mut ids: Vec<String> = st
             .routers
             .iter()
@@ -489,9 +512,14 @@ mod tests {
             .is_empty());
         // A newer config of q does not change the table again.
         assert_eq!(hub.publish(q, "b", 3, b"q2".to_vec()), None);
+        // A router whose stream ended still counts for a while: it serves its old table.
         hub.unregister_router("r1", router);
+        assert_eq!(
+            hub.wait_routers(table + 1, Duration::from_millis(10)).await,
+            vec!["router r1".to_string()]
+        );
         assert!(hub
-            .wait_routers(table + 1, Duration::from_millis(10))
+            .wait_routers(table, Duration::from_millis(10))
             .await
             .is_empty());
     }

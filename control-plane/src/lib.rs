@@ -45,6 +45,8 @@ pub struct Running {
     hub: Arc<Hub>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Keeps the leader lock; stopped last, once nothing of this control plane runs any more.
+    leader: (watch::Sender<bool>, JoinHandle<()>),
 }
 
 impl Running {
@@ -61,6 +63,11 @@ impl Running {
                 abort.abort();
             }
         }
+        // Only now may another control plane lead: a change still committing here could
+        // otherwise meet the new leader's settling of what it left prepared.
+        let (stop_leader, leader) = self.leader;
+        stop_leader.send_replace(true);
+        let _ = leader.await;
         info!("control plane stopped");
     }
 }
@@ -78,10 +85,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .context("migrate the control schema")?;
     let cells = cells::Cells::connect(db, &config.cells, config.db_max_connections).await?;
-    let settled = cells
-        .resolve(Duration::ZERO)
-        .await
-        .context("settle prepared transactions in the cells")?;
+    let settled = cells.resolve(Duration::ZERO).await;
     if settled > 0 {
         info!(
             "settled {settled} prepared transaction(s) a stopped control plane left in the cells"
@@ -165,17 +169,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     .await
     .context("start the metrics listener")?;
     let (lost, lost_lead) = watch::channel(false);
-    let mut tasks = vec![
-        settle,
-        http_task,
-        grpc_task,
-        tokio::spawn(leader::keep(
-            config.database_url.clone(),
-            lock,
-            lost,
-            stop.subscribe(),
-        )),
-    ];
+    let (stop_leader, leader_stop) = watch::channel(false);
+    let leader = tokio::spawn(leader::keep(
+        config.database_url.clone(),
+        lock,
+        lost,
+        leader_stop,
+    ));
+    let mut tasks = vec![settle, http_task, grpc_task];
     let metrics_addr = metrics.map(|(addr, task)| {
         tasks.push(task);
         addr
@@ -189,6 +190,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         hub,
         stop,
         tasks,
+        leader: (stop_leader, leader),
     })
 }
 

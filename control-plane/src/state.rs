@@ -91,14 +91,17 @@ impl AppState {
         let version = config.version;
         let started = std::time::Instant::now();
         let table = self.publish_config(&config);
-        let mut lagging = self
-            .hub
-            .wait_applied(project, version, self.ack_timeout)
-            .await;
-        if let Some(table) = table {
-            let left = self.ack_timeout.saturating_sub(started.elapsed());
-            lagging.extend(self.hub.wait_routers(table, left).await);
-        }
+        let routers = async {
+            match table {
+                Some(table) => self.hub.wait_routers(table, self.ack_timeout).await,
+                None => Vec::new(),
+            }
+        };
+        let (mut lagging, routers) = tokio::join!(
+            self.hub.wait_applied(project, version, self.ack_timeout),
+            routers
+        );
+        lagging.extend(routers);
         let m = crate::metrics::get();
         m.push.observe(started.elapsed().as_secs_f64());
         if !lagging.is_empty() {

@@ -346,11 +346,18 @@ fn unix_socket_path(setting: &str, port: u16) -> Option<std::path::PathBuf> {
     }
 }
 
-/// Binds the Unix socket (replacing a file a previous run left), readable by this user only.
+/// Binds the Unix socket (replacing a file a previous run left, but not a live worker's),
+/// readable by this user only.
 fn bind_unix(
     path: &std::path::Path,
 ) -> anyhow::Result<(std::path::PathBuf, tokio::net::UnixListener)> {
     use std::os::unix::fs::PermissionsExt;
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        anyhow::bail!(
+            "another process serves the Unix socket {} (WORKER_SOCKET): give this worker another",
+            path.display()
+        );
+    }
     let _ = std::fs::remove_file(path);
     let listener = tokio::net::UnixListener::bind(path)
         .with_context(|| format!("bind the Unix socket {}", path.display()))?;
@@ -359,8 +366,9 @@ fn bind_unix(
     Ok((path.to_path_buf(), listener))
 }
 
-/// Serves `app` on the Unix socket until `stop`, then removes the socket. Its callers are on
-/// this machine: they count as loopback peers (a router there is a trusted proxy as on TCP).
+/// Serves `app` on the Unix socket until `stop`, then removes the socket. Its callers are
+/// processes of this user on this machine: a router, whose forwarding headers are believed
+/// ([`http::auth::UnixPeer`]); the peer address they show is loopback.
 fn serve_unix(
     path: std::path::PathBuf,
     listener: tokio::net::UnixListener,
@@ -368,7 +376,9 @@ fn serve_unix(
     mut stop: signal::Receiver<bool>,
 ) -> JoinHandle<()> {
     let peer = axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let app = app.layer(axum::Extension(peer));
+    let app = app
+        .layer(axum::Extension(peer))
+        .layer(axum::Extension(http::auth::UnixPeer));
     tokio::spawn(async move {
         let signal = async move {
             let _ = stop.wait_for(|s| *s).await;

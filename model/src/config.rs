@@ -577,12 +577,12 @@ impl ViewOperator {
     }
 }
 
-/// The Postgres schema (and role) name of a project: `p_<id with '-' replaced by '_'>`.
 /// The cell of a config that names none.
 fn default_cell() -> String {
     "default".to_owned()
 }
 
+/// The Postgres schema (and role) name of a project: `p_<id with '-' replaced by '_'>`.
 pub fn project_db_name(project_id: Uuid) -> String {
     format!("p_{}", project_id.to_string().replace('-', "_"))
 }

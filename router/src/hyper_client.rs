@@ -130,6 +130,9 @@ impl HyperClient {
             return key;
         }
         let mut sockets = self.sockets.write().expect("sockets lock");
+        if let Some((key, _)) = sockets.iter().find(|(_, p)| p.as_str() == path) {
+            return key.clone();
+        }
         let key = format!("s{}", sockets.len());
         sockets.insert(key.clone(), path.to_owned());
         key

@@ -294,3 +294,60 @@ async fn a_restarted_control_plane_settles_what_a_stopped_one_left_prepared() {
     env.collection(&t, &p, "after").await;
     env.shutdown().await;
 }
+
+/// The claim that settles a prepared transaction waits for a committer that is still deciding:
+/// a `commit` recorded (but not yet committed) on the control database wins when it commits,
+/// and loses to the claim when it rolls back. Never both, never neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settling_waits_for_a_committer_that_is_still_deciding() {
+    let (env, control, second) = two_cells().await;
+    let t = env.admin("claim@example.com").await;
+    env.project(&t, "On default").await;
+    let p = env.project(&t, "On b").await;
+    let schema = schema_of(&p);
+    for (table, commits) in [("kept", true), ("dropped", false)] {
+        let gid = format!("backendify:{}", uuid::Uuid::new_v4());
+        let mut conn = second.acquire().await.unwrap();
+        sqlx::raw_sql(&format!(
+            "BEGIN; CREATE TABLE {schema}.{table} (id int); PREPARE TRANSACTION '{gid}'"
+        ))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        drop(conn);
+        // A committer holding its uncommitted decision.
+        let mut committer = control.begin().await.unwrap();
+        sqlx::query("INSERT INTO control.cell_commits (gid, cell) VALUES ($1, 'b')")
+            .bind(&gid)
+            .execute(&mut *committer)
+            .await
+            .unwrap();
+        let claim = {
+            let (control, second, gid) = (control.clone(), second.clone(), gid.clone());
+            tokio::spawn(async move {
+                control_plane::cells::settle(&control, &second, "b", &gid)
+                    .await
+                    .unwrap()
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!claim.is_finished(), "the claim waits for the committer");
+        if commits {
+            committer.commit().await.unwrap();
+        } else {
+            committer.rollback().await.unwrap();
+        }
+        assert_eq!(claim.await.unwrap(), commits);
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2)",
+        )
+        .bind(&schema)
+        .bind(table)
+        .fetch_one(&second)
+        .await
+        .unwrap();
+        assert_eq!(exists, commits, "{table}");
+    }
+    assert_eq!(prepared(&second).await, 0);
+    env.shutdown().await;
+}

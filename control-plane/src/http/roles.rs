@@ -129,8 +129,11 @@ pub async fn delete(
     m: Member,
     Path((_, id)): RolePath,
 ) -> Result<Pushed<StatusCode>, ApiError> {
-    let mut unit = state.cells.begin(&m.project).await?;
-    m.lock(unit.control()).await?;
+    let mut tx = state.db.begin().await?;
+    m.lock(&mut tx).await?;
+    // The cell's transaction only once the project is ours: queued changes hold no cell
+    // connection.
+    let mut unit = state.cells.join(tx, &m.project.cell).await?;
     let role = find(unit.control(), m.project.id, &id).await?;
     if role.is_system {
         return Err(ApiError::Forbidden("Cannot delete system roles"));

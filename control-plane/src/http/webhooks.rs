@@ -243,6 +243,8 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let mut conn = state.db.acquire().await?;
     let w = find(&mut conn, m.project.id, &id).await?;
+    // One connection at a time (the default cell's pool is this one).
+    drop(conn);
     let stops = webhooks::platform_stops(state.cells.pool(&m.project.cell)?, &m.project).await?;
     Ok(Json(out(&w, stops.get(&w.id))))
 }
@@ -257,8 +259,11 @@ pub async fn update(
 ) -> Result<Pushed<Json<Value>>, ApiError> {
     let input = read_input(body, false)?;
     let pid = m.project.id;
-    let mut unit = state.cells.begin(&m.project).await?;
-    m.lock(unit.control()).await?;
+    let mut tx = state.db.begin().await?;
+    m.lock(&mut tx).await?;
+    // The cell's transaction only once the project is ours: queued changes hold no cell
+    // connection.
+    let mut unit = state.cells.join(tx, &m.project.cell).await?;
     let mut w = find(unit.control(), pid, &id).await?;
     if let Some(name) = input.name {
         w.name = name;
@@ -304,8 +309,13 @@ pub async fn rotate_secret(
     let sealed = state.secrets.seal(&key, w.id.as_bytes());
     let until = chrono::Utc::now() + ROTATION_GRACE;
     let w = webhooks::rotate_secret(&mut *tx, &w, &sealed, until).await?;
+    // Read before the commit: past it, a failure would lose the new secret, shown only once.
+    let stops = if m.project.cell == crate::cells::DEFAULT {
+        webhooks::platform_stops(&mut *tx, &m.project).await?
+    } else {
+        webhooks::platform_stops(state.cells.pool(&m.project.cell)?, &m.project).await?
+    };
     let lagging = m.publish(&state, tx).await?;
-    let stops = webhooks::platform_stops(state.cells.pool(&m.project.cell)?, &m.project).await?;
     tracing::info!(project.id = %pid, webhook.id = %w.id, "rotated the secret of webhook {}", w.name);
     let mut body = out(&w, stops.get(&w.id));
     body["secret"] = json!(shown);
@@ -322,8 +332,11 @@ pub async fn delete(
 ) -> Result<Pushed<StatusCode>, ApiError> {
     let pid = m.project.id;
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let mut unit = state.cells.begin(&m.project).await?;
-    m.lock(unit.control()).await?;
+    let mut tx = state.db.begin().await?;
+    m.lock(&mut tx).await?;
+    // The cell's transaction only once the project is ours: queued changes hold no cell
+    // connection.
+    let mut unit = state.cells.join(tx, &m.project.cell).await?;
     if !webhooks::delete(unit.control(), pid, id).await? {
         return Err(not_found());
     }

@@ -257,8 +257,11 @@ pub async fn delete(
 ) -> Result<Pushed<StatusCode>, ApiError> {
     let pid = m.project.id;
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let mut unit = state.cells.begin(&m.project).await?;
-    m.lock(unit.control()).await?;
+    let mut tx = state.db.begin().await?;
+    m.lock(&mut tx).await?;
+    // The cell's transaction only once the project is ours: queued changes hold no cell
+    // connection.
+    let mut unit = state.cells.join(tx, &m.project.cell).await?;
     if !workflows::delete(unit.control(), pid, id).await? {
         return Err(not_found());
     }

@@ -79,7 +79,7 @@ pub fn origin(parts: &Parts, st: &AppState) -> Origin {
         header.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
     };
     let ip = match peer(parts) {
-        Some(p) if st.trusted_proxies.allows(p) => forwarded().or(Some(p)),
+        Some(p) if via_trusted_proxy(parts, st) => forwarded().or(Some(p)),
         other => other,
     };
     let user_agent = parts
@@ -101,10 +101,17 @@ fn peer(parts: &Parts) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
+/// Marks a request that came over the worker's Unix socket: only processes of the worker's own
+/// user on its machine can connect there (mode 0600), i.e. a router, whatever `TRUSTED_PROXIES`
+/// says about addresses.
+#[derive(Clone, Copy)]
+pub struct UnixPeer;
+
 /// True when the request came through a trusted proxy (the router), whose forwarding headers
 /// are believed.
 pub fn via_trusted_proxy(parts: &Parts, st: &AppState) -> bool {
-    peer(parts).is_some_and(|p| st.trusted_proxies.allows(p))
+    parts.extensions.get::<UnixPeer>().is_some()
+        || peer(parts).is_some_and(|p| st.trusted_proxies.allows(p))
 }
 
 /// Applies a rate-limit bucket to the client IP and, when given, the email.
