@@ -18,6 +18,7 @@ pub mod query;
 pub mod ratelimit;
 pub mod realtime;
 pub mod registry;
+pub mod rowjson;
 pub mod rules;
 pub mod watch;
 pub mod webhook;

@@ -66,6 +66,9 @@ pub struct Collection {
     pub table: Ident,
     /// The quoted, comma-separated columns a response shows (hidden ones left out).
     pub select_list: IdentList,
+    /// The select list's columns as the worker writes their JSON ([`crate::rowjson`]); `None`
+    /// when a column's type is one it does not write (Postgres writes that JSON then).
+    pub row_fields: Option<Vec<crate::rowjson::Field>>,
     /// Columns by field name and by column name (soft-deleted and hidden fields left out).
     pub columns: HashMap<String, Arc<Column>>,
     /// Live relation fields by field name.
@@ -191,6 +194,15 @@ impl Collection {
     fn new(schema: &Ident, config: CollectionConfig) -> Self {
         let mut columns = HashMap::new();
         let mut shown: Vec<Ident> = Vec::new();
+        let mut row_fields: Option<Vec<crate::rowjson::Field>> = Some(Vec::new());
+        let mut row_field = |name: &str, ident: &Ident, sql_type: &str| {
+            let field = crate::rowjson::Kind::of(sql_type)
+                .map(|kind| crate::rowjson::Field::new(name, ident.clone(), kind));
+            match (row_fields.as_mut(), field) {
+                (Some(list), Some(f)) => list.push(f),
+                _ => row_fields = None,
+            }
+        };
         for (name, ty) in SYSTEM_COLUMNS {
             let ty = if name == "id" && config.is_system {
                 FieldType::String
@@ -199,6 +211,7 @@ impl Collection {
             };
             let sql = Ident::fixed(name);
             shown.push(sql.clone());
+            row_field(name, &sql, ty.sql_type());
             let col = Column {
                 sql,
                 ty,
@@ -217,6 +230,7 @@ impl Collection {
             }
             let sql = f.column_ident();
             shown.push(sql.clone());
+            row_field(&f.column, &sql, &f.sql_type);
             // A relation to `_users` holds its text ids; other relations hold integer ids.
             let ty = if f.field_type == FieldType::Relation && f.sql_type != "bigint" {
                 FieldType::String
@@ -259,6 +273,7 @@ impl Collection {
         Self {
             table: schema.qualify(&config.table_ident()),
             select_list: IdentList::join(&shown),
+            row_fields,
             columns,
             relations,
             rules: crate::rules::CollectionRules::new(&config),
