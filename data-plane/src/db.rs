@@ -305,11 +305,14 @@ pub async fn list(
     c: &Collection,
     plan: &ListPlan,
 ) -> Result<Read, sqlx::Error> {
+    let m = crate::metrics::get();
     if let (true, Some(fields)) = (plan.expand.is_empty(), c.row_fields.as_deref()) {
         if let Some(read) = list_rows(pool, project, c, plan, fields).await? {
+            crate::metrics::outcome(&m.pages, "worker");
             return Ok(read);
         }
     }
+    crate::metrics::outcome(&m.pages, "postgres");
     read(pool, project, || render_list(c, plan)).await
 }
 
@@ -331,6 +334,9 @@ async fn list_rows(
     let total: Option<i64> = head.try_get(2)?;
     let mut out = String::with_capacity(64 + rows.len() * 64 * fields.len());
     out.push_str("{\"records\":");
+    if !crate::rowjson::types_match(head, 3, fields) {
+        return Ok(None);
+    }
     // A page without rows is one row whose page columns are all NULL (the id never is).
     if sqlx::ValueRef::is_null(&head.try_get_raw(3)?) {
         out.push_str("[]");

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub configs: Gauge,
     /// Cell database connections.
     pub pool: Family<PoolLabel, Gauge>,
+    /// List pages by who wrote their JSON (`worker`, `postgres`).
+    pub pages: Family<OutcomeLabel, Counter>,
 }
 
 /// The metrics (registered on first use).
@@ -50,6 +52,10 @@ pub fn get() -> &'static Metrics {
                 "db_pool_connections",
                 "Connections of the cell database pool, by state",
             ),
+            pages: r.outcomes(
+                "list_pages",
+                "List pages, by who wrote their JSON (worker: from typed rows; postgres)",
+            ),
         };
         // Every outcome shows from the start, at 0, so a rate is never "no data".
         for o in ["delivered", "retrying", "failed", "gone"] {
@@ -57,6 +63,9 @@ pub fn get() -> &'static Metrics {
         }
         for o in ["completed", "failed"] {
             let _ = m.runs.get_or_create(&OutcomeLabel { outcome: o });
+        }
+        for o in ["worker", "postgres"] {
+            let _ = m.pages.get_or_create(&OutcomeLabel { outcome: o });
         }
         m
     })

@@ -94,7 +94,10 @@ pub fn escape(out: &mut String, s: &str) {
         };
         out.push_str(&s[start..i]);
         if esc.is_empty() {
-            out.push_str(&format!("\\u{b:04x}"));
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
         } else {
             out.push_str(esc);
         }
@@ -110,6 +113,26 @@ const PG_EPOCH_DAYS: i32 = 730_120;
 fn pg_date(days: i32) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::from_num_days_from_ce_opt(days.checked_add(PG_EPOCH_DAYS)?)
         .filter(|d| (1..=9999).contains(&chrono::Datelike::year(d)))
+}
+
+/// Whether the row's columns from `first` on are of the types `fields` expect (the config a
+/// worker holds may lag a type change for a moment: its page then comes from Postgres).
+pub fn types_match(row: &PgRow, first: usize, fields: &[Field]) -> bool {
+    use sqlx::{Column, TypeInfo};
+    let columns = row.columns();
+    columns.len() == first + fields.len()
+        && fields.iter().zip(&columns[first..]).all(|(f, c)| {
+            let name = c.type_info().name();
+            match f.kind {
+                Kind::Text | Kind::Float8 => name == "TEXT",
+                Kind::Int8 => name == "INT8",
+                Kind::Bool => name == "BOOL",
+                Kind::Date => name == "DATE",
+                Kind::Timestamptz => name == "TIMESTAMPTZ",
+                Kind::Uuid => name == "UUID",
+                Kind::Jsonb => name == "JSONB",
+            }
+        })
 }
 
 /// Appends one row's columns from `first` on as a JSON object, as `row_to_json` writes it.
@@ -132,37 +155,38 @@ pub fn write_row(
             out.push_str("null");
             continue;
         }
+        // The statement selected each column as its field says, in the binary format: the
+        // bytes are read as that type without sqlx's per-value type checks.
+        let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
         match f.kind {
-            Kind::Text => {
-                let s: &str = row.try_get(first + i)?;
-                escape(out, s);
-            }
+            Kind::Text => escape(out, text(bytes)?),
             Kind::Int8 => {
-                let v: i64 = row.try_get(first + i)?;
+                let v = i64::from_be_bytes(bytes.try_into().map_err(|_| bad("bigint"))?);
                 out.push_str(itoa::Buffer::new().format(v));
             }
             Kind::Float8 => {
                 // `float8out`'s text: a JSON number, or one of the words JSON has no number for.
-                let s: &str = row.try_get(first + i)?;
+                let s = text(bytes)?;
                 match s {
                     "NaN" | "Infinity" | "-Infinity" => escape(out, s),
                     _ => out.push_str(s),
                 }
             }
-            Kind::Bool => {
-                let v: bool = row.try_get(first + i)?;
-                out.push_str(if v { "true" } else { "false" });
-            }
+            Kind::Bool => out.push_str(if bytes.first() == Some(&1) {
+                "true"
+            } else {
+                "false"
+            }),
             Kind::Date => {
-                let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
                 let days = i32::from_be_bytes(bytes.try_into().map_err(|_| bad("date"))?);
                 let Some(d) = pg_date(days) else {
                     return Ok(false);
                 };
-                out.push_str(&d.format("\"%Y-%m-%d\"").to_string());
+                out.push('"');
+                push_date(out, d);
+                out.push('"');
             }
             Kind::Timestamptz => {
-                let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
                 let us = i64::from_be_bytes(bytes.try_into().map_err(|_| bad("timestamptz"))?);
                 let days = us.div_euclid(86_400_000_000);
                 let rest = us.rem_euclid(86_400_000_000);
@@ -170,24 +194,29 @@ pub fn write_row(
                     return Ok(false);
                 };
                 let secs = rest / 1_000_000;
-                let micros = rest % 1_000_000;
-                out.push_str(&format!(
-                    "\"{}T{:02}:{:02}:{:02}",
-                    d.format("%Y-%m-%d"),
-                    secs / 3600,
-                    secs / 60 % 60,
-                    secs % 60
-                ));
+                let mut micros = rest % 1_000_000;
+                out.push('"');
+                push_date(out, d);
+                out.push('T');
+                push_digits(out, secs / 3600, 2);
+                out.push(':');
+                push_digits(out, secs / 60 % 60, 2);
+                out.push(':');
+                push_digits(out, secs % 60, 2);
                 if micros != 0 {
-                    let frac = format!("{micros:06}");
+                    let mut width = 6;
+                    while micros % 10 == 0 {
+                        micros /= 10;
+                        width -= 1;
+                    }
                     out.push('.');
-                    out.push_str(frac.trim_end_matches('0'));
+                    push_digits(out, micros, width);
                 }
                 // The worker's sessions run in UTC.
                 out.push_str("+00:00\"");
             }
             Kind::Uuid => {
-                let v: uuid::Uuid = row.try_get(first + i)?;
+                let v = uuid::Uuid::from_slice(bytes).map_err(|_| bad("uuid"))?;
                 out.push('"');
                 out.push_str(
                     v.hyphenated()
@@ -197,11 +226,8 @@ pub fn write_row(
             }
             Kind::Jsonb => {
                 // jsonb's binary form is a version byte, then its text as `jsonb_out` writes it.
-                let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
                 match bytes.split_first() {
-                    Some((1, text)) => out.push_str(
-                        std::str::from_utf8(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                    ),
+                    Some((1, rest)) => out.push_str(text(rest)?),
                     _ => return Ok(false),
                 }
             }
@@ -209,6 +235,30 @@ pub fn write_row(
     }
     out.push('}');
     Ok(true)
+}
+
+/// `YYYY-MM-DD` (years 1 to 9999).
+fn push_date(out: &mut String, d: chrono::NaiveDate) {
+    use chrono::Datelike;
+    push_digits(out, i64::from(d.year()), 4);
+    out.push('-');
+    push_digits(out, i64::from(d.month()), 2);
+    out.push('-');
+    push_digits(out, i64::from(d.day()), 2);
+}
+
+/// `v` (not negative) in at least `width` digits, zero-padded.
+fn push_digits(out: &mut String, v: i64, width: usize) {
+    let mut buf = itoa::Buffer::new();
+    let s = buf.format(v);
+    for _ in s.len()..width {
+        out.push('0');
+    }
+    out.push_str(s);
+}
+
+fn text(bytes: &[u8]) -> Result<&str, sqlx::Error> {
+    std::str::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 fn bad(what: &str) -> sqlx::Error {

@@ -10,6 +10,24 @@ use sqlx::PgPool;
 const COLUMNS: &str = "id, created_at, updated_at, created_by_user_id, created_by_app_user_id, \
                        s, i, f, b, d, ts, u, j";
 
+/// List pages written so far by `who` (`worker` or `postgres`), from a worker's `/metrics`
+/// (the test's workers share one registry).
+async fn pages_by(env: &TestEnv, who: &str) -> f64 {
+    let (_, url) = env
+        .metrics_urls()
+        .into_iter()
+        .find(|(name, _)| name.starts_with("worker"))
+        .expect("a worker");
+    let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let needle = format!("list_pages_total{{outcome=\"{who}\"}} ");
+    text.lines()
+        .find_map(|l| {
+            l.split_once(&needle)
+                .map(|(_, v)| v.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no {needle} in {text}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_written_pages_are_the_bytes_postgres_writes() {
     let env = TestEnv::start().await;
@@ -102,6 +120,10 @@ async fn worker_written_pages_are_the_bytes_postgres_writes() {
         page("s=nothing-like-this").await,
         expected("[]".into(), 0, 100, 0)
     );
+    // Those pages were written by the worker, not handed back to Postgres.
+    let by_worker = pages_by(&env, "worker").await;
+    let by_postgres = pages_by(&env, "postgres").await;
+    assert!(by_worker >= 3.0, "{by_worker} pages by the worker");
 
     // Values the worker leaves to Postgres: the page is still the same bytes.
     sqlx::query(&format!(
@@ -116,6 +138,11 @@ async fn worker_written_pages_are_the_bytes_postgres_writes() {
     .await;
     assert!(all.contains("0044-03-15 BC"), "{all}");
     assert_eq!(page("sort=id").await, expected(all, 17, 100, 0));
+    assert_eq!(
+        pages_by(&env, "postgres").await,
+        by_postgres + 1.0,
+        "that page came from Postgres"
+    );
     env.shutdown().await;
 }
 
