@@ -247,6 +247,14 @@ async fn read_once<'a>(
     )))
 }
 
+/// "cached plan must not change result type": a prepared statement whose result columns
+/// changed type since.
+fn is_stale_plan(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "0A000")
+}
+
 fn is_permission_denied(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .and_then(|d| d.code())
@@ -307,9 +315,16 @@ pub async fn list(
 ) -> Result<Read, sqlx::Error> {
     let m = crate::metrics::get();
     if let (true, Some(fields)) = (plan.expand.is_empty(), c.row_fields.as_deref()) {
-        if let Some(read) = list_rows(pool, project, c, plan, fields).await? {
-            crate::metrics::outcome(&m.pages, "worker");
-            return Ok(read);
+        match list_rows(pool, project, c, plan, fields).await {
+            Ok(Some(read)) => {
+                crate::metrics::outcome(&m.pages, "worker");
+                return Ok(read);
+            }
+            Ok(None) => {}
+            // A column's type changed under a statement this connection had prepared: its
+            // cache is cleared (see `run_rows`) and Postgres writes this page.
+            Err(e) if is_stale_plan(&e) => {}
+            Err(e) => return Err(e),
         }
     }
     crate::metrics::outcome(&m.pages, "postgres");
@@ -328,7 +343,7 @@ async fn list_rows(
     use sqlx::Row;
     let rows = run_rows(pool, project, || render_list_rows(c, plan, fields)).await?;
     let Some(head) = rows.first() else {
-        return Err(sqlx::Error::RowNotFound);
+        return Ok(None);
     };
     let principal: Option<String> = head.try_get(1)?;
     let total: Option<i64> = head.try_get(2)?;
@@ -441,6 +456,19 @@ async fn run_rows<'a>(
                     return Err(e);
                 }
             }
+            // Prepared before a column's type changed: that statement (typed rows) is stale on
+            // this connection until its cache is cleared.
+            Err(e) if is_stale_plan(&e) => {
+                if sqlx::Connection::clear_cached_statements(&mut *conn)
+                    .await
+                    .is_ok()
+                {
+                    conn.release();
+                } else {
+                    conn.discard();
+                }
+                return Err(e);
+            }
             Err(e) => return Err(e),
         }
     }
@@ -457,6 +485,8 @@ async fn rows_once<'a>(
         let mut qb = render();
         let res = qb.build().fetch_all(&mut **conn).await;
         match res {
+            // Never for the statements here (one row at least); the caller falls back.
+            Ok(rows) if rows.is_empty() => return Ok(rows),
             Ok(rows) => {
                 let user: Option<String> = rows.first().map(|r| r.try_get(0)).transpose()?;
                 if user.as_ref() == Some(role) {

@@ -217,3 +217,103 @@ async fn pages_of_random_floats_are_the_bytes_postgres_writes() {
     }
     env.shutdown().await;
 }
+
+/// A column's type changes under statements the workers had prepared (typed rows fix their
+/// result types): every page afterwards is still answered, with the new types, as Postgres
+/// writes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_stay_right_when_a_column_changes_type() {
+    let env = TestEnv::start().await;
+    let t = env.admin("retype@example.com").await;
+    let p = env.project(&t, "Retype").await;
+    env.collection(&t, &p, "log").await;
+    env.field(&t, &p, "log", "d", "date").await;
+    env.field(&t, &p, "log", "n", "int").await;
+    let db = PgPool::connect(&env.db_url).await.unwrap();
+    let table = format!("p_{}.log", p.replace('-', "_"));
+    sqlx::query(&format!(
+        "INSERT INTO {table} (d, n) SELECT date '2024-01-01' + g, g FROM generate_series(1, 20) g"
+    ))
+    .execute(&db)
+    .await
+    .unwrap();
+    let url = format!("/api/projects/{p}/data/log?sort=id&limit=5");
+    let expected = || {
+        let (db, table) = (db.clone(), table.clone());
+        async move {
+            let agg: String = sqlx::query_scalar(&format!(
+                "SELECT json_agg(_r)::text FROM (SELECT id, created_at, updated_at, \
+                 created_by_user_id, created_by_app_user_id, d, n FROM {table} ORDER BY id LIMIT 5) _r"
+            ))
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            format!("{{\"records\":{agg},\"total\":20,\"limit\":5,\"offset\":0}}")
+        }
+    };
+    let pages = |n: usize| {
+        let (env, t, url) = (&env, t.clone(), url.clone());
+        async move {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                let res = env
+                    .request("GET", &url)
+                    .bearer_auth(&t)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = res.status().as_u16();
+                out.push((status, res.text().await.unwrap()));
+            }
+            out
+        }
+    };
+    // Every connection of both workers prepares the typed statement.
+    let want = expected().await;
+    for (status, body) in pages(30).await {
+        assert_eq!((status, body), (200, want.clone()));
+    }
+    let c = env
+        .call(
+            "GET",
+            &format!("/api/projects/{p}/schema/collections/log"),
+            Some(&t),
+            None,
+        )
+        .await;
+    let cid = c.body["id"].as_str().unwrap().to_owned();
+    // `d` alone first: the statement's text stays the same (`n` would add a cast), so the
+    // statement the connections prepared is the one that meets the new type.
+    for (field, to) in [("d", "datetime"), ("n", "float")] {
+        let f = env
+            .call(
+                "GET",
+                &format!("/api/projects/{p}/schema/collections/log/fields/{field}"),
+                Some(&t),
+                None,
+            )
+            .await;
+        let fid = f.body["id"].as_str().unwrap();
+        let changed = env
+            .call(
+                "POST",
+                &format!(
+                    "/api/projects/{p}/schema/evolution/collections/{cid}/fields/{fid}/change-type"
+                ),
+                Some(&t),
+                Some(serde_json::json!({"new_type": to})),
+            )
+            .await;
+        assert_eq!(changed.status, 200, "{changed:?}");
+        let want = expected().await;
+        assert!(want.contains("T00:00:00+00:00"), "{want}");
+        for (status, body) in pages(30).await {
+            assert_eq!(
+                (status, body),
+                (200, want.clone()),
+                "after {field} became {to}"
+            );
+        }
+    }
+    env.shutdown().await;
+}
