@@ -649,11 +649,19 @@ fn push_values(qb: &mut QueryBuilder<'_, Postgres>, values: &Values) {
 
 /// The answer of a one-statement write (after its CTEs): shaped as a read, with the written row
 /// as its JSON answer (NULL when nothing was written).
-const WRITTEN: &str =
-    " SELECT current_user::text, NULL::text, (SELECT row_to_json(_w)::text FROM _w)";
+const WRITTEN: &str = " SELECT current_user::text, NULL::text, (SELECT j FROM _j)";
 
-/// The JSON of `_w`'s row when `_w` returned the select list.
-const W_JSON: &str = "row_to_json(_w)::text";
+/// After `_w` (which returned the select list): `_j`, its row's JSON, made once for the answer
+/// and every event; then the events.
+fn push_written_events(
+    qb: &mut QueryBuilder<'_, Postgres>,
+    change: &Change<'_>,
+    c: &Collection,
+    kind: Kind,
+) {
+    qb.push(", _j AS (SELECT row_to_json(_w)::text AS j FROM _w)");
+    push_events(qb, change, c, kind, "(SELECT j FROM _j)");
+}
 
 /// Inserts a record and returns it as JSON, or `None` when `rule` refuses the row as written
 /// (column defaults included); the caller then drops the transaction, which undoes the insert.
@@ -676,8 +684,8 @@ pub async fn insert(
     }
     if rule.constant() == Some(true) {
         qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
-        push_events(&mut qb, change, c, Kind::Created, W_JSON);
-        qb.push(" SELECT row_to_json(_w)::text FROM _w");
+        push_written_events(&mut qb, change, c, Kind::Created);
+        qb.push(" SELECT j FROM _j");
         return qb.build_query_scalar().fetch_optional(&mut **tx).await;
     }
     // The rule is judged on the row as Postgres wrote it: defaults and sequences included. When
@@ -707,8 +715,8 @@ pub async fn update(
 ) -> Result<Option<String>, sqlx::Error> {
     let mut qb = push_update(c, id, values);
     qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
-    push_events(&mut qb, change, c, Kind::Updated, W_JSON);
-    qb.push(" SELECT row_to_json(_w)::text FROM _w");
+    push_written_events(&mut qb, change, c, Kind::Updated);
+    qb.push(" SELECT j FROM _j");
     qb.build_query_scalar().fetch_optional(&mut **tx).await
 }
 
@@ -761,7 +769,7 @@ pub async fn update_at_once(
             push_pred(&mut qb, rule);
         }
         qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
-        push_events(&mut qb, change, c, Kind::Updated, W_JSON);
+        push_written_events(&mut qb, change, c, Kind::Updated);
         qb.push(WRITTEN);
         qb
     })
@@ -790,7 +798,7 @@ pub async fn insert_at_once(
         push_values(&mut qb, values);
         qb.push(" WHERE current_user = ").push_bind(role);
         qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
-        push_events(&mut qb, change, c, Kind::Created, W_JSON);
+        push_written_events(&mut qb, change, c, Kind::Created);
         qb.push(WRITTEN);
         qb
     })
@@ -821,7 +829,7 @@ pub async fn delete_at_once(
             push_pred(&mut qb, rule);
         }
         qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
-        push_events(&mut qb, change, c, Kind::Deleted, W_JSON);
+        push_written_events(&mut qb, change, c, Kind::Deleted);
         qb.push(WRITTEN);
         qb
     })
@@ -840,7 +848,7 @@ pub async fn delete(
     qb.push_ident(&c.table).push(" t0");
     push_id(&mut qb, id);
     qb.push(" RETURNING ").push_idents(&c.select_list).push(")");
-    push_events(&mut qb, change, c, Kind::Deleted, W_JSON);
+    push_written_events(&mut qb, change, c, Kind::Deleted);
     qb.push(" SELECT count(*) FROM _w");
     let n: i64 = qb.build_query_scalar().fetch_one(&mut **tx).await?;
     Ok(n > 0)
