@@ -61,8 +61,6 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 pub struct Upstream {
     authority: String,
     prefix: String,
-    /// The `Host` header: the authority, or `localhost` for a socket.
-    host: HeaderValue,
 }
 
 impl Upstream {
@@ -73,7 +71,6 @@ impl Upstream {
             return (!path.is_empty()).then(|| Self {
                 authority: base.to_owned(),
                 prefix: String::new(),
-                host: HeaderValue::from_static("localhost"),
             });
         }
         let rest = match base.split_once("://") {
@@ -85,13 +82,14 @@ impl Upstream {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
             None => (rest, ""),
         };
-        if authority.is_empty() || (!prefix.is_empty() && PathAndQuery::try_from(prefix).is_err()) {
+        // The authority becomes the `Host` header, the prefix part of each request's target.
+        let host_ok = !authority.is_empty() && authority.bytes().all(|b| b.is_ascii_graphic());
+        if !host_ok || (!prefix.is_empty() && PathAndQuery::try_from(prefix).is_err()) {
             return None;
         }
         Some(Self {
             authority: authority.to_owned(),
             prefix: prefix.to_owned(),
-            host: HeaderValue::from_str(authority).ok()?,
         })
     }
 
@@ -131,8 +129,17 @@ impl Upstream {
         let mut headers = from.clone();
         headers.remove(header::CONTENT_LENGTH);
         headers.remove(header::EXPECT);
-        headers.insert(header::HOST, self.host.clone());
+        headers.insert(header::HOST, self.host());
         headers
+    }
+
+    /// The `Host` header: the authority, or `localhost` for a socket.
+    fn host(&self) -> HeaderValue {
+        if self.is_unix() {
+            HeaderValue::from_static("localhost")
+        } else {
+            HeaderValue::from_str(&self.authority).expect("checked by parse")
+        }
     }
 }
 
@@ -355,6 +362,15 @@ impl Client {
         res: Response<Incoming>,
     ) -> io::Result<Response<Body>> {
         let (mut head, body) = res.into_parts();
+        // Only plain chunked: a coded body (`gzip, chunked`) would reach the client without its
+        // coding named.
+        let mut codings = head.headers.get_all(header::TRANSFER_ENCODING).iter();
+        if codings.any(|te| !te.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked")) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the answer's transfer-encoding is not supported",
+            ));
+        }
         strip_hop_by_hop(&mut head.headers);
         match body.size_hint().exact() {
             Some(n) if n <= BUFFERED_MAX as u64 => {

@@ -11,7 +11,7 @@ fn upstreams_parse_from_base_urls() {
         (u.authority.as_str(), u.prefix.as_str()),
         ("127.0.0.1:8001", "")
     );
-    assert_eq!(u.host, "127.0.0.1:8001");
+    assert_eq!(u.host(), "127.0.0.1:8001");
     let u = Upstream::parse("http://cp:8001/base/").unwrap();
     assert_eq!(
         (u.authority.as_str(), u.prefix.as_str()),
@@ -21,7 +21,7 @@ fn upstreams_parse_from_base_urls() {
     assert_eq!(u.authority, "10.0.0.5:9000");
     let u = Upstream::parse("unix:/tmp/w.sock").unwrap();
     assert!(u.is_unix());
-    assert_eq!(u.host, "localhost");
+    assert_eq!(u.host(), "localhost");
     assert!(Upstream::parse("https://cp:8001").is_none());
     assert!(Upstream::parse("http://").is_none());
     assert!(Upstream::parse("unix:").is_none());
@@ -257,6 +257,16 @@ async fn a_kept_connection_closed_unanswered_is_retried_only_when_idempotent() {
         ]
     );
     assert!(!third, "the POST was sent again");
+}
+
+#[tokio::test]
+async fn a_coded_transfer_is_not_passed_on() {
+    let coded = b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\nxx\r\n0\r\n\r\n";
+    let (to, _task) = peer(vec![vec![coded.to_vec()]]).await;
+    let res = Client::default()
+        .send(&to, &parts("GET", "/", &[]), &Bytes::new())
+        .await;
+    assert!(matches!(res, Err(SendError::Exchange(_))), "{res:?}");
 }
 
 #[tokio::test]
