@@ -9,15 +9,6 @@ pub fn half_the_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
-/// Which client carries JSON requests to workers.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UpstreamClient {
-    /// The router's own (`crate::client`).
-    Own,
-    /// hyper-util's pooled client (`crate::hyper_client`).
-    Hyper,
-}
-
 /// Router settings.
 #[derive(Parser, Clone, Debug)]
 #[command(name = "router", about = "Backendify router: the single public entry")]
@@ -70,11 +61,6 @@ pub struct Config {
     /// task switching. On a machine of its own, set it to the core count.
     #[arg(long, env = "ROUTER_THREADS", default_value_t = half_the_cores())]
     pub threads: usize,
-    /// The HTTP/1.1 client of JSON requests to workers: `own` (the router's, the default) or
-    /// `hyper` (hyper-util's pooled client, kept to measure ours against: `make bench
-    /// BENCH_ARGS=--hop`).
-    #[arg(long, env = "ROUTER_UPSTREAM_CLIENT", value_enum, default_value_t = UpstreamClient::Own)]
-    pub upstream_client: UpstreamClient,
     /// Reach workers on this machine (same kernel and mount namespace) on their Unix sockets
     /// (`WORKER_SOCKET`) instead of TCP.
     #[arg(long, env = "ROUTER_WORKER_SOCKETS", default_value_t = true, action = clap::ArgAction::Set)]

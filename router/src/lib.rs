@@ -5,7 +5,6 @@
 pub mod client;
 pub mod config;
 pub mod console;
-pub mod hyper_client;
 pub mod proxy;
 pub mod routes;
 pub mod streams;
@@ -35,8 +34,6 @@ pub struct AppState(Arc<Inner>);
 /// What the state holds.
 pub struct Inner {
     client: client::Client,
-    /// With `ROUTER_UPSTREAM_CLIENT=hyper`: JSON requests to workers go through it.
-    hyper: Option<hyper_client::HyperClient>,
     streams: streams::Streams,
     upstreams: Arc<Upstreams>,
     control_plane: client::Upstream,
@@ -184,8 +181,7 @@ async fn route(
     };
     match project {
         Some(project) => {
-            let hyper = st.hyper.as_ref();
-            proxy::to_worker(&st.client, hyper, &st.upstreams, project, &out, st.timeout).await
+            proxy::to_worker(&st.client, &st.upstreams, project, &out, st.timeout).await
         }
         None => match proxy::send(&st.client, &out, &st.control_plane, st.timeout).await {
             Ok(res) => res,
@@ -318,8 +314,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .collect();
     let state = AppState(Arc::new(Inner {
         client: client::Client::default(),
-        hyper: (config.upstream_client == config::UpstreamClient::Hyper)
-            .then(hyper_client::HyperClient::default),
         streams: streams::Streams::default(),
         upstreams: upstreams.clone(),
         control_plane,

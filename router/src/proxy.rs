@@ -2,11 +2,10 @@
 //! the limit (so a refused connection can be retried on another worker), the response is passed
 //! back (streamed when long).
 
-use crate::client::{Client, SendError, StreamError, Upstream};
-use crate::hyper_client::HyperClient;
+use crate::client::{strip_hop_by_hop, Client, SendError, StreamError, Upstream};
 use crate::upstreams::Upstreams;
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Request, Response, StatusCode};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -21,23 +20,6 @@ pub fn error(status: StatusCode, detail: &str) -> Response<Body> {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
         .expect("static response")
-}
-
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    for h in HOP_BY_HOP {
-        headers.remove(h);
-    }
 }
 
 /// Bodies past this are not drained before the 413: the connection is simply closed.
@@ -203,20 +185,7 @@ pub async fn send(
     to: &Upstream,
     timeout: Duration,
 ) -> Result<Response<Body>, (bool, Response<Body>)> {
-    let pq = out.parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let sent = client.send(to, &out.parts.method, pq, &out.parts.headers, &out.body);
-    answer(to, tokio::time::timeout(timeout, sent).await)
-}
-
-/// [`send`] with hyper-util's client instead of ours (`ROUTER_UPSTREAM_CLIENT=hyper`).
-async fn send_hyper(
-    client: &HyperClient,
-    out: &Outgoing,
-    to: &Upstream,
-    timeout: Duration,
-) -> Result<Response<Body>, (bool, Response<Body>)> {
-    let pq = out.parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let sent = client.send(to, &out.parts.method, pq, &out.parts.headers, &out.body);
+    let sent = client.send(to, &out.parts, &out.body);
     answer(to, tokio::time::timeout(timeout, sent).await)
 }
 
@@ -251,7 +220,6 @@ fn answer(
 /// Sends a data request to a worker, trying the next one when a worker refuses the connection.
 pub async fn to_worker(
     client: &Client,
-    hyper: Option<&HyperClient>,
     upstreams: &Upstreams,
     project: Uuid,
     out: &Outgoing,
@@ -270,11 +238,7 @@ pub async fn to_worker(
             tracing::warn!(worker.addr = %addr, "worker address is not host:port; skipped");
             continue;
         };
-        let sent = match hyper {
-            Some(h) => send_hyper(h, out, &to, timeout).await,
-            None => send(client, out, &to, timeout).await,
-        };
-        match sent {
+        match send(client, out, &to, timeout).await {
             Ok(res) => {
                 upstreams.mark_up(&addr);
                 return res;

@@ -90,8 +90,6 @@ pub struct Options {
     /// Workers advertise a TCP address where nothing listens: the router reaches them on their
     /// Unix sockets only.
     pub socket_only: bool,
-    /// The router's client of JSON requests to workers.
-    pub upstream_client: router::config::UpstreamClient,
 }
 
 impl Default for Options {
@@ -108,7 +106,6 @@ impl Default for Options {
             realtime_buffer_bytes: 1 << 20,
             second_cell: false,
             socket_only: false,
-            upstream_client: router::config::UpstreamClient::Own,
         }
     }
 }
@@ -232,7 +229,6 @@ impl TestEnv {
             max_body_bytes: 16 << 20,
             max_json_body_bytes: 1 << 20,
             upstream_timeout_secs: 30,
-            upstream_client: options.upstream_client,
             worker_sockets: true,
             threads: 1,
             metrics: metrics(),

@@ -4,25 +4,13 @@
 
 use e2e::{Options, TestEnv};
 use reqwest::multipart::{Form, Part};
-use router::config::UpstreamClient;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_requests_and_uploads_reach_workers_on_their_unix_sockets() {
-    journey(UpstreamClient::Own).await;
-}
-
-/// The same with hyper-util's client, which the router's own is measured against.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hyper_utils_client_reaches_them_there_too() {
-    journey(UpstreamClient::Hyper).await;
-}
-
-async fn journey(client: UpstreamClient) {
     let env = TestEnv::start_with(Options {
         socket_only: true,
-        upstream_client: client,
         ..Options::default()
     })
     .await;

@@ -39,8 +39,7 @@ pub struct Options {
     pub files_only: bool,
     /// Measure only the admin API: two reads over gRPC and over REST.
     pub admin_only: bool,
-    /// Measure only the router↔worker hop: the router's own client against hyper-util's, each
-    /// over TCP and over the worker's Unix socket.
+    /// Measure only the router↔worker hop: over the worker's Unix socket against over TCP.
     pub hop: bool,
     /// Measure only creates with and without an active 3-step workflow.
     pub workflows_only: bool,
@@ -74,11 +73,10 @@ pub const USAGE: &str = "usage: bench [--quick] [--warmup SECS] [--duration SECS
   --admin-only    only the admin API: GetProject and ListCollections over gRPC through the
                   router against the same reads over REST, 32 concurrent callers,
                   alternating --rounds times (prints that table alone)
-  --hop           only the router-to-worker hop: four routers in front of the one worker (the
-                  router's own HTTP/1.1 client and hyper-util's, each over TCP and over the
-                  worker's Unix socket), get, list-no-total, patch and create (or --only's
-                  types) through each in turn, --rounds times: req/s, p99, CPU per request
-                  of that router and of the worker (prints that table alone)
+  --hop           only the router-to-worker hop: two routers in front of the one worker (one
+                  over the worker's Unix socket, one over TCP), get, list-no-total, patch and
+                  create (or --only's types) through each in turn, --rounds times: req/s, p99,
+                  CPU per request of that router and of the worker (prints that table alone)
   --files-only    only the file figures: a 100 MiB upload and download through the router
                   (throughput next to cp, memory growth of router and worker) and 64
                   concurrent 100 KiB downloads (prints that table alone)

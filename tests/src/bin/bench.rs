@@ -246,31 +246,17 @@ async fn only(run: &mut Run) -> anyhow::Result<String> {
     Ok(md)
 }
 
-/// `--hop`: the same requests through four routers that differ only in how they reach the
-/// worker, alternating, so the machine's drift spreads over all four.
+/// `--hop`: the same requests through two routers that differ only in how they reach the
+/// worker (its Unix socket or TCP), alternating, so the machine's drift spreads over both.
 async fn hop(run: &mut Run) -> anyhow::Result<String> {
     use std::fmt::Write;
     let (rows, conns, rounds) = (run.opts.rows, run.opts.connections, run.opts.rounds);
-    let own = ("own", "true");
-    let variants = [
-        ("own client, Unix socket", own),
-        ("own client, TCP", ("own", "false")),
-        ("hyper-util, Unix socket", ("hyper", "true")),
-        ("hyper-util, TCP", ("hyper", "false")),
-    ];
-    let names = [
-        "router-own-uds",
-        "router-own-tcp",
-        "router-hyper-uds",
-        "router-hyper-tcp",
-    ];
+    let variants = [("Unix socket", "true"), ("TCP", "false")];
+    let names = ["router-uds", "router-tcp"];
     let mut routers = Vec::new();
-    for (name, (_, (client, sockets))) in names.iter().zip(variants) {
+    for (name, (_, sockets)) in names.iter().zip(variants) {
         say(&format!("starting {name}"));
-        let extra = [
-            ("ROUTER_UPSTREAM_CLIENT", client.to_string()),
-            ("ROUTER_WORKER_SOCKETS", sockets.to_string()),
-        ];
+        let extra = [("ROUTER_WORKER_SOCKETS", sockets.to_string())];
         routers.push(run.stack.add_router(name, &extra).await?);
     }
     let kinds = if run.opts.only.is_empty() {
@@ -279,10 +265,10 @@ async fn hop(run: &mut Run) -> anyhow::Result<String> {
         run.opts.only.clone()
     };
     let mut md = format!(
-        "Commit {}, {conns} connections, {rows} rows, {rounds} round(s) of the four routers in \
+        "Commit {}, {conns} connections, {rows} rows, {rounds} round(s) of the two routers in \
          turn per request type (median req/s; p99 of the median round). CPU µs per request over \
          all rounds: that router / the worker / Postgres.\n\n\
-         | request | hop | req/s | vs own, socket | p99 | non-2xx | req/s of the rounds | CPU µs |\n\
+         | request | hop | req/s | vs socket | p99 | non-2xx | req/s of the rounds | CPU µs |\n\
          | --- | --- | ---: | ---: | ---: | ---: | --- | --- |\n",
         commit()
     );
