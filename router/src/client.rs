@@ -36,6 +36,9 @@ pub const BUFFERED_MAX: usize = 1024 * 1024;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const MAX_IDLE_PER_UPSTREAM: usize = 256;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest a pooled connection may take to be ready for the next request before another is
+/// dialled instead.
+const READY_WAIT: Duration = Duration::from_secs(1);
 
 /// Headers that concern one connection only: never passed on, in either direction.
 const HOP_BY_HOP: [&str; 8] = [
@@ -262,21 +265,29 @@ impl Client {
                 },
             }
         }
+        // Also after an idempotent request went out once on a kept-alive connection that closed:
+        // it may go to another upstream as well.
         let mut sender = connect(to).await.map_err(SendError::Connect)?;
         match sender.try_send_request(req).await {
             Ok(res) => self
                 .answer(to, Some(sender), res)
                 .await
                 .map_err(SendError::Exchange),
-            Err(e) => Err(SendError::Exchange(io::Error::other(e.into_error()))),
+            // Handed back unsent: the new connection failed before the request was written.
+            Err(mut e) => match e.take_message() {
+                Some(_) => Err(SendError::Connect(io::Error::other(e.into_error()))),
+                None => Err(SendError::Exchange(io::Error::other(e.into_error()))),
+            },
         }
     }
 
     /// An idle connection to `to`, ready for a request.
     async fn ready(&self, to: &Upstream) -> Option<SendRequest<Outbound>> {
         while let Some(mut sender) = self.0.take(to.authority()) {
-            // Ready at once, or once hyper has finished with the last answer.
-            if sender.ready().await.is_ok() {
+            // Ready at once, or once hyper has finished with the last exchange. One whose
+            // request body is still being written to an upstream that answered early and stopped
+            // reading may never be: it is dropped after a while.
+            if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, sender.ready()).await {
                 return Some(sender);
             }
         }
@@ -337,7 +348,17 @@ impl Client {
         };
         let res = match res {
             Ok(res) => res,
-            Err(e) => {
+            Err(mut e) => {
+                // Handed back unsent (the new connection failed before writing): the body is
+                // untouched, another upstream may have it.
+                if let Some(Outbound::Upload(Upload {
+                    body: Some(body),
+                    sent: 0,
+                    ..
+                })) = e.take_message().map(Request::into_body)
+                {
+                    return Err(StreamError::Connect(io::Error::other(e.into_error()), body));
+                }
                 // The body's failure says more than the connection's.
                 return Err(match pumped.try_recv() {
                     Ok(Pumped::TooLarge(rest)) => StreamError::TooLarge(rest),
