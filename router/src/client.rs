@@ -24,6 +24,7 @@ use hyper_util::rt::TokioIo;
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
@@ -296,7 +297,8 @@ impl Client {
 
     /// Sends a request whose body streams from `body`, on a new connection; no more than
     /// `limit` bytes of it are sent. A declared `Content-Length` is kept, else the body goes
-    /// chunked. The answer's head may take `timeout` after the body was sent. An upstream that
+    /// chunked. The answer's head may take `timeout` after the body was sent, and the body may not
+    /// stand still for longer than that on its way. An upstream that
     /// answers before it read the whole body (a refusal) is heard.
     pub async fn send_streamed(
         &self,
@@ -320,20 +322,32 @@ impl Client {
             ),
         };
         let (told, mut pumped) = oneshot::channel();
+        let moved = Arc::new(AtomicUsize::new(0));
         let upload = Upload {
             body: Some(body),
             sent: 0,
             limit,
             told: Some(told),
+            moved: moved.clone(),
         };
         let req = request(parts.method.clone(), uri, headers, Outbound::Upload(upload));
         let answer = sender.try_send_request(req);
         tokio::pin!(answer);
-        // The body's end (or its failure) first, or an answer before it.
-        let early = tokio::select! {
-            biased;
-            how = &mut pumped => Err(how),
-            res = &mut answer => Ok(res),
+        // The body's end (or its failure) first, or an answer before it; none of its bytes
+        // moving for `timeout` (an upstream that stopped reading, a client that stopped
+        // sending) ends it.
+        let early = loop {
+            let seen = moved.load(Ordering::Relaxed);
+            tokio::select! {
+                biased;
+                how = &mut pumped => break Err(how),
+                res = &mut answer => break Ok(res),
+                () = tokio::time::sleep(timeout) => {
+                    if moved.load(Ordering::Relaxed) == seen {
+                        return Err(StreamError::Timeout);
+                    }
+                }
+            }
         };
         let (res, all_sent) = match early {
             Ok(res) => (res, false),
@@ -571,6 +585,8 @@ struct Upload {
     sent: usize,
     limit: usize,
     told: Option<oneshot::Sender<Pumped>>,
+    /// Bytes handed to hyper so far, for the request's task to see that they move.
+    moved: Arc<AtomicUsize>,
 }
 
 impl Upload {
@@ -606,6 +622,7 @@ impl Upload {
                 },
             };
             self.sent += data.len();
+            self.moved.store(self.sent, Ordering::Relaxed);
             if self.sent > self.limit {
                 // Too long: the upstream sees the body end early and keeps nothing of it.
                 let rest = self.body.take().expect("the body is here");

@@ -534,3 +534,37 @@ async fn an_upload_refused_before_its_end_is_heard() {
         "a connection that was cut off is not kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_the_upstream_stops_reading_ends_after_the_timeout() {
+    let client = Client::default();
+    // A peer that takes the head, then neither reads nor answers, holding the connection.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let to = Upstream::parse(&listener.local_addr().unwrap().to_string()).unwrap();
+    let peer = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 1024];
+        let _ = sock.read(&mut buf).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(sock);
+    });
+    // 16 MiB ready at once: far more than the sockets hold.
+    let body = slow_pieces(256, Duration::ZERO);
+    let started = Instant::now();
+    let res = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.send_streamed(
+            &to,
+            &upload_parts(None),
+            body,
+            1 << 30,
+            Duration::from_millis(300),
+        ),
+    )
+    .await
+    .expect("a stalled upload does not hang");
+    assert!(matches!(res, Err(StreamError::Timeout)), "{res:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(idle(&client), 0, "a stalled connection is not kept");
+    peer.abort();
+}
