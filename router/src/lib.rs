@@ -185,8 +185,8 @@ async fn route(
         }
         None => match proxy::send(&st.client, &out, &st.control_plane, st.timeout).await {
             Ok(res) => res,
-            Err((true, _)) => proxy::error(StatusCode::BAD_GATEWAY, "Control plane unavailable"),
-            Err((false, res)) => res,
+            Err((Some(_), _)) => proxy::error(StatusCode::BAD_GATEWAY, "Control plane unavailable"),
+            Err((None, res)) => res,
         },
     }
 }

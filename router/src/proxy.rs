@@ -9,6 +9,7 @@ use axum::http::{header, HeaderName, HeaderValue, Request, Response, StatusCode}
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::json;
+use std::io;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -154,9 +155,10 @@ pub async fn stream_to_worker(
                 upstreams.mark_up(&addr);
                 return res;
             }
-            Err(StreamError::Connect(_, b)) => {
-                tracing::warn!(worker.addr = %addr, "worker refused the connection; trying another");
-                upstreams.mark_down(&addr);
+            Err(StreamError::Connect(e, b)) => {
+                if upstreams.mark_down(&addr, &e) {
+                    tracing::warn!(worker.addr = %addr, "worker refused the connection ({e}); trying another");
+                }
                 body = Some(b);
             }
             Err(StreamError::TooLarge(rest)) => return too_large(rest).await,
@@ -178,13 +180,14 @@ pub async fn stream_to_worker(
     )
 }
 
-/// Sends to one upstream; `Err(true)` when no connection could be made (safe to retry elsewhere).
+/// Sends to one upstream; `Err((Some(why), _))` when no connection could be made (safe to retry
+/// elsewhere).
 pub async fn send(
     client: &Client,
     out: &Outgoing,
     to: &Upstream,
     timeout: Duration,
-) -> Result<Response<Body>, (bool, Response<Body>)> {
+) -> Result<Response<Body>, (Option<io::Error>, Response<Body>)> {
     let sent = client.send(to, &out.parts, &out.body);
     answer(to, tokio::time::timeout(timeout, sent).await)
 }
@@ -194,22 +197,23 @@ pub async fn send(
 fn answer(
     to: &Upstream,
     sent: Result<Result<Response<Body>, SendError>, tokio::time::error::Elapsed>,
-) -> Result<Response<Body>, (bool, Response<Body>)> {
+) -> Result<Response<Body>, (Option<io::Error>, Response<Body>)> {
     match sent {
         Err(_) => Err((
-            false,
+            None,
             error(
                 StatusCode::GATEWAY_TIMEOUT,
                 "Upstream did not answer in time",
             ),
         )),
-        Ok(Err(SendError::Connect(_))) => {
-            Err((true, error(StatusCode::BAD_GATEWAY, "Upstream unavailable")))
-        }
+        Ok(Err(SendError::Connect(e))) => Err((
+            Some(e),
+            error(StatusCode::BAD_GATEWAY, "Upstream unavailable"),
+        )),
         Ok(Err(SendError::Exchange(e))) => {
             tracing::warn!(upstream = to.authority(), "upstream exchange failed: {e}");
             Err((
-                false,
+                None,
                 error(StatusCode::BAD_GATEWAY, "Upstream connection failed"),
             ))
         }
@@ -243,12 +247,13 @@ pub async fn to_worker(
                 upstreams.mark_up(&addr);
                 return res;
             }
-            Err((true, res)) => {
-                tracing::warn!(worker.addr = %addr, "worker refused the connection; trying another");
-                upstreams.mark_down(&addr);
+            Err((Some(e), res)) => {
+                if upstreams.mark_down(&addr, &e) {
+                    tracing::warn!(worker.addr = %addr, "worker refused the connection ({e}); trying another");
+                }
                 last = Some(res);
             }
-            Err((false, res)) => return res,
+            Err((None, res)) => return res,
         }
     }
     last.unwrap_or_else(|| {

@@ -114,8 +114,9 @@ impl Streams {
             let (sender, open) = match self.conn(to.authority()).await {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!(upstream = to.authority(), "worker unreachable: {e}");
-                    upstreams.mark_down(&addr);
+                    if upstreams.mark_down(&addr, &e) {
+                        tracing::warn!(upstream = to.authority(), "worker unreachable: {e}");
+                    }
                     continue;
                 }
             };
@@ -133,7 +134,7 @@ impl Streams {
                 Err(Some(e)) => {
                     // Nothing was answered: a subscription is safe to open elsewhere.
                     tracing::warn!(upstream = to.authority(), "stream request failed: {e}");
-                    upstreams.mark_down(&addr);
+                    upstreams.mark_down(&addr, &io::Error::other(e.to_string()));
                 }
                 Err(None) => {
                     return error(

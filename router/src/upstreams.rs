@@ -9,12 +9,16 @@ use proto::ConfigServiceClient;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::{info, warn};
 use uuid::Uuid;
 
 const QUARANTINE: Duration = Duration::from_secs(3);
+/// How long a worker's Unix socket this router may not open is left aside: the router runs as
+/// another user than the worker, and asking again will not change that.
+const SOCKET_DENIED: Duration = Duration::from_secs(3600);
 
 /// The cell of a project the table does not list.
 const DEFAULT_CELL: &str = "default";
@@ -49,6 +53,7 @@ pub struct Upstreams {
     /// A placement table arrived from the control plane at least once.
     heard: std::sync::atomic::AtomicBool,
     next: AtomicUsize,
+    /// Addresses that refused a connection, and until when they are tried last.
     down: Mutex<HashMap<String, Instant>>,
 }
 
@@ -69,16 +74,23 @@ impl Upstreams {
             .flat_map(|i| workers[(start + i) % workers.len()].iter().cloned())
             .collect();
         let down = self.down.lock().expect("upstreams lock");
-        order.sort_by_key(|w| down.get(w).is_some_and(|t| t.elapsed() < QUARANTINE));
+        if !down.is_empty() {
+            let now = Instant::now();
+            order.sort_by_key(|w| down.get(w).is_some_and(|until| now < *until));
+        }
         order
     }
 
-    /// Marks a worker as refusing connections for a while.
-    pub fn mark_down(&self, addr: &str) {
-        self.down
-            .lock()
-            .expect("upstreams lock")
-            .insert(addr.to_owned(), Instant::now());
+    /// Marks a worker's address as refusing connections (`e`) for a while: 3 s, or an hour for
+    /// a Unix socket this router may not open. True when it was not marked already (worth a
+    /// log line).
+    pub fn mark_down(&self, addr: &str, e: &std::io::Error) -> bool {
+        let denied = addr.starts_with("unix:") && e.kind() == std::io::ErrorKind::PermissionDenied;
+        let now = Instant::now();
+        let until = now + if denied { SOCKET_DENIED } else { QUARANTINE };
+        let mut down = self.down.lock().expect("upstreams lock");
+        let was = down.insert(addr.to_owned(), until);
+        !was.is_some_and(|before| now < before)
     }
 
     /// Marks a worker as answering again.
@@ -152,7 +164,7 @@ struct Tables {
     /// The last table a control plane sent outside a grace period: its true list of workers.
     stable: Vec<Placed>,
     /// When the grace period that began with the first reconnection after a loss ends.
-    grace_until: Option<tokio::time::Instant>,
+    grace_until: Option<Instant>,
     /// A grace period was given since the last stable table: the next one waits for a new
     /// stable table (a control plane that keeps dropping does not get one grace per drop).
     grace_spent: bool,
@@ -162,8 +174,7 @@ struct Tables {
 
 impl Tables {
     fn in_grace(&self) -> bool {
-        self.grace_until
-            .is_some_and(|t| tokio::time::Instant::now() < t)
+        self.grace_until.is_some_and(|t| Instant::now() < t)
     }
 
     /// A table arrived: during the grace period the stable workers it lacks are kept beside it;
@@ -193,7 +204,7 @@ impl Tables {
     /// A connection to the control plane opened: the first one after a loss, with workers
     /// known, starts the grace period (once per stable table).
     fn connected(&mut self) {
-        let now = tokio::time::Instant::now();
+        let now = Instant::now();
         if self.grace_until.is_some_and(|t| t <= now) {
             self.grace_until = None;
         }
@@ -272,7 +283,7 @@ async fn follow(
                     .ack_placements(PlacementsAck { router_id: router_id.to_owned(), version })
                     .await?;
             }
-            _ = tokio::time::sleep_until(grace.unwrap_or_else(tokio::time::Instant::now)), if grace.is_some() => {
+            _ = tokio::time::sleep_until(grace.unwrap_or_else(Instant::now)), if grace.is_some() => {
                 tables.end_grace(upstreams);
             }
         }
@@ -357,9 +368,48 @@ mod tests {
         assert!(rounds.contains(&vec!["a1".into(), "unix:/tmp/a2.sock".into(), "a2".into()]));
         assert!(rounds.contains(&vec!["unix:/tmp/a2.sock".into(), "a2".into(), "a1".into()]));
         // Its socket refusing, the worker is still reached over TCP before the other one.
-        u.mark_down("unix:/tmp/a2.sock");
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(u.mark_down("unix:/tmp/a2.sock", &refused));
+        assert!(
+            !u.mark_down("unix:/tmp/a2.sock", &refused),
+            "already marked"
+        );
         let after: Vec<Vec<String>> = (0..2).map(|_| u.candidates(p)).collect();
         assert!(after.contains(&vec!["a2".into(), "a1".into(), "unix:/tmp/a2.sock".into()]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_this_router_may_not_open_is_left_aside_longer_than_a_refusal() {
+        let u = Upstreams::default();
+        let mut t = Tables::default();
+        let local = |name: &str| Placed {
+            cell: DEFAULT_CELL.into(),
+            addr: format!("{name}:8101"),
+            local: Some(format!("/tmp/{name}.sock")),
+        };
+        t.received(&u, vec![local("a"), local("b")], HashMap::new());
+        let p = Uuid::new_v4();
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(u.mark_down("unix:/tmp/a.sock", &denied));
+        assert!(u.mark_down("unix:/tmp/b.sock", &refused));
+        let last_two = |u: &Upstreams| {
+            let c = u.candidates(p);
+            c[c.len() - 2..].to_vec()
+        };
+        let mut aside = last_two(&u);
+        aside.sort();
+        assert_eq!(aside, ["unix:/tmp/a.sock", "unix:/tmp/b.sock"]);
+        // A refusal is forgotten after seconds; a denied socket stays aside (and unlogged).
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(!u.mark_down("unix:/tmp/a.sock", &denied));
+        for _ in 0..2 {
+            assert_eq!(
+                u.candidates(p).last().map(String::as_str),
+                Some("unix:/tmp/a.sock")
+            );
+        }
+        assert!(u.mark_down("unix:/tmp/b.sock", &refused));
     }
 
     #[test]
