@@ -75,7 +75,7 @@ where
 /// consulted on every span entered and left (several percent of a busy worker's CPU).
 enum LogFilter {
     Targets(Targets),
-    Env(EnvFilter),
+    Env(Box<EnvFilter>),
 }
 
 impl LogFilter {
@@ -93,7 +93,9 @@ impl LogFilter {
                 return Self::Targets(targets);
             }
         }
-        Self::Env(EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info")))
+        Self::Env(Box::new(
+            EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info")),
+        ))
     }
 
     /// As a layer in front of all others.
@@ -103,7 +105,7 @@ impl LogFilter {
     {
         match self {
             Self::Targets(f) => f.boxed(),
-            Self::Env(f) => f.boxed(),
+            Self::Env(f) => (*f).boxed(),
         }
     }
 
@@ -114,7 +116,7 @@ impl LogFilter {
     {
         match self {
             Self::Targets(f) => Box::new(f),
-            Self::Env(f) => Box::new(f),
+            Self::Env(f) => f,
         }
     }
 }

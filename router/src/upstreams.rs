@@ -90,7 +90,7 @@ impl Upstreams {
         let until = now + if denied { SOCKET_DENIED } else { QUARANTINE };
         let mut down = self.down.lock().expect("upstreams lock");
         let was = down.insert(addr.to_owned(), until);
-        !was.is_some_and(|before| now < before)
+        was.is_none_or(|before| now >= before)
     }
 
     /// Marks a worker as answering again.
