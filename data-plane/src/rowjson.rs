@@ -10,7 +10,7 @@
 //! `float8out`) and written as the number it spells.
 
 use sqlx::postgres::PgRow;
-use sqlx::{Row, ValueRef};
+use sqlx::Row;
 
 /// A column type whose values can be written here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,14 +178,12 @@ pub fn write_row(
             out.push(',');
         }
         out.push_str(&f.key);
-        let raw = row.try_get_raw(first + i)?;
-        if raw.is_null() {
-            out.push_str("null");
-            continue;
-        }
         // The statement selected each column as its field says, in the binary format: the
         // bytes are read as that type without sqlx's per-value type checks.
-        let bytes = raw.as_bytes().map_err(sqlx::Error::Decode)?;
+        let Some(bytes) = row.try_get_unchecked::<Option<&[u8]>, _>(first + i)? else {
+            out.push_str("null");
+            continue;
+        };
         match f.kind {
             Kind::Text => escape(out, text(bytes)?),
             Kind::Int8 => {
@@ -277,6 +275,12 @@ fn push_date(out: &mut String, d: chrono::NaiveDate) {
 
 /// `v` (not negative) in at least `width` digits, zero-padded.
 fn push_digits(out: &mut String, v: i64, width: usize) {
+    if let (2, Ok(v @ 0..=99)) = (width, u8::try_from(v)) {
+        // Hours, minutes, seconds, months and days: two digits, without formatting.
+        out.push(char::from(b'0' + v / 10));
+        out.push(char::from(b'0' + v % 10));
+        return;
+    }
     let mut buf = itoa::Buffer::new();
     let s = buf.format(v);
     for _ in s.len()..width {
