@@ -7,7 +7,9 @@
 //! - reads are one statement, `SELECT current_user, (<json>)`, on a connection whose session role
 //!   is the project's. The worker uses the answer only when `current_user` is the project's role;
 //!   otherwise (a fresh connection, or one last used for another project) it discards it, runs
-//!   `SET ROLE` and asks again. A read therefore costs one round trip.
+//!   `SET ROLE` and asks again. A read therefore costs one round trip. A list page whose rows the
+//!   worker writes is the exception: its rows come only `WHERE current_user = <the role>` (see
+//!   [`render_list_rows`]), and a page without rows is asked again the usual way.
 
 use crate::auth::principals::Seen;
 use crate::events::{push_events, Change, Kind};
@@ -332,7 +334,7 @@ pub async fn list(
 }
 
 /// [`list`] with the page's rows typed and their JSON written here; `None` when a value is one
-/// the worker does not write.
+/// the worker does not write, or when the page is empty.
 async fn list_rows(
     pool: &Pool,
     project: &Project,
@@ -341,32 +343,32 @@ async fn list_rows(
     fields: &[crate::rowjson::Field],
 ) -> Result<Option<Read>, sqlx::Error> {
     use sqlx::Row;
-    let rows = run_rows(pool, project, || render_list_rows(c, plan, fields)).await?;
+    let role = &project.config.db_role;
+    let rows = run_rows(pool, project, || render_list_rows(c, plan, fields, role)).await?;
     // An empty page (or a type the worker does not write, below) is written by Postgres.
     let Some(head) = rows.first() else {
         return Ok(None);
     };
-    let principal: Option<String> = head.try_get(1)?;
-    let total: Option<i64> = head.try_get(2)?;
-    let mut out = String::with_capacity(64 + rows.len() * 64 * fields.len());
-    out.push_str("{\"records\":");
-    if !crate::rowjson::types_match(head, 3, fields) {
+    let (principal_at, total_at, first) = list_head(plan);
+    let principal: Option<String> = principal_at.map(|i| head.try_get(i)).transpose()?.flatten();
+    let total: Option<i64> = total_at.map(|i| head.try_get(i)).transpose()?.flatten();
+    if !crate::rowjson::types_match(head, first, fields) {
         return Ok(None);
     }
-    out.push('[');
+    let mut out = String::with_capacity(64 + rows.len() * 64 * fields.len());
+    out.push_str("{\"records\":[");
     for (i, row) in rows.iter().enumerate() {
         if i > 0 {
             out.push_str(crate::rowjson::AGG_SEPARATOR);
         }
-        if !crate::rowjson::write_row(&mut out, row, 3, fields)? {
+        if !crate::rowjson::write_row(&mut out, row, first, fields)? {
             return Ok(None);
         }
     }
-    out.push(']');
-    out.push_str(",\"total\":");
+    out.push_str("],\"total\":");
     match total {
-        Some(n) if !plan.skip_total => out.push_str(&n.to_string()),
-        _ => out.push_str("null"),
+        Some(n) => out.push_str(itoa::Buffer::new().format(n)),
+        None => out.push_str("null"),
     }
     out.push_str(&format!(
         ",\"limit\":{},\"offset\":{}}}",
@@ -378,43 +380,57 @@ async fn list_rows(
     }))
 }
 
-/// The statement of [`list_rows`]: one row per record, each `current_user`, the principal, the
-/// total (evaluated once, as init plans), then the record's columns. An empty page has no row, so
-/// nothing of the head: the caller falls back to the statement that always has one. Selecting
-/// from the table itself, not from a lateral page joined to a one-row head, spares Postgres a
-/// subquery and a join to plan on every call (a sixth of a page's cost in Postgres).
+/// Where [`render_list_rows`] puts the principal and the total, when it selects them, and its
+/// first record column.
+fn list_head(plan: &ListPlan) -> (Option<usize>, Option<usize>, usize) {
+    let principal = plan.check.is_some().then_some(0);
+    let total = (!plan.skip_total).then_some(usize::from(plan.check.is_some()));
+    let first = usize::from(principal.is_some()) + usize::from(total.is_some());
+    (principal, total, first)
+}
+
+/// The statement of [`list_rows`]: one row per record, each the principal (when the caller is an
+/// app user) and the total (unless skipped), both evaluated once as init plans, then the
+/// record's columns.
+///
+/// - Rows come only when the statement runs as the project's role: `current_user = <role>` is
+///   a condition Postgres checks once per call, before the scan, so the rows need not carry it.
+///   Another project's role is refused the table (the role is set and the page asked again); a
+///   role that may read it (a fresh connection's) gets no rows. A page without rows is written
+///   by the statement that always answers, which checks the role its own way and sets it.
+/// - Selecting from the table itself, not from a lateral page joined to a one-row head, spares
+///   Postgres a subquery and a join to plan on every call.
 pub fn render_list_rows<'a>(
     c: &'a Collection,
     plan: &'a ListPlan,
     fields: &'a [crate::rowjson::Field],
+    role: &str,
 ) -> QueryBuilder<'a, Postgres> {
-    let mut qb = QueryBuilder::new("SELECT current_user::text, ");
-    match plan.check.as_ref() {
-        Some(check) => push_principal(&mut qb, check),
-        None => {
-            qb.push("NULL::text");
-        }
+    let mut qb = QueryBuilder::new("SELECT ");
+    if let Some(check) = plan.check.as_ref() {
+        push_principal(&mut qb, check);
+        qb.push(", ");
     }
-    qb.push(", ");
-    if plan.skip_total {
-        qb.push("NULL::bigint");
-    } else {
+    if !plan.skip_total {
         qb.push("(SELECT count(*) FROM ")
             .push_ident(&c.table)
             .push(" t0");
         let mut w = Where::default();
         push_where(&mut qb, &mut w, &plan.filters);
         push_pred_where(&mut qb, &mut w, &plan.rule);
-        qb.push(")");
+        qb.push("), ");
     }
-    for f in fields {
-        qb.push(", t0.").push_ident(&f.ident);
+    for (i, f) in fields.iter().enumerate() {
+        qb.push(if i > 0 { ", t0." } else { "t0." });
+        qb.push_ident(&f.ident);
         if f.as_text() {
             qb.push("::text AS ").push_ident(&f.ident);
         }
     }
     qb.push(" FROM ").push_ident(&c.table).push(" t0");
     let mut w = Where::default();
+    w.next(&mut qb);
+    qb.push("current_user = ").push_bind(role.to_owned());
     push_where(&mut qb, &mut w, &plan.filters);
     push_pred_where(&mut qb, &mut w, &plan.rule);
     if let Some(Some(after)) = &plan.cursor {
@@ -429,7 +445,8 @@ pub fn render_list_rows<'a>(
     qb
 }
 
-/// [`run`] for a statement whose rows each start with `current_user` (see [`read_once`]).
+/// [`run`] for a statement that returns rows only when it runs as the project's role (see
+/// [`render_list_rows`]).
 async fn run_rows<'a>(
     pool: &Pool,
     project: &Project,
@@ -473,32 +490,18 @@ async fn rows_once<'a>(
     project: &Project,
     render: &impl Fn() -> QueryBuilder<'a, Postgres>,
 ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
-    use sqlx::Row;
-    let role = &project.config.db_role;
-    for attempt in 0..2 {
-        let mut qb = render();
-        let res = qb.build().fetch_all(&mut **conn).await;
-        match res {
-            // An empty page: no row to check the role on; the caller falls back.
-            Ok(rows) if rows.is_empty() => return Ok(rows),
-            Ok(rows) => {
-                let user: Option<String> = rows.first().map(|r| r.try_get(0)).transpose()?;
-                if user.as_ref() == Some(role) {
-                    return Ok(rows);
-                }
-                // Ran as another role: the answer is thrown away unseen.
-            }
-            Err(e) if attempt == 0 && is_permission_denied(&e) => {}
-            Err(e) => return Err(e),
-        }
-        sqlx::query(&project.set_role_sql)
-            .persistent(false)
-            .execute(&mut **conn)
-            .await?;
+    match render().build().fetch_all(&mut **conn).await {
+        // No rows under another role: the caller's fallback sets the role.
+        Ok(rows) => return Ok(rows),
+        // A role that may not read the project's schema at all.
+        Err(e) if is_permission_denied(&e) => {}
+        Err(e) => return Err(e),
     }
-    Err(sqlx::Error::Protocol(format!(
-        "could not run as role {role}"
-    )))
+    sqlx::query(&project.set_role_sql)
+        .persistent(false)
+        .execute(&mut **conn)
+        .await?;
+    render().build().fetch_all(&mut **conn).await
 }
 
 /// The statement of [`list`] (pure; values are bound, never in the text).

@@ -317,3 +317,55 @@ async fn pages_stay_right_when_a_column_changes_type() {
     }
     env.shutdown().await;
 }
+
+/// A worker-written page's rows come only while its connection is in the project's role. One
+/// worker's connections serve two projects with the same collection in turn, asked directly
+/// (not through the router, which may send each project to its own worker): each page holds
+/// its own project's rows and none of the other's, whether the connection came in the other
+/// project's role (refused, it is set to the page's own and asked again) or already in its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_never_cross_projects_on_shared_connections() {
+    let env = TestEnv::start().await;
+    let t = env.admin("tenants@example.com").await;
+    let db = PgPool::connect(&env.db_url).await.unwrap();
+    let mut projects = Vec::new();
+    for (name, word, rows) in [("Alpha", "alpha", 7), ("Beta", "beta", 5)] {
+        let p = env.project(&t, name).await;
+        env.collection(&t, &p, "notes").await;
+        env.field(&t, &p, "notes", "s", "string").await;
+        let table = format!("p_{}.notes", p.replace('-', "_"));
+        sqlx::query(&format!(
+            "INSERT INTO {table} (s) SELECT '{word}' FROM generate_series(1, {rows})"
+        ))
+        .execute(&db)
+        .await
+        .unwrap();
+        projects.push((p, word, rows));
+    }
+    let worker = env.worker_addrs()[0];
+    let http = reqwest::Client::new();
+    let page = |p: &str| {
+        let url = format!("http://{worker}/api/projects/{p}/data/notes?sort=id");
+        let (http, t) = (http.clone(), t.clone());
+        async move {
+            let res = http.get(url).bearer_auth(t).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let by_worker = pages_by(&env, "worker").await;
+    // Alternating (each connection last served the other project), then twice in a row.
+    let order = [0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 1];
+    for &i in &order {
+        let (p, word, rows) = &projects[i];
+        let body = page(p).await;
+        let records = body["records"].as_array().unwrap();
+        assert_eq!(records.len(), *rows, "{p}: {body}");
+        assert!(records.iter().all(|r| r["s"] == *word), "{p}: {body}");
+        assert_eq!(body["total"], *rows, "{p}: {body}");
+    }
+    // At least the repeated ones were written by the worker on a connection already in role.
+    let written = pages_by(&env, "worker").await - by_worker;
+    assert!(written >= 4.0, "{written} pages written by the worker");
+    env.shutdown().await;
+}
