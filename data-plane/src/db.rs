@@ -288,6 +288,70 @@ pub async fn live_principal(
     Ok(Seen::parse(read.json.as_deref()))
 }
 
+/// The record [`render_get_row`] found, its JSON written here; `None` when there was no row
+/// (no such record, or a role that may not see it: Postgres' statement tells which) or a value
+/// the worker does not write.
+fn get_row(
+    row: Option<&sqlx::postgres::PgRow>,
+    checked: bool,
+    fields: &[crate::rowjson::Field],
+) -> Result<Option<(Option<String>, Found<String>)>, sqlx::Error> {
+    use sqlx::Row;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let principal: Option<String> = if checked { row.try_get(0)? } else { None };
+    let first = usize::from(checked) + 1;
+    let allowed: bool = row.try_get(first - 1)?;
+    if !crate::rowjson::types_match(row, first, fields) {
+        return Ok(None);
+    }
+    if !allowed {
+        return Ok(Some((principal, Found::Denied)));
+    }
+    let mut out = String::with_capacity(32 * fields.len());
+    if !crate::rowjson::write_row(&mut out, row, first, fields)? {
+        return Ok(None);
+    }
+    Ok(Some((principal, Found::Allowed(out))))
+}
+
+/// One record's typed row for [`get`] without expansions: the principal (when the caller is an
+/// app user), whether `rule` allows the record, then its columns; a row only under the
+/// project's role, as [`render_list_rows`].
+fn render_get_row<'a>(
+    c: &'a Collection,
+    id: &RecordId,
+    rule: &'a Pred,
+    check: Option<&LiveCheck>,
+    fields: &'a [crate::rowjson::Field],
+    role: &str,
+) -> QueryBuilder<'a, Postgres> {
+    let mut qb = QueryBuilder::new("SELECT ");
+    if let Some(check) = check {
+        push_principal(&mut qb, check);
+        qb.push(", ");
+    }
+    qb.push("COALESCE(");
+    push_pred(&mut qb, rule);
+    qb.push(", FALSE)");
+    for f in fields {
+        qb.push(", t0.").push_ident(&f.ident);
+        if f.as_text() {
+            qb.push("::text AS ").push_ident(&f.ident);
+        }
+    }
+    qb.push(" FROM ")
+        .push_ident(&c.table)
+        .push(" t0 WHERE current_user = ");
+    qb.push_bind(role.to_owned()).push(" AND t0.\"id\" = ");
+    match id {
+        RecordId::Int(n) => qb.push_bind(*n),
+        RecordId::Text(s) => qb.push_bind(s.clone()),
+    };
+    qb
+}
+
 /// A record id from the path, typed for its collection.
 #[derive(Debug, Clone)]
 pub enum RecordId {
@@ -565,6 +629,21 @@ pub async fn get(
     rule: &Pred,
     check: Option<&LiveCheck>,
 ) -> Result<(Option<String>, Found<String>), sqlx::Error> {
+    if let (true, Some(fields)) = (expand.is_empty(), c.row_fields.as_deref()) {
+        let role = &project.config.db_role;
+        let rows = run_rows(pool, project, || {
+            render_get_row(c, id, rule, check, fields, role)
+        })
+        .await;
+        match rows.and_then(|rows| get_row(rows.first(), check.is_some(), fields)) {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) => {}
+            // A column's type changed under a statement this connection had prepared (see
+            // `run_rows`): Postgres writes this record.
+            Err(e) if is_stale_plan(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let read = read(pool, project, || {
         let mut qb = read_prefix(check);
         qb.push("SELECT CASE WHEN COALESCE(");

@@ -2,7 +2,8 @@
 //! writes (`json_agg` of `row_to_json`). A corpus of awkward values goes through the router and
 //! is compared with what Postgres builds for the same rows, byte for byte; values the worker
 //! does not write itself (a date before year 1, an infinite timestamp) must come out the same
-//! too (Postgres writes that page). And pages of 2,000 random doubles.
+//! too (Postgres writes that page). One record's JSON (`GET …/{id}`) likewise. And pages of
+//! 2,000 random doubles.
 
 use e2e::TestEnv;
 use sqlx::PgPool;
@@ -143,6 +144,28 @@ async fn worker_written_pages_are_the_bytes_postgres_writes() {
         by_postgres + 1.0,
         "that page came from Postgres"
     );
+
+    // One record (`GET …/corpus/{id}`) is written the same way: the same bytes as
+    // `row_to_json`, for every row of the corpus and the one Postgres writes.
+    let ids: Vec<i64> = sqlx::query_scalar(&format!("SELECT id FROM {table} ORDER BY id"))
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 17);
+    for id in ids {
+        let want = pg(format!(
+            "SELECT row_to_json(_r)::text FROM (SELECT {COLUMNS} FROM {table} WHERE id = {id}) _r"
+        ))
+        .await;
+        let res = env
+            .request("GET", &format!("/api/projects/{p}/data/corpus/{id}"))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.text().await.unwrap(), want, "record {id}");
+    }
     env.shutdown().await;
 }
 
