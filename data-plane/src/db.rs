@@ -288,6 +288,9 @@ pub async fn live_principal(
     Ok(Seen::parse(read.json.as_deref()))
 }
 
+/// What [`get`] answers: the caller's principal as now (app users), and the record.
+type Got = (Option<String>, Found<String>);
+
 /// The record [`render_get_row`] found, its JSON written here; `None` when there was no row
 /// (no such record, or a role that may not see it: Postgres' statement tells which) or a value
 /// the worker does not write.
@@ -295,7 +298,7 @@ fn get_row(
     row: Option<&sqlx::postgres::PgRow>,
     checked: bool,
     fields: &[crate::rowjson::Field],
-) -> Result<Option<(Option<String>, Found<String>)>, sqlx::Error> {
+) -> Result<Option<Got>, sqlx::Error> {
     use sqlx::Row;
     let Some(row) = row else {
         return Ok(None);
@@ -628,7 +631,7 @@ pub async fn get(
     expand: &[Node],
     rule: &Pred,
     check: Option<&LiveCheck>,
-) -> Result<(Option<String>, Found<String>), sqlx::Error> {
+) -> Result<Got, sqlx::Error> {
     if let (true, Some(fields)) = (expand.is_empty(), c.row_fields.as_deref()) {
         let role = &project.config.db_role;
         let rows = run_rows(pool, project, || {
