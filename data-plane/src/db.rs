@@ -7,9 +7,10 @@
 //! - reads are one statement, `SELECT current_user, (<json>)`, on a connection whose session role
 //!   is the project's. The worker uses the answer only when `current_user` is the project's role;
 //!   otherwise (a fresh connection, or one last used for another project) it discards it, runs
-//!   `SET ROLE` and asks again. A read therefore costs one round trip. A list page whose rows the
-//!   worker writes is the exception: its rows come only `WHERE current_user = <the role>` (see
-//!   [`render_list_rows`]), and a page without rows is asked again the usual way.
+//!   `SET ROLE` and asks again. A read therefore costs one round trip. List pages and single
+//!   records whose JSON the worker writes are the exception: their rows come only
+//!   `WHERE current_user = <the role>` (see [`render_list_rows`]), and an answer without rows is
+//!   asked again the usual way.
 
 use crate::auth::principals::Seen;
 use crate::events::{push_events, Change, Kind};
@@ -292,8 +293,8 @@ pub async fn live_principal(
 type Got = (Option<String>, Found<String>);
 
 /// The record [`render_get_row`] found, its JSON written here; `None` when there was no row
-/// (no such record, or a role that may not see it: Postgres' statement tells which) or a value
-/// the worker does not write.
+/// (no such record, or a connection in a role that may read the table but is not the project's:
+/// Postgres' statement then tells which) or a value the worker does not write.
 fn get_row(
     row: Option<&sqlx::postgres::PgRow>,
     checked: bool,

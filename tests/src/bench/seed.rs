@@ -303,7 +303,7 @@ pub async fn reset(pool: &PgPool, p: &Project, rows: i64) -> anyhow::Result<()> 
 
 /// For the policy figures: registers an app user, makes them the creator of every row, and gives
 /// `posts` owner-style policies (an app user reads and lists their own rows; API keys too, so the
-/// same run can compare). Returns the app user's access token.
+/// same run can compare, and keep creating). Returns the app user's access token.
 pub async fn owner_policies(base: &str, pool: &PgPool, p: &Project) -> anyhow::Result<String> {
     use reqwest::Method;
     let http = reqwest::Client::new();
@@ -345,6 +345,8 @@ pub async fn owner_policies(base: &str, pool: &PgPool, p: &Project) -> anyhow::R
         ("list own", "list", "app_user", Some(owner)),
         ("keys read", "read", "api_key", None),
         ("keys list", "list", "api_key", None),
+        // Later measurements (realtime) create with the project's API key.
+        ("keys create", "create", "api_key", None),
     ] {
         let body = json!({"name": name, "action": action, "allowed_principals": principals,
                           "condition_json": condition});
